@@ -1,0 +1,100 @@
+"""The normalized usage event and its dedup key (DESIGN section 6)."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, Optional
+
+EVENT_TYPES = (
+    "message_usage",
+    "turn_completed",
+    "tool_usage",
+    "session_start",
+    "session_end",
+    "prompt_submitted",
+    "limit_snapshot",
+    "notification",
+    "other",
+)
+
+# Keys of a hook payload that change between deliveries of the same fact and so stay out of the
+# fingerprint.
+_VOLATILE_KEYS = {"received_at", "delivered_at", "retry", "attempt"}
+
+
+@dataclass
+class UsageEvent:
+    source: str
+    provider_id: str
+    account_id: str
+    event_type: str
+    occurred_at: float  # epoch seconds, UTC
+    session_id: Optional[str] = None
+    turn_id: Optional[str] = None
+    message_id: Optional[str] = None
+    tool_call_id: Optional[str] = None
+    model: Optional[str] = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: Optional[float] = None
+    requests: int = 0
+    tool_name: Optional[str] = None
+    project: Optional[str] = None
+    mcp_server: Optional[str] = None
+    raw: Optional[Dict[str, Any]] = field(default=None, repr=False)
+    # Set when the occurred_at came from the payload itself (not the time we received it).
+    occurred_at_from_payload: bool = True
+
+    def total_tokens(self) -> int:
+        """input + cache_read + cache_write + output (reasoning is part of output)."""
+        return self.input_tokens + self.cache_read_tokens + self.cache_write_tokens + self.output_tokens
+
+    def dedup_key(self) -> str:
+        """First present of tool_call_id, message_id, turn_id, else a payload fingerprint.
+
+        Scoped by provider and event type: a tool call and the message that made it are two facts.
+        """
+        scope = f"{self.provider_id}|{self.event_type}|"
+        if self.tool_call_id:
+            return scope + "tc:" + self.tool_call_id
+        if self.message_id:
+            return scope + "msg:" + self.message_id
+        if self.turn_id:
+            return scope + "turn:" + self.turn_id
+        return scope + "fp:" + self.fingerprint()
+
+    def fingerprint(self) -> str:
+        """SHA-256 of (source, account_id, event_type, occurred_at, stable payload subset)."""
+        stable = _stable(self.raw) if self.raw is not None else None
+        when = round(self.occurred_at, 3) if self.occurred_at_from_payload else None
+        blob = json.dumps(
+            [self.source, self.account_id, self.event_type, when, stable],
+            sort_keys=True,
+            separators=(",", ":"),
+            default=str,
+        )
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+def _stable(payload: Any) -> Any:
+    if isinstance(payload, dict):
+        return {k: _stable(v) for k, v in payload.items() if k not in _VOLATILE_KEYS}
+    if isinstance(payload, list):
+        return [_stable(v) for v in payload]
+    return payload
+
+
+def split_mcp_tool(tool_name: Optional[str]) -> Optional[str]:
+    """The MCP server of a tool named mcp__<server>__<tool>, else None."""
+    if not tool_name or not tool_name.startswith("mcp__"):
+        return None
+    rest = tool_name[5:]
+    server, sep, _ = rest.partition("__")
+    return server if sep and server else None

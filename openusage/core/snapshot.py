@@ -1,0 +1,215 @@
+"""UsageSnapshot and its parts: the one thing every client renders (DESIGN section 5).
+
+Every field but identity is optional; a field that is None is absent from the JSON, never zero.
+`to_dict` and `from_dict` round-trip exactly.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Dict, List, Optional
+
+STATUSES = ("OK", "WARN", "LIMIT", "AUTH", "ERR", "UNKNOWN")
+STATUS_RANK = {"OK": 0, "UNKNOWN": 1, "WARN": 2, "LIMIT": 3, "AUTH": 4, "ERR": 5}
+
+
+class _Record:
+    """Mixin: JSON conversion for dataclasses whose nested fields are listed in `_nested`."""
+
+    # field name -> record class, [record class] for a list, {record class} (a 1-set) for a dict
+    _nested: ClassVar[Dict[str, Any]] = {}
+
+    def to_dict(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            out[f.name] = _dump(value)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]):
+        if not isinstance(data, dict):
+            raise ValueError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {}
+        for key, value in data.items():
+            if key not in names or value is None:
+                continue
+            kind = cls._nested.get(key)
+            if kind is None:
+                kwargs[key] = value
+            elif isinstance(kind, list):
+                kwargs[key] = [kind[0].from_dict(v) for v in _as(list, value, key)]
+            elif isinstance(kind, set):
+                inner = next(iter(kind))
+                kwargs[key] = {k: inner.from_dict(v) for k, v in _as(dict, value, key).items()}
+            else:
+                kwargs[key] = kind.from_dict(value)
+        return cls(**kwargs)
+
+
+def _as(kind: type, value: Any, key: str) -> Any:
+    if not isinstance(value, kind):
+        raise ValueError(f"{key}: expected {'an array' if kind is list else 'an object'}")
+    return value
+
+
+def _dump(value: Any) -> Any:
+    if isinstance(value, _Record):
+        return value.to_dict()
+    if isinstance(value, list):
+        return [_dump(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _dump(v) for k, v in value.items()}
+    return value
+
+
+@dataclass
+class SpendLimits(_Record):
+    hard: Optional[float] = None
+    soft: Optional[float] = None
+    plan_included: Optional[float] = None
+    plan_bonus: Optional[float] = None
+
+
+@dataclass
+class Balance(_Record):
+    cash: Optional[float] = None
+    voucher: Optional[float] = None
+    granted: Optional[float] = None
+
+
+@dataclass
+class Spend(_Record):
+    total: Optional[float] = None
+    cycle: Optional[float] = None
+    limits: Optional[SpendLimits] = None
+    balance: Optional[Balance] = None
+    _nested: ClassVar[Dict[str, Any]] = {"limits": SpendLimits, "balance": Balance}
+
+
+@dataclass
+class Tokens(_Record):
+    input: Optional[int] = None
+    output: Optional[int] = None
+    cache_read: Optional[int] = None
+    cache_write: Optional[int] = None
+    reasoning: Optional[int] = None
+    total: Optional[int] = None
+
+    def with_total(self) -> "Tokens":
+        """Fill `total` as input + cache_read + cache_write + output (reasoning is inside output)."""
+        parts = [self.input, self.cache_read, self.cache_write, self.output]
+        if self.total is None and any(p is not None for p in parts):
+            self.total = sum(p or 0 for p in parts)
+        return self
+
+
+@dataclass
+class RateLimit(_Record):
+    limit: Optional[float] = None
+    remaining: Optional[float] = None
+    used: Optional[float] = None
+    used_percent: Optional[float] = None
+    resets_at: Optional[str] = None
+
+    def fraction_used(self) -> Optional[float]:
+        """Used share 0..1 from whichever fields are present."""
+        if self.used_percent is not None:
+            return self.used_percent / 100.0
+        if self.limit:
+            if self.used is not None:
+                return self.used / self.limit
+            if self.remaining is not None:
+                return (self.limit - self.remaining) / self.limit
+        return None
+
+
+@dataclass
+class ModelUsage(_Record):
+    model: str = ""
+    input: Optional[int] = None
+    output: Optional[int] = None
+    cache_read: Optional[int] = None
+    cache_write: Optional[int] = None
+    reasoning: Optional[int] = None
+    requests: Optional[int] = None
+    cost: Optional[float] = None
+
+    def total_tokens(self) -> int:
+        return (self.input or 0) + (self.output or 0) + (self.cache_read or 0) + (self.cache_write or 0)
+
+
+@dataclass
+class DailyPoint(_Record):
+    date: str = ""
+    cost: Optional[float] = None
+    tokens: Optional[int] = None
+    requests: Optional[int] = None
+
+
+@dataclass
+class Breakdown(_Record):
+    """One row of a tools / projects / sessions / mcp_servers breakdown."""
+
+    name: str = ""
+    calls: Optional[int] = None
+    requests: Optional[int] = None
+    tokens: Optional[int] = None
+    cost: Optional[float] = None
+    project: Optional[str] = None
+    first_at: Optional[str] = None
+    last_at: Optional[str] = None
+
+
+@dataclass
+class UsageSnapshot(_Record):
+    provider_id: str
+    account_id: str
+    display_name: Optional[str] = None
+    timestamp: Optional[str] = None
+    status: Optional[str] = None
+    message: Optional[str] = None
+    currency: Optional[str] = None
+    spend: Optional[Spend] = None
+    tokens: Optional[Tokens] = None
+    tool_calls: Optional[int] = None
+    rate_limits: Optional[Dict[str, RateLimit]] = None
+    models: Optional[List[ModelUsage]] = None
+    daily: Optional[List[DailyPoint]] = None
+    tools: Optional[List[Breakdown]] = None
+    projects: Optional[List[Breakdown]] = None
+    sessions: Optional[List[Breakdown]] = None
+    mcp_servers: Optional[List[Breakdown]] = None
+    extras: Optional[Dict[str, Any]] = field(default=None)
+    _nested: ClassVar[Dict[str, Any]] = {
+        "spend": Spend,
+        "tokens": Tokens,
+        "rate_limits": {RateLimit},
+        "models": [ModelUsage],
+        "daily": [DailyPoint],
+        "tools": [Breakdown],
+        "projects": [Breakdown],
+        "sessions": [Breakdown],
+        "mcp_servers": [Breakdown],
+    }
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "UsageSnapshot":
+        if not isinstance(data, dict):
+            raise ValueError("snapshot: expected an object")
+        for key in ("provider_id", "account_id"):
+            if not isinstance(data.get(key), str) or not data[key]:
+                raise ValueError(f"snapshot.{key}: required string")
+        status = data.get("status")
+        if status is not None and status not in STATUSES:
+            raise ValueError(f"snapshot.status: unknown status {status!r}")
+        return super().from_dict(data)
+
+    def worst_rate_limit(self) -> Optional[float]:
+        """The highest used fraction across rate limits, or None."""
+        values = [r.fraction_used() for r in (self.rate_limits or {}).values()]
+        values = [v for v in values if v is not None]
+        return max(values) if values else None

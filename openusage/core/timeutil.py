@@ -1,0 +1,53 @@
+"""RFC 3339 parsing and formatting, stdlib only (used on the hook path too)."""
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timezone
+from typing import Optional, Union
+
+_RFC3339 = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:?\d{2})$"
+)
+
+
+def parse_rfc3339(text: str) -> Optional[float]:
+    """Epoch seconds for an RFC 3339 timestamp, or None when it does not parse."""
+    if not isinstance(text, str):
+        return None
+    m = _RFC3339.match(text.strip())
+    if not m:
+        return None
+    year, month, day, hour, minute, second, frac, zone = m.groups()
+    if zone in ("Z", "z"):
+        tz = timezone.utc
+    else:
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        from datetime import timedelta
+
+        tz = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+    try:
+        dt = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=tz)
+    except ValueError:
+        return None
+    return dt.timestamp() + (float(frac) if frac else 0.0)
+
+
+def to_epoch(value: Union[str, int, float, None]) -> Optional[float]:
+    """Epoch seconds from an RFC 3339 string, epoch seconds or epoch milliseconds."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) / 1000.0 if value > 1e11 else float(value)
+    return parse_rfc3339(value)
+
+
+def format_rfc3339(epoch: float) -> str:
+    """UTC RFC 3339 with milliseconds, e.g. 2026-11-22T10:00:00.000Z."""
+    dt = datetime.fromtimestamp(epoch, tz=timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def now_rfc3339() -> str:
+    return format_rfc3339(time.time())

@@ -1,0 +1,246 @@
+"""The provider interface: what a built-in or plugin provider declares and how it is called.
+
+A provider never draws and never touches the outside world except through the FetchContext it is
+given, so built-ins and plugins are tested the same way (DESIGN section 9).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from openusage.core.events import UsageEvent
+from openusage.core.snapshot import UsageSnapshot
+
+SOURCE_MODES = ("api", "oauth", "local", "cli", "web")
+
+
+class ProviderError(Exception):
+    """A fetch failed in a way that maps to a snapshot status (AUTH, LIMIT, ERR)."""
+
+    def __init__(self, status: str, message: str, resets_at: Optional[str] = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.resets_at = resets_at
+
+
+@dataclass
+class AccountConfig:
+    """One configured (or detected) account of a provider."""
+
+    id: str
+    provider: str
+    api_key_env: Optional[str] = None
+    base_url: Optional[str] = None
+    probe_model: Optional[str] = None
+    enabled: bool = True
+    display_name: Optional[str] = None
+    extra: Dict[str, Any] = field(default_factory=dict)  # provider-specific keys
+    detected_by: Optional[str] = None  # where detection found it; None when configured
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "AccountConfig":
+        known = {"id", "provider", "api_key_env", "base_url", "probe_model", "enabled", "display_name"}
+        extra = {k: v for k, v in data.items() if k not in known}
+        return cls(
+            id=data["id"],
+            provider=data["provider"],
+            api_key_env=data.get("api_key_env"),
+            base_url=data.get("base_url"),
+            probe_model=data.get("probe_model"),
+            enabled=data.get("enabled", True),
+            display_name=data.get("display_name"),
+            extra=extra,
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"id": self.id, "provider": self.provider}
+        for key in ("api_key_env", "base_url", "probe_model", "display_name"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        if not self.enabled:
+            out["enabled"] = False
+        out.update(self.extra)
+        return out
+
+
+@dataclass
+class FetchResult:
+    snapshot: UsageSnapshot
+    events: List[UsageEvent] = field(default_factory=list)
+
+
+class HttpResponse:
+    def __init__(self, status: int, headers: Dict[str, str], body: bytes):
+        self.status = status
+        self.headers = {k.lower(): v for k, v in headers.items()}
+        self.body = body
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.body.decode("utf-8"))
+
+
+class FsAccess:
+    """File-system access for a provider, rooted at the user's home."""
+
+    def __init__(self, home: str):
+        self.home = home
+
+    def expand(self, path: str) -> str:
+        if path.startswith("~"):
+            return os.path.join(self.home, path[1:].lstrip("/"))
+        return path
+
+    def exists(self, path: str) -> bool:
+        return os.path.exists(self.expand(path))
+
+    def read_text(self, path: str, limit: int = 16 * 1024 * 1024) -> str:
+        with open(self.expand(path), "r", encoding="utf-8", errors="replace") as fh:
+            return fh.read(limit)
+
+    def list_dir(self, path: str) -> List[str]:
+        return sorted(os.listdir(self.expand(path)))
+
+
+class EnvAccess:
+    """Environment access limited to the variables a provider declares."""
+
+    def __init__(self, allowed: Sequence[str], environ: Optional[Dict[str, str]] = None):
+        self._allowed = set(allowed)
+        self._environ = environ if environ is not None else os.environ
+
+    def get(self, name: str) -> Optional[str]:
+        if name not in self._allowed:
+            raise PermissionError(f"environment variable {name} is not declared by this provider")
+        value = self._environ.get(name)
+        return value or None
+
+
+class HttpAccess:
+    """HTTP for providers; requests is imported only when a provider really calls out."""
+
+    def __init__(self, default_timeout: float = 20.0):
+        self.default_timeout = default_timeout
+        self._session = None
+
+    def request(
+        self,
+        url: str,
+        method: str = "GET",
+        headers: Optional[Dict[str, str]] = None,
+        body: Any = None,
+        timeout: Optional[float] = None,
+    ) -> HttpResponse:
+        import requests
+
+        if self._session is None:
+            self._session = requests.Session()
+        kwargs: Dict[str, Any] = {"headers": headers or {}, "timeout": timeout or self.default_timeout}
+        if isinstance(body, (dict, list)):
+            kwargs["json"] = body
+        elif body is not None:
+            kwargs["data"] = body
+        try:
+            resp = self._session.request(method, url, **kwargs)
+        except requests.Timeout as exc:
+            raise ProviderError("ERR", "request timed out") from exc
+        except requests.RequestException as exc:
+            raise ProviderError("ERR", f"connection failed: {type(exc).__name__}") from exc
+        return HttpResponse(resp.status_code, dict(resp.headers), resp.content)
+
+
+class CommandAccess:
+    """Runs only the programs a provider declares, with a timeout."""
+
+    def __init__(self, allowed: Sequence[str]):
+        self._allowed = set(allowed)
+
+    def run(self, program: str, args: Sequence[str], timeout: float = 10.0) -> subprocess.CompletedProcess:
+        if os.path.basename(program) not in self._allowed and program not in self._allowed:
+            raise PermissionError(f"program {program} is not declared by this provider")
+        return subprocess.run(
+            [program, *args], capture_output=True, timeout=timeout, text=True, stdin=subprocess.DEVNULL
+        )
+
+
+@dataclass
+class FetchContext:
+    """The only door to the outside a fetch gets."""
+
+    now: float
+    log: logging.Logger
+    env: EnvAccess
+    fs: FsAccess
+    http: HttpAccess
+    command: CommandAccess
+    state: Dict[str, Any]  # per-account incremental state, persisted by the caller after the fetch
+
+
+class Provider:
+    """Base class of every provider. Subclasses set the class attributes and implement fetch."""
+
+    id: str = ""
+    name: str = ""
+    source_modes: Sequence[str] = ()
+    env_vars: Sequence[str] = ()  # variables the provider may read (besides an account's api_key_env)
+    programs: Sequence[str] = ()  # programs the provider may run
+    default_interval: float = 60.0  # seconds between polls
+    emits_events: bool = False  # True for local-file collectors
+    # Static widget spec: data, not drawing code. gauges: rate-limit names shown as gauges;
+    # figures: snapshot fields shown as numbers; sections: detail tabs with data.
+    widgets: Dict[str, Any] = {}
+
+    def detect(self, env: Dict[str, str], home: str, which: Callable[[str], Optional[str]]) -> List[AccountConfig]:
+        """Accounts this provider finds on the machine, without any network call."""
+        return []
+
+    def fetch(self, account: AccountConfig, ctx: FetchContext) -> FetchResult:
+        raise NotImplementedError
+
+    def describe(self) -> Dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "source_modes": list(self.source_modes),
+            "env_vars": list(self.env_vars),
+            "widgets": self.widgets,
+        }
+
+
+def make_context(
+    provider: Provider,
+    account: AccountConfig,
+    state: Dict[str, Any],
+    log: Optional[logging.Logger] = None,
+    home: Optional[str] = None,
+    environ: Optional[Dict[str, str]] = None,
+    now: Optional[float] = None,
+) -> FetchContext:
+    allowed = list(provider.env_vars)
+    if account.api_key_env:
+        allowed.append(account.api_key_env)
+    return FetchContext(
+        now=now if now is not None else time.time(),
+        log=log or logging.getLogger(f"openusage.provider.{provider.id}"),
+        env=EnvAccess(allowed, environ),
+        fs=FsAccess(home or os.path.expanduser("~")),
+        http=HttpAccess(),
+        command=CommandAccess(provider.programs),
+        state=state,
+    )
+
+
+def mask_secret(value: Optional[str]) -> str:
+    """A key shown as 'sk-a…9xQz'; short values are hidden entirely."""
+    if not value:
+        return ""
+    if len(value) < 12:
+        return "…"
+    return f"{value[:4]}…{value[-4:]}"
