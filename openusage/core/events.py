@@ -20,7 +20,7 @@ EVENT_TYPES = (
 
 # Keys of a hook payload that change between deliveries of the same fact and so stay out of the
 # fingerprint.
-_VOLATILE_KEYS = {"received_at", "delivered_at", "retry", "attempt"}
+_VOLATILE_KEYS = {"delivered_at", "retry", "attempt"}
 
 
 @dataclass
@@ -46,8 +46,6 @@ class UsageEvent:
     project: Optional[str] = None
     mcp_server: Optional[str] = None
     raw: Optional[Dict[str, Any]] = field(default=None, repr=False)
-    # Set when the occurred_at came from the payload itself (not the time we received it).
-    occurred_at_from_payload: bool = True
 
     def total_tokens(self) -> int:
         """input + cache_read + cache_write + output (reasoning is part of output)."""
@@ -69,10 +67,11 @@ class UsageEvent:
 
     def fingerprint(self) -> str:
         """SHA-256 of (source, account_id, event_type, occurred_at, stable payload subset)."""
+        # occurred_at of a hook event is stamped by the hook command when it receives the payload and
+        # travels with it through the spool, so a retried delivery has the same fingerprint.
         stable = _stable(self.raw) if self.raw is not None else None
-        when = round(self.occurred_at, 3) if self.occurred_at_from_payload else None
         blob = json.dumps(
-            [self.source, self.account_id, self.event_type, when, stable],
+            [self.source, self.account_id, self.event_type, round(self.occurred_at, 3), stable],
             sort_keys=True,
             separators=(",", ":"),
             default=str,

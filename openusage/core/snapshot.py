@@ -99,7 +99,7 @@ class Tokens(_Record):
     reasoning: Optional[int] = None
     total: Optional[int] = None
 
-    def with_total(self) -> "Tokens":
+    def with_total(self) -> Tokens:
         """Fill `total` as input + cache_read + cache_write + output (reasoning is inside output)."""
         parts = [self.input, self.cache_read, self.cache_write, self.output]
         if self.total is None and any(p is not None for p in parts):
@@ -197,7 +197,7 @@ class UsageSnapshot(_Record):
     }
 
     @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "UsageSnapshot":
+    def from_dict(cls, data: Dict[str, Any]) -> UsageSnapshot:
         if not isinstance(data, dict):
             raise ValueError("snapshot: expected an object")
         for key in ("provider_id", "account_id"):

@@ -43,7 +43,7 @@ class AccountConfig:
     detected_by: Optional[str] = None  # where detection found it; None when configured
 
     @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "AccountConfig":
+    def from_dict(cls, data: Dict[str, Any]) -> AccountConfig:
         known = {"id", "provider", "api_key_env", "base_url", "probe_model", "enabled", "display_name"}
         extra = {k: v for k, v in data.items() if k not in known}
         return cls(
@@ -102,7 +102,7 @@ class FsAccess:
         return os.path.exists(self.expand(path))
 
     def read_text(self, path: str, limit: int = 16 * 1024 * 1024) -> str:
-        with open(self.expand(path), "r", encoding="utf-8", errors="replace") as fh:
+        with open(self.expand(path), encoding="utf-8", errors="replace") as fh:
             return fh.read(limit)
 
     def list_dir(self, path: str) -> List[str]:

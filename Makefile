@@ -1,0 +1,37 @@
+# openusage: `make test` is what CI runs (.ci/run). Everything installs into .venv.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+TEST_DEPS := "pytest>=8,<10" pyte==0.8.2 ruff==0.17.6
+
+.PHONY: venv dev run test lint unit bench clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+venv: $(BIN)/activate
+	$(PY) -m pip install --quiet -e .
+
+dev: venv
+	$(PY) -m pip install --quiet $(TEST_DEPS)
+
+run: venv
+	$(BIN)/openusage
+
+lint: dev
+	$(BIN)/ruff check openusage tests bench contrib
+
+unit: dev
+	$(PY) -m pytest -q
+
+test: lint unit
+
+bench: venv
+	$(PY) bench/ingest.py
+	$(PY) bench/readmodel.py
+	$(PY) bench/hook.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

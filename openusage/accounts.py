@@ -1,0 +1,43 @@
+"""Which accounts to poll: configured accounts, plus detected ones when auto_detect is on.
+
+Configured accounts win over detected ones with the same id. Detection is cheap (no network).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from typing import Dict, List, Optional, Tuple
+
+from openusage.config import Settings
+from openusage.providers import REGISTRY
+from openusage.providers.base import AccountConfig, Provider
+
+log = logging.getLogger("openusage.accounts")
+
+
+def detect_all(environ: Optional[Dict[str, str]] = None, home: Optional[str] = None) -> List[AccountConfig]:
+    """Accounts every registered provider finds on this machine."""
+    env = dict(os.environ if environ is None else environ)
+    home = home or os.path.expanduser("~")
+    found: List[AccountConfig] = []
+    for provider in REGISTRY.values():
+        try:
+            found.extend(provider.detect(env, home, shutil.which))
+        except Exception as exc:  # detection must never stop the daemon
+            log.warning("detection by %s failed: %s", provider.id, exc)
+    return found
+
+
+def resolve(
+    settings: Settings, detected: Optional[List[AccountConfig]] = None
+) -> List[Tuple[Optional[Provider], AccountConfig]]:
+    """(provider, account) pairs to poll; provider is None when the account names an unknown one."""
+    accounts: Dict[str, AccountConfig] = {}
+    for raw in settings.accounts:
+        acct = AccountConfig.from_dict(raw)
+        accounts[acct.id] = acct
+    if settings.get("auto_detect", True):
+        for acct in detected if detected is not None else detect_all():
+            accounts.setdefault(acct.id, acct)
+    return [(REGISTRY.get(a.provider), a) for a in accounts.values() if a.enabled]

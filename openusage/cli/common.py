@@ -1,0 +1,49 @@
+"""Helpers shared by the command modules: output, errors and exit codes (DESIGN section 10)."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, List, Sequence
+
+EXIT_OK = 0
+EXIT_RUNTIME = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+
+
+class CliError(Exception):
+    """A failure that ends the command with a one-line message and an exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_RUNTIME):
+        super().__init__(message)
+        self.code = code
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, sort_keys=False, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+def use_color(args: Any = None) -> bool:
+    """Colour only on a terminal, never with --no-color or NO_COLOR set."""
+    if args is not None and getattr(args, "no_color", False):
+        return False
+    if os.environ.get("NO_COLOR"):
+        return False
+    return sys.stdout.isatty()
+
+
+def render_table(headers: Sequence[str], rows: List[Sequence[Any]], right: Sequence[int] = ()) -> str:
+    """A plain aligned text table; columns in `right` are right-aligned."""
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = []
+    for n, row in enumerate(cells):
+        parts = []
+        for i, cell in enumerate(row):
+            parts.append(cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]))
+        lines.append("  ".join(parts).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,64 @@
+"""openusage config validate|show|path"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from openusage import config, paths
+from openusage.cli.common import EXIT_USAGE, print_json
+
+
+def register(sub, parents) -> None:
+    p = sub.add_parser("config", parents=parents, help="check, show or locate settings.json",
+                       description="Check, show or locate settings.json.")
+    p.add_argument("action", choices=("validate", "show", "path"),
+                   help="validate: report every problem by key path; show: effective settings; path: the file")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    path = paths.config_path(args.config)
+    if args.action == "path":
+        print(path)
+        return 0
+    if args.action == "validate":
+        return _validate(path, args.json)
+    settings = config.load(args.config)
+    print_json(settings.merged)
+    return 0
+
+
+def _validate(path: str, as_json: bool) -> int:
+    from openusage.providers import REGISTRY
+
+    if not os.path.exists(path):
+        _report(as_json, path, [], f"no settings file at {path}; the defaults are in use")
+        return 0
+    try:
+        settings = config.load(path)
+        errors = []
+    except config.ConfigError as exc:
+        settings, errors = None, exc.errors
+    if settings is not None:
+        for i, acct in enumerate(settings.accounts):
+            if acct["provider"] not in REGISTRY:
+                errors.append(f"accounts[{i}].provider: unknown provider {acct['provider']!r}")
+    if errors:
+        if as_json:
+            print_json({"path": path, "valid": False, "errors": errors})
+        else:
+            for error in errors:
+                print(f"openusage: config: {path}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    count = len(settings.accounts) if settings else 0
+    _report(as_json, path, [], f"{path}: valid ({count} account{'s' if count != 1 else ''})")
+    return 0
+
+
+def _report(as_json: bool, path: str, errors, message: str) -> None:
+    if as_json:
+        print(json.dumps({"path": path, "valid": not errors, "errors": errors, "message": message}))
+    else:
+        print(message)

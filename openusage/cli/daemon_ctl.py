@@ -1,0 +1,73 @@
+"""Starting, finding and stopping the background daemon from the CLI."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any, Dict, List, Optional
+
+from openusage import paths
+from openusage.cli.common import EXIT_UNREACHABLE, CliError
+from openusage.daemon import client
+
+
+def daemon_command(socket_path: str, config_path: Optional[str]) -> List[str]:
+    """The argv that runs the daemon in the foreground with this interpreter."""
+    cmd = [sys.executable, "-m", "openusage", "telemetry", "daemon", "run", "--socket-path", socket_path]
+    if config_path:
+        cmd += ["--config", config_path]
+    return cmd
+
+
+def ensure_running(socket_path: str, config_path: Optional[str] = None, timeout: float = 10.0) -> bool:
+    """Start the daemon in the background unless one answers; True when this call started it."""
+    if client.is_alive(socket_path):
+        return False
+    paths.ensure_private_dir(paths.state_dir())
+    log_file = open(os.devnull, "wb")
+    try:
+        proc = subprocess.Popen(
+            daemon_command(socket_path, config_path),
+            stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
+            start_new_session=True, close_fds=True,
+        )
+    finally:
+        log_file.close()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if client.is_alive(socket_path, timeout=1.0):
+            return True
+        code = proc.poll()
+        if code is not None:
+            if client.is_alive(socket_path, timeout=1.0):  # another one won the race
+                return False
+            raise CliError(f"the daemon exited with code {code} at start; see {paths.log_path()}")
+        time.sleep(0.05)
+    raise CliError(f"the daemon did not answer on {socket_path} within {timeout:.0f}s; see {paths.log_path()}",
+                   EXIT_UNREACHABLE)
+
+
+def health(socket_path: str, timeout: float = 2.0) -> Dict[str, Any]:
+    try:
+        return client.call_json(socket_path, "GET", "/healthz", timeout=timeout)
+    except client.DaemonUnreachable as exc:
+        raise CliError(f"no daemon answers on {socket_path}", EXIT_UNREACHABLE) from exc
+    except RuntimeError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def stop(socket_path: str, timeout: float = 30.0) -> int:
+    """SIGTERM the daemon on the socket and wait until it is gone; its pid."""
+    pid = int(health(socket_path)["pid"])
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not client.is_alive(socket_path, timeout=0.5):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return pid
+        time.sleep(0.05)
+    raise CliError(f"daemon {pid} did not stop within {timeout:.0f}s")

@@ -1,0 +1,80 @@
+"""openusage (no command): the read model as a table, starting the daemon if none answers."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Dict, List
+
+from openusage import config, paths
+from openusage.cli import daemon_ctl
+from openusage.cli.common import EXIT_UNREACHABLE, CliError, print_json, render_table
+from openusage.daemon import client
+
+
+def fetch_read_model(args: argparse.Namespace, window: str) -> Dict[str, Any]:
+    socket_path = paths.socket_path(getattr(args, "socket_path", None))
+    if daemon_ctl.ensure_running(socket_path, getattr(args, "config", None)):
+        print(f"openusage: started the daemon on {socket_path}", file=sys.stderr)
+    try:
+        return client.call_json(socket_path, "POST", "/v1/read-model", {"window": window}, timeout=12.0)
+    except client.DaemonUnreachable as exc:
+        raise CliError(f"no daemon answers on {socket_path}", EXIT_UNREACHABLE) from exc
+    except RuntimeError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = config.load(args.config)
+    window = getattr(args, "window", None) or settings.get("data.time_window", "30d")
+    model = fetch_read_model(args, window)
+    if args.json:
+        print_json(model)
+        return 0
+    print(format_table(model))
+    return 0
+
+
+def money(amount: Any, currency: str = "USD") -> str:
+    if amount is None:
+        return "-"
+    if currency == "USD":
+        return f"${amount:,.2f}"
+    return f"{amount:,.2f} {currency}"
+
+
+def compact(n: Any) -> str:
+    """12345678 -> 12.3M"""
+    if n is None:
+        return "-"
+    n = float(n)
+    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.1f}{unit}"
+    return f"{n:.0f}"
+
+
+def snapshot_row(snap: Dict[str, Any]) -> List[str]:
+    spend = (snap.get("spend") or {}).get("total")
+    tokens = (snap.get("tokens") or {}).get("total")
+    models = snap.get("models") or []
+    top = models[0]["model"] if models else "-"
+    return [
+        snap.get("display_name") or snap["provider_id"],
+        snap["account_id"],
+        snap.get("status") or "UNKNOWN",
+        money(spend, snap.get("currency") or "USD"),
+        compact(tokens),
+        top,
+    ]
+
+
+def format_table(model: Dict[str, Any]) -> str:
+    snapshots = list((model.get("snapshots") or {}).values())
+    header = f"window {model.get('window')} · {len(snapshots)} account(s)"
+    if not snapshots:
+        return header + "\nno accounts yet: configure one in settings.json, or try 'openusage demo'"
+    rows = [snapshot_row(s) for s in sorted(snapshots, key=lambda s: (s["provider_id"], s["account_id"]))]
+    table = render_table(["PROVIDER", "ACCOUNT", "STATUS", "SPEND", "TOKENS", "TOP MODEL"], rows, right=(3, 4))
+    messages = [f"  {s['account_id']}: {s['message']}" for s in snapshots
+                if s.get("message") and s.get("status") not in (None, "OK")]
+    return "\n".join([header, table] + messages)

@@ -1,0 +1,126 @@
+"""openusage telemetry daemon [run|stop|status] and telemetry hook SOURCE."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Dict
+
+from openusage import paths
+from openusage.cli import daemon_ctl
+from openusage.cli.common import EXIT_RUNTIME, print_json
+
+
+def register(sub, parents) -> None:
+    tele = sub.add_parser("telemetry", parents=parents, help="the collection daemon and agent hooks",
+                          description="The always-on collection daemon and the hook agents call.")
+    tsub = tele.add_subparsers(title="telemetry commands", metavar="COMMAND")
+    tele.set_defaults(func=lambda args: tele.print_help() or 2)
+
+    daemon = tsub.add_parser("daemon", parents=parents, help="run or control the daemon",
+                             description="Run the daemon in the foreground (default), or control a running one.")
+    daemon.add_argument("action", nargs="?", default="run", choices=("run", "stop", "status"),
+                        help="run (default): foreground; stop: SIGTERM and wait; status: health and counters")
+    daemon.add_argument("--db-path", metavar="PATH", help="database file (default $STATE/telemetry.db)")
+    daemon.add_argument("--log-file", metavar="PATH", help="log file (default $STATE/daemon.log)")
+    daemon.set_defaults(func=run_daemon)
+
+    hook = tsub.add_parser("hook", parents=parents, help="deliver one agent hook payload (stdin)",
+                           description="Deliver one hook payload to the daemon, or spool it when the daemon "
+                           "is down. Exit 0 unless --strict.")
+    hook.add_argument("source", help="the agent: claude-code, codex, opencode, gemini-cli, ...")
+    hook.add_argument("payload", nargs="?", help="payload as an argument (Codex notify) instead of stdin")
+    hook.add_argument("--account-id", help="attribute the events to this account")
+    hook.add_argument("--strict", action="store_true", help="exit 1 when delivery failed")
+    hook.set_defaults(func=run_hook)
+
+
+def run_hook(args: argparse.Namespace) -> int:
+    from openusage.cli import hook_cmd
+
+    argv = [args.source] + ([args.payload] if args.payload else [])
+    if args.account_id:
+        argv += ["--account-id", args.account_id]
+    if args.strict:
+        argv.append("--strict")
+    if args.socket_path:
+        argv += ["--socket-path", args.socket_path]
+    return hook_cmd.main(argv)
+
+
+def run_daemon(args: argparse.Namespace) -> int:
+    socket_path = paths.socket_path(args.socket_path)
+    if args.action == "status":
+        return _status(socket_path, args.json)
+    if args.action == "stop":
+        pid = daemon_ctl.stop(socket_path)
+        print(f"daemon {pid} stopped")
+        return 0
+    return _run(args, socket_path)
+
+
+def _run(args: argparse.Namespace, socket_path: str) -> int:
+    from openusage.daemon import logs
+    from openusage.daemon.app import Daemon
+    from openusage.daemon.server import AlreadyRunning
+
+    logs.configure(paths.log_path(args.log_file), foreground=True)
+    try:
+        daemon = Daemon(socket_path=socket_path, db_path=args.db_path, config_path=args.config)
+        return daemon.run()
+    except AlreadyRunning as exc:
+        print(f"openusage: {exc}; stop it with 'openusage telemetry daemon stop'", file=sys.stderr)
+        return EXIT_RUNTIME
+
+
+def _status(socket_path: str, as_json: bool) -> int:
+    info = daemon_ctl.health(socket_path)
+    if as_json:
+        print_json(info)
+        return 0
+    print(format_status(info))
+    return 0
+
+
+def format_status(info: Dict[str, Any]) -> str:
+    spool_info = info.get("spool", {})
+    lines = [
+        f"status            {info.get('status')}",
+        f"pid               {info.get('pid')}",
+        f"version           {info.get('version')}",
+        f"uptime            {_duration(info.get('uptime_seconds') or 0)}",
+        f"socket            {info.get('socket')}",
+        f"database          {info.get('db_path')} ({_size(info.get('db_size_bytes'))})",
+        f"events stored     {info.get('events_stored', 0):,}",
+        f"events updated    {info.get('events_updated', 0):,}",
+        f"duplicates        {info.get('duplicates_dropped', 0):,} dropped",
+        f"spool             {spool_info.get('pending', 0)} pending, {spool_info.get('bad', 0)} set aside",
+    ]
+    providers = info.get("providers") or {}
+    if providers:
+        lines.append("last poll:")
+        for key, p in sorted(providers.items()):
+            detail = p.get("error") or f"{p.get('events', 0)} events, {p.get('duration_ms', '?')} ms"
+            lines.append(f"  {key:<28} {p.get('last_poll') or 'not yet':<26} {p.get('status') or '-':<7} {detail}")
+    return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h {minutes}m"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {secs}s"
+
+
+def _size(n: Any) -> str:
+    if not isinstance(n, (int, float)):
+        return "?"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n}"

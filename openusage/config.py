@@ -1,0 +1,276 @@
+"""settings.json: load, validate, merge with detection, rewrite keeping unknown keys (DESIGN section 4).
+
+Loading, validation and the running state are kept apart: this module only turns a file into a
+validated Settings value and back.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+from urllib.parse import urlparse
+
+from openusage import paths
+from openusage.core.windows import WINDOWS
+
+DEFAULT_LINKS = {"anthropic": "claude_code", "google": "gemini_api", "github-copilot": "copilot"}
+
+DEFAULTS: Dict[str, Any] = {
+    "auto_detect": True,
+    "ui": {"refresh_interval_seconds": 30, "warn_threshold": 0.20, "crit_threshold": 0.05},
+    "theme": "dark",
+    "data": {"time_window": "30d", "retention_days": 30},
+    "accounts": [],
+    "telemetry": {"provider_links": {}},
+    "export": {"target": None, "interval_seconds": 60, "machine_name": None},
+    "hub": {"listen": "127.0.0.1:9190", "stale_timeout_seconds": 300},
+    "integrations": {},
+    "dashboard": {"providers": []},
+}
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SECRET_LOOKING = re.compile(r"^(sk-|sk_|xai-|gsk_|AIza|ghp_|gho_|github_pat_)")
+_ACCOUNT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:-]*$")
+
+
+class ConfigError(ValueError):
+    """settings.json is unreadable or invalid; the message names the key path."""
+
+    def __init__(self, errors: List[str], path: str = ""):
+        self.errors = errors
+        self.path = path
+        where = f"{path}: " if path else ""
+        super().__init__(where + errors[0] + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""))
+
+
+@dataclass
+class Settings:
+    raw: Dict[str, Any]  # the file as read, unknown keys included
+    path: str
+    exists: bool = True
+    merged: Dict[str, Any] = field(default_factory=dict)  # defaults + raw
+
+    def get(self, dotted: str, default: Any = None) -> Any:
+        node: Any = self.merged
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+    @property
+    def accounts(self) -> List[Dict[str, Any]]:
+        return list(self.merged.get("accounts") or [])
+
+    @property
+    def provider_links(self) -> Dict[str, str]:
+        links = dict(DEFAULT_LINKS)
+        links.update(self.get("telemetry.provider_links") or {})
+        return links
+
+    @property
+    def retention_days(self) -> int:
+        return int(self.get("data.retention_days", 30))
+
+
+def _merge(base: Dict[str, Any], over: Dict[str, Any]) -> Dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load(path: Optional[str] = None) -> Settings:
+    """Read and validate settings.json; a missing file gives the defaults."""
+    resolved = paths.config_path(path)
+    if not os.path.exists(resolved):
+        return Settings(raw={}, path=resolved, exists=False, merged=copy.deepcopy(DEFAULTS))
+    try:
+        with open(resolved, encoding="utf-8") as fh:
+            raw = json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise ConfigError([f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"], resolved) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"cannot read: {exc}"], resolved) from None
+    errors = validate(raw)
+    if errors:
+        raise ConfigError(errors, resolved)
+    return Settings(raw=raw, path=resolved, exists=True, merged=_merge(DEFAULTS, raw))
+
+
+def save(settings: Settings) -> None:
+    """Rewrite settings.json atomically (0600), keeping every key the file had."""
+    directory = os.path.dirname(settings.path)
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".settings-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(settings.raw, fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, settings.path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    settings.exists = True
+    settings.merged = _merge(DEFAULTS, settings.raw)
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def validate(raw: Any) -> List[str]:
+    """Every problem in a settings object, each naming its key path."""
+    if not isinstance(raw, dict):
+        return ["top level: expected a JSON object"]
+    errors: List[str] = []
+    _check_type(errors, raw, "auto_detect", bool)
+    _check_section(errors, raw, "ui", _validate_ui)
+    _check_type(errors, raw, "theme", str)
+    _check_section(errors, raw, "data", _validate_data)
+    if "accounts" in raw:
+        _validate_accounts(errors, raw["accounts"])
+    _check_section(errors, raw, "telemetry", _validate_telemetry)
+    _check_section(errors, raw, "export", _validate_export)
+    _check_section(errors, raw, "hub", _validate_hub)
+    _check_type(errors, raw, "integrations", dict)
+    _check_section(errors, raw, "dashboard", _validate_dashboard)
+    return errors
+
+
+def _check_type(errors: List[str], obj: Dict[str, Any], key: str, kind: type, prefix: str = "") -> bool:
+    if key not in obj or obj[key] is None:
+        return False
+    value = obj[key]
+    ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
+    if kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok:
+        errors.append(f"{prefix}{key}: expected {_kind_name(kind)}, got {_json_type(value)}")
+    return ok
+
+
+def _kind_name(kind: type) -> str:
+    return {bool: "true or false", str: "a string", int: "an integer", float: "a number",
+            dict: "an object", list: "an array"}[kind]
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    return {str: "a string", int: "a number", float: "a number", dict: "an object",
+            list: "an array"}.get(type(value), type(value).__name__)
+
+
+def _check_section(errors: List[str], raw: Dict[str, Any], key: str, check) -> None:
+    if key in raw and raw[key] is not None:
+        if _check_type(errors, raw, key, dict):
+            check(errors, raw[key], key + ".")
+
+
+def _check_range(errors, obj, key, prefix, low=None, high=None, integer=False) -> None:
+    if not _check_type(errors, obj, key, int if integer else float, prefix):
+        return
+    value = obj[key]
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+        errors.append(f"{prefix}{key}: must be {bounds}, got {value}")
+
+
+def _check_url(errors, obj, key, prefix) -> None:
+    if _check_type(errors, obj, key, str, prefix):
+        parsed = urlparse(obj[key])
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            errors.append(f"{prefix}{key}: not a URL")
+
+
+def _validate_ui(errors, ui, prefix) -> None:
+    _check_range(errors, ui, "refresh_interval_seconds", prefix, low=1)
+    _check_range(errors, ui, "warn_threshold", prefix, low=0, high=1)
+    _check_range(errors, ui, "crit_threshold", prefix, low=0, high=1)
+
+
+def _validate_data(errors, data, prefix) -> None:
+    if _check_type(errors, data, "time_window", str, prefix) and data["time_window"] not in WINDOWS:
+        errors.append(f"{prefix}time_window: must be one of {', '.join(WINDOWS)}")
+    _check_range(errors, data, "retention_days", prefix, low=1, integer=True)
+
+
+def _validate_accounts(errors: List[str], accounts: Any) -> None:
+    if not isinstance(accounts, list):
+        errors.append(f"accounts: expected an array, got {_json_type(accounts)}")
+        return
+    seen: Dict[str, int] = {}
+    for i, acct in enumerate(accounts):
+        prefix = f"accounts[{i}]."
+        if not isinstance(acct, dict):
+            errors.append(f"accounts[{i}]: expected an object, got {_json_type(acct)}")
+            continue
+        for key in ("id", "provider"):
+            if not isinstance(acct.get(key), str) or not acct[key].strip():
+                errors.append(f"{prefix}{key}: required, a non-empty string")
+        acct_id = acct.get("id")
+        if isinstance(acct_id, str) and acct_id:
+            if not _ACCOUNT_ID.match(acct_id):
+                errors.append(f"{prefix}id: use letters, digits and _ . @ : - only")
+            if acct_id in seen:
+                errors.append(f"{prefix}id: duplicate of accounts[{seen[acct_id]}].id")
+            seen.setdefault(acct_id, i)
+        if _check_type(errors, acct, "api_key_env", str, prefix):
+            name = acct["api_key_env"]
+            if _SECRET_LOOKING.match(name):
+                errors.append(f"{prefix}api_key_env: looks like a key itself; name the environment "
+                              "variable that holds it")
+            elif not _ENV_NAME.match(name):
+                errors.append(f"{prefix}api_key_env: not an environment variable name")
+        if "api_key" in acct:
+            errors.append(f"{prefix}api_key: keys are never stored in settings.json; use api_key_env")
+        if "base_url" in acct and acct["base_url"] is not None:
+            _check_url(errors, acct, "base_url", prefix)
+        _check_type(errors, acct, "probe_model", str, prefix)
+        _check_type(errors, acct, "enabled", bool, prefix)
+        _check_type(errors, acct, "display_name", str, prefix)
+
+
+def _validate_telemetry(errors, tele, prefix) -> None:
+    if _check_type(errors, tele, "provider_links", dict, prefix):
+        for source, target in tele["provider_links"].items():
+            if not isinstance(target, str) or not target:
+                errors.append(f"{prefix}provider_links.{source}: expected a provider id string")
+
+
+def _validate_export(errors, export, prefix) -> None:
+    if export.get("target") is not None:
+        _check_url(errors, export, "target", prefix)
+    _check_range(errors, export, "interval_seconds", prefix, low=5)
+    _check_type(errors, export, "machine_name", str, prefix)
+
+
+def _validate_hub(errors, hub, prefix) -> None:
+    if _check_type(errors, hub, "listen", str, prefix):
+        host, sep, port = hub["listen"].rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            errors.append(f"{prefix}listen: expected HOST:PORT, got {hub['listen']!r}")
+    _check_range(errors, hub, "stale_timeout_seconds", prefix, low=1)
+
+
+def _validate_dashboard(errors, dash, prefix) -> None:
+    if not _check_type(errors, dash, "providers", list, prefix):
+        return
+    for i, entry in enumerate(dash["providers"]):
+        where = f"{prefix}providers[{i}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+            errors.append(f"{where}: expected an object with an \"id\" string")
+            continue
+        _check_type(errors, entry, "enabled", bool, where + ".")
+        _check_type(errors, entry, "hide_costs", bool, where + ".")

@@ -1,0 +1,244 @@
+"""The daemon: wires store writer, scheduler, spool and the Unix-socket server; owns shutdown.
+
+Signal handlers only set an Event; shutdown runs on the main thread in a written order: stop
+accepting, finish in-flight requests, stop polling, flush the writer, remove the socket.
+"""
+from __future__ import annotations
+
+import faulthandler
+import json
+import logging
+import os
+import queue
+import signal
+import sqlite3
+import threading
+import time
+from typing import Any, Dict, Optional
+
+from openusage import accounts as accounts_mod
+from openusage import config, paths
+from openusage.core.snapshot import UsageSnapshot
+from openusage.core.timeutil import format_rfc3339
+from openusage.daemon import api, pipeline, spool
+from openusage.daemon.scheduler import Scheduler
+from openusage.daemon.server import UnixHTTPServer
+from openusage.providers import REGISTRY
+from openusage.store import db, readmodel, retention
+from openusage.store.writer import Writer
+
+log = logging.getLogger("openusage.daemon")
+
+MAINTENANCE_INTERVAL = 30.0
+RETENTION_INTERVAL = 3600.0
+REFRESH_DEBOUNCE = 1.0  # a hook asks for a log read this long after it, so bursts coalesce
+
+
+class ReaderPool:
+    """Read-only connections shared by request threads (WAL lets them read while the writer writes)."""
+
+    def __init__(self, path: str, size: int = 4):
+        self.path = path
+        self._pool: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._size = size
+
+    def acquire(self) -> sqlite3.Connection:
+        try:
+            return self._pool.get_nowait()
+        except queue.Empty:
+            return db.connect(self.path, readonly=True)
+
+    def release(self, conn: sqlite3.Connection) -> None:
+        if self._pool.qsize() < self._size:
+            self._pool.put(conn)
+        else:
+            conn.close()
+
+
+class Daemon:
+    def __init__(
+        self,
+        socket_path: Optional[str] = None,
+        db_path: Optional[str] = None,
+        config_path: Optional[str] = None,
+        settings: Optional[config.Settings] = None,
+    ):
+        self.settings = settings or config.load(config_path)
+        self.config_path = config_path
+        self.socket_path = paths.socket_path(socket_path)
+        self.db_path = paths.db_path(db_path)
+        self.spool_dir = paths.spool_dir()
+        self.stop_event = threading.Event()
+        self.started_at = time.time()
+        self.started_at_rfc3339 = format_rfc3339(self.started_at)
+        self.spool_stats = {"ingested_total": 0, "bad_total": 0, "expired_total": 0}
+        self.server: Optional[UnixHTTPServer] = None
+        self.writer: Writer
+        self.scheduler: Scheduler
+        self.readers: ReaderPool
+
+    # --- services used by the routes ---------------------------------------------------------
+
+    def default_window(self) -> str:
+        return self.settings.get("data.time_window", "30d")
+
+    def ingest_delivery(self, source: str, body: bytes, account_id: Optional[str], received_at: float) -> Dict:
+        events, hinted = pipeline.events_from_delivery(
+            source, body, account_id, received_at, self.settings.provider_links)
+        result = self.writer.submit_events(events).wait(api.HOOK_COMMIT_TIMEOUT)
+        for provider_id in hinted:
+            if provider_id in REGISTRY and REGISTRY[provider_id].emits_events:
+                self.scheduler.request_refresh(provider_id, delay=REFRESH_DEBOUNCE)
+        return {"accepted": len(events), **result}
+
+    def read_model(self, window: str) -> Dict[str, Any]:
+        refs = [readmodel.AccountRef(a.provider, a.id, a.display_name) for a in self.scheduler.accounts()]
+        names = {pid: p.name for pid, p in REGISTRY.items()}
+        conn = self.readers.acquire()
+        try:
+            return readmodel.build(conn, window, accounts=refs, provider_names=names)
+        finally:
+            self.readers.release(conn)
+
+    def clear_cache(self, history: bool) -> Dict[str, Any]:
+        def clear(conn: sqlite3.Connection) -> None:
+            retention.clear_cache(conn)
+            if history:
+                retention.clear_history(conn)
+
+        self.writer.submit_call(clear).wait(60)
+        self.scheduler.reset_state()
+        self.scheduler.request_refresh()
+        return {"cleared": "cache and history" if history else "cache"}
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Serve until SIGTERM/SIGINT; the exit code."""
+        paths.ensure_private_dir(paths.state_dir())
+        self.server = UnixHTTPServer(self.socket_path, api.build_routes(self))  # AlreadyRunning propagates
+        try:
+            self._start_services()
+        except BaseException:
+            self.server.server_close()
+            raise
+        self._install_signals()
+        self._write_pidfile()
+        serve = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.5},
+                                 name="http", daemon=True)
+        serve.start()
+        maintenance = threading.Thread(target=self._maintenance, name="maintenance", daemon=True)
+        maintenance.start()
+        log.info("openusage daemon %d listening on %s (db %s)", os.getpid(), self.socket_path, self.db_path)
+        self.stop_event.wait()
+        self._shutdown(serve)
+        return 0
+
+    def _start_services(self) -> None:
+        self.writer = Writer(self.db_path)
+        self.writer.start()
+        self.readers = ReaderPool(self.db_path)
+        self.scheduler = Scheduler(self.writer, self._load_state, self._load_snapshot)
+        self.drain_spool()
+        self.scheduler.set_accounts(accounts_mod.resolve(self.settings))
+        self.scheduler.start()
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        signal.signal(signal.SIGTERM, lambda *_: self.stop_event.set())
+        signal.signal(signal.SIGINT, lambda *_: self.stop_event.set())
+        signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=self.reload, daemon=True).start())
+        faulthandler.register(signal.SIGUSR2, all_threads=True)
+
+    def reload(self) -> None:
+        """Re-read settings.json and re-run detection (SIGHUP)."""
+        try:
+            self.settings = config.load(self.config_path)
+        except config.ConfigError as exc:
+            log.error("reload: keeping the old settings: %s", exc)
+            return
+        self.scheduler.set_accounts(accounts_mod.resolve(self.settings))
+        log.info("settings reloaded")
+
+    def _shutdown(self, serve: threading.Thread) -> None:
+        log.info("shutting down")
+        assert self.server is not None
+        self.server.shutdown()  # stop accepting
+        serve.join(10)
+        if not self.server.wait_idle(20):
+            log.warning("requests still running at shutdown")
+        self.server.server_close()  # removes the socket file
+        self.scheduler.stop()
+        self.writer.stop()  # commits everything queued
+        try:
+            os.unlink(paths.pid_path())
+        except FileNotFoundError:
+            pass
+        log.info("stopped")
+
+    def _write_pidfile(self) -> None:
+        with open(paths.pid_path(), "w", encoding="ascii") as fh:
+            fh.write(f"{os.getpid()}\n")
+
+    def _maintenance(self) -> None:
+        last_retention = 0.0
+        while not self.stop_event.wait(MAINTENANCE_INTERVAL):
+            try:
+                self.drain_spool()
+                if time.time() - last_retention > RETENTION_INTERVAL:
+                    self.prune_history()
+                    last_retention = time.time()
+            except Exception:
+                log.exception("maintenance pass failed")
+
+    def prune_history(self) -> int:
+        """Drop per-event rows past data.retention_days (rollups stay)."""
+        days = self.settings.retention_days
+        return self.writer.submit_call(lambda conn: retention.prune(conn, days)).wait(120)
+
+    # --- spool -------------------------------------------------------------------------------
+
+    def drain_spool(self) -> Dict[str, int]:
+        def ingest(record: Dict[str, Any]) -> None:
+            body = record["body"].encode("utf-8") if isinstance(record["body"], str) else b""
+            self.ingest_delivery(record["source"], body, record.get("account_id"), float(record["received_at"]))
+
+        total = {"ingested": 0, "bad": 0, "expired": 0}
+        while True:
+            stats = spool.drain(self.spool_dir, ingest,
+                                on_bad=lambda name, why: log.warning("spool file %s set aside: %s", name, why))
+            for key in total:
+                total[key] += stats[key]
+            if sum(stats.values()) < spool.DRAIN_BATCH or self.stop_event.is_set():
+                break
+        for key in total:
+            self.spool_stats[f"{key}_total"] += total[key]
+        if any(total.values()):
+            log.info("spool drained: %s", total)
+        return total
+
+    # --- store access for the scheduler ------------------------------------------------------
+
+    def _load_state(self, provider_id: str, account_id: str) -> Optional[Dict[str, Any]]:
+        conn = self.readers.acquire()
+        try:
+            row = conn.execute("SELECT state FROM provider_state WHERE provider_id=? AND account_id=?",
+                               (provider_id, account_id)).fetchone()
+        finally:
+            self.readers.release(conn)
+        return json.loads(row[0]) if row else None
+
+    def _load_snapshot(self, provider_id: str, account_id: str) -> Optional[UsageSnapshot]:
+        conn = self.readers.acquire()
+        try:
+            row = conn.execute("SELECT body FROM snapshots WHERE provider_id=? AND account_id=?",
+                               (provider_id, account_id)).fetchone()
+        finally:
+            self.readers.release(conn)
+        if not row:
+            return None
+        try:
+            return UsageSnapshot.from_dict(json.loads(row[0]))
+        except ValueError:
+            return None

@@ -1,0 +1,106 @@
+"""A small HTTP client for the daemon's Unix socket. Stdlib only: the hook path uses it."""
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any, Dict, Optional, Tuple
+
+# http.client is imported lazily: the hook path uses post_fast and must start quickly.
+
+
+class DaemonUnreachable(Exception):
+    """Nothing answers on the socket (not running, stale socket, or timed out)."""
+
+
+def _unix_connection(path: str, timeout: float):
+    import http.client
+
+    class UnixConnection(http.client.HTTPConnection):
+        def connect(self) -> None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(self.timeout)
+            try:
+                sock.connect(path)
+            except OSError:
+                sock.close()
+                raise
+            self.sock = sock
+
+    return UnixConnection("localhost", timeout=timeout)
+
+
+def post_fast(socket_path: str, path: str, body: bytes, headers: Dict[str, str], timeout: float) -> int:
+    """POST with a bare HTTP/1.0 exchange over the socket; the response status.
+
+    Used by the hook command, which runs on every agent turn: no http.client import, one round trip.
+    """
+    head = [f"POST {path} HTTP/1.0", "Host: openusage", "Content-Type: application/json",
+            f"Content-Length: {len(body)}"]
+    head.extend(f"{k}: {v}" for k, v in headers.items())
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(socket_path)
+        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+        data = b""
+        while b"\r\n" not in data:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except OSError as exc:
+        raise DaemonUnreachable(f"{socket_path}: {exc.__class__.__name__}: {exc}") from exc
+    finally:
+        sock.close()
+    parts = data.split(b"\r\n", 1)[0].split()
+    if len(parts) < 2 or not parts[1].isdigit():
+        raise DaemonUnreachable(f"{socket_path}: no HTTP answer")
+    return int(parts[1])
+
+
+def request(
+    socket_path: str,
+    method: str,
+    path: str,
+    body: Optional[bytes] = None,
+    timeout: float = 12.0,
+    headers: Optional[Dict[str, str]] = None,
+) -> Tuple[int, bytes]:
+    """Send one request; (status, body). DaemonUnreachable when the daemon does not answer."""
+    import http.client
+
+    conn = _unix_connection(socket_path, timeout)
+    try:
+        hdrs = {"Host": "openusage"}
+        if body is not None:
+            hdrs["Content-Type"] = "application/json"
+        hdrs.update(headers or {})
+        conn.request(method, path, body=body, headers=hdrs)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    except (OSError, http.client.HTTPException) as exc:
+        raise DaemonUnreachable(f"{socket_path}: {exc.__class__.__name__}: {exc}") from exc
+    finally:
+        conn.close()
+
+
+def call_json(socket_path: str, method: str, path: str, payload: Any = None, timeout: float = 12.0) -> Any:
+    """Request with a JSON body and a JSON answer; raises RuntimeError on an HTTP error status."""
+    body = None if payload is None else json.dumps(payload).encode("utf-8")
+    status, data = request(socket_path, method, path, body, timeout)
+    try:
+        parsed = json.loads(data.decode("utf-8")) if data else None
+    except ValueError as exc:
+        raise RuntimeError(f"daemon answered {status} with a body that is not JSON") from exc
+    if status >= 400:
+        message = parsed.get("error") if isinstance(parsed, dict) else None
+        raise RuntimeError(f"daemon answered {status}: {message or 'error'}")
+    return parsed
+
+
+def is_alive(socket_path: str, timeout: float = 2.0) -> bool:
+    try:
+        status, _ = request(socket_path, "GET", "/healthz", timeout=timeout)
+    except DaemonUnreachable:
+        return False
+    return status in (200, 503)

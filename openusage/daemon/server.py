@@ -1,0 +1,264 @@
+"""ThreadingHTTPServer on an AF_UNIX socket, dispatching JSON requests through a route table.
+
+The three fixes a Unix-socket ThreadingHTTPServer needs: bind to a path (not host, port), an
+address_string that does not index the peer address, and removing the socket file on close.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from openusage.daemon import client
+
+log = logging.getLogger("openusage.daemon.server")
+
+MAX_BODY = 1024 * 1024
+
+
+class Request:
+    """What a route handler gets: method, path, query, path parameter, raw body, headers."""
+
+    def __init__(self, method: str, path: str, query: Dict[str, str], param: Optional[str], body: bytes,
+                 headers: Any):
+        self.method = method
+        self.path = path
+        self.query = query
+        self.param = param
+        self.body = body
+        self.headers = headers
+
+    def json(self) -> Any:
+        """The body as JSON; ApiError(400) when it is not."""
+        if not self.body:
+            return {}
+        try:
+            return json.loads(self.body.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ApiError(400, "body is not UTF-8") from exc
+        except ValueError as exc:
+            raise ApiError(400, f"malformed JSON: {exc}") from exc
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+Handler = Callable[[Request], Tuple[int, Any]]
+
+
+class Routes:
+    """Exact routes {(METHOD, path): handler} and prefix routes {(METHOD, prefix): handler}."""
+
+    def __init__(self) -> None:
+        self.exact: Dict[Tuple[str, str], Handler] = {}
+        self.prefix: List[Tuple[str, str, Handler]] = []
+
+    def add(self, method: str, path: str, handler: Handler) -> None:
+        if path.endswith("/{}"):
+            self.prefix.append((method, path[:-2], handler))
+        else:
+            self.exact[(method, path)] = handler
+
+    def match(self, method: str, path: str) -> Tuple[Optional[Handler], Optional[str], bool]:
+        """(handler, path parameter, path known for another method)."""
+        handler = self.exact.get((method, path))
+        if handler:
+            return handler, None, True
+        known = any(p == path for (_, p) in self.exact)
+        for m, prefix, h in self.prefix:
+            if path.startswith(prefix) and len(path) > len(prefix) and "/" not in path[len(prefix):]:
+                if m == method:
+                    return h, path[len(prefix):], True
+                known = True
+        return None, None, known
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    server: UnixHTTPServer
+    server_version = "openusage"
+    sys_version = ""
+    timeout = 15  # a client that stalls mid-request is dropped, never holds a thread for long
+
+    def address_string(self) -> str:  # the peer of an AF_UNIX socket has no (host, port)
+        return "unix"
+
+    def log_message(self, fmt: str, *args: Any) -> None:
+        log.debug("%s " + fmt, self.address_string(), *args)
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
+
+    def do_OPTIONS(self) -> None:
+        self._dispatch("OPTIONS")
+
+    def _dispatch(self, method: str) -> None:
+        try:
+            status, payload = self._handle(method)
+        except ApiError as exc:
+            status, payload = exc.status, {"error": exc.message}
+        except Exception:  # the server never dies on a request
+            log.exception("internal error on %s %s", method, self.path)
+            status, payload = 500, {"error": "internal error"}
+        self._send(status, payload, method)
+
+    def _handle(self, method: str) -> Tuple[int, Any]:
+        if self.server.draining:
+            raise ApiError(503, "shutting down")
+        raw_path, _, query_string = self.path.partition("?")
+        handler, param, known = self.server.routes.match(method, raw_path)
+        if handler is None:
+            raise ApiError(405 if known else 404, "method not allowed" if known else "not found")
+        body = self._read_body()
+        query = _parse_query(query_string)
+        return handler(Request(method, raw_path, query, param, body, self.headers))
+
+    def _read_body(self) -> bytes:
+        length_header = self.headers.get("Content-Length")
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            raise ApiError(411, "chunked bodies are not accepted; send Content-Length")
+        if not length_header:
+            return b""
+        try:
+            length = int(length_header)
+        except ValueError as exc:
+            raise ApiError(400, "bad Content-Length") from exc
+        if length < 0:
+            raise ApiError(400, "bad Content-Length")
+        if length > MAX_BODY:
+            self.close_connection = True
+            raise ApiError(413, f"body over the limit of {MAX_BODY} bytes")
+        body = self.rfile.read(length)
+        if len(body) < length:
+            raise ApiError(400, "body shorter than Content-Length")
+        return body
+
+    def _send(self, status: int, payload: Any, method: str) -> None:
+        if isinstance(payload, (bytes, str)):
+            data = payload.encode("utf-8") if isinstance(payload, str) else payload
+            ctype = "text/plain; version=0.0.4; charset=utf-8"
+        else:
+            data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            ctype = "application/json"
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            if method != "HEAD":
+                self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.close_connection = True
+
+    def send_error(self, code: int, message: Optional[str] = None, explain: Optional[str] = None) -> None:
+        # Called by the base class for malformed request lines and unknown methods: answer in JSON.
+        self._send(code, {"error": message or self.responses.get(code, ("error",))[0]}, "GET")
+
+
+def _parse_query(qs: str) -> Dict[str, str]:
+    from urllib.parse import parse_qsl
+
+    try:
+        return dict(parse_qsl(qs, keep_blank_values=True, strict_parsing=False))
+    except ValueError as exc:
+        raise ApiError(400, "bad query string") from exc
+
+
+class AlreadyRunning(RuntimeError):
+    pass
+
+
+class UnixHTTPServer(ThreadingHTTPServer):
+    address_family = socket.AF_UNIX
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 128
+
+    def __init__(self, path: str, routes: Routes):
+        self.routes = routes
+        self.draining = False
+        self.socket_path = path
+        self._active = 0
+        self._idle = threading.Condition()
+        super().__init__(path, _RequestHandler)  # type: ignore[arg-type]
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        # Counted by hand rather than with block_on_close: the stdlib's thread list grows without
+        # bound on some 3.9 releases, and this daemon runs for months.
+        with self._idle:
+            self._active += 1
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait for in-flight requests to finish; False when some are still running."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._active == 0, timeout)
+
+    def server_bind(self) -> None:
+        prepare_socket_path(self.socket_path)
+        old_umask = os.umask(0o177)
+        try:
+            self.socket.bind(self.socket_path)
+        finally:
+            os.umask(old_umask)
+        os.chmod(self.socket_path, 0o600)
+        self.server_address = self.socket_path
+        self._bound_inode = os.stat(self.socket_path).st_ino
+
+    def server_close(self) -> None:
+        super().server_close()
+        try:
+            if os.stat(self.socket_path).st_ino == getattr(self, "_bound_inode", None):
+                os.unlink(self.socket_path)
+        except FileNotFoundError:
+            pass
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.exception("error while handling a request")
+
+
+def prepare_socket_path(path: str) -> None:
+    """Private parent dir; a live daemon on the path is an error, a stale socket file is removed."""
+    parent = os.path.dirname(path)
+    if not os.path.isdir(parent):
+        os.makedirs(parent, mode=0o700, exist_ok=True)
+        os.chmod(parent, 0o700)
+    if not os.path.exists(path) and not os.path.islink(path):
+        return
+    if client.is_alive(path, timeout=2.0):
+        raise AlreadyRunning(f"a daemon is already running on {path}")
+    try:
+        os.unlink(path)
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            raise

@@ -1,0 +1,179 @@
+"""SQLite store: connection settings, schema, forward migrations, corruption recovery.
+
+Events keep per-message detail for `data.retention_days`; rollups keep totals forever at two
+grains: quarter-hour UTC buckets (exact for every time zone, since all zone offsets are multiples of
+15 minutes) and local days (fast windows and charts; rebuilt from the quarter buckets if the
+machine's time zone changes).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import time
+from typing import List
+
+log = logging.getLogger("openusage.store")
+
+QUARTER = 900  # seconds in a rollup bucket
+
+# Each entry migrates from version i to i+1. Never edit a released entry; append a new one.
+MIGRATIONS: List[str] = [
+    """
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        dedup_key TEXT NOT NULL UNIQUE,
+        source TEXT NOT NULL,
+        provider_id TEXT NOT NULL,
+        account_id TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        occurred_at REAL NOT NULL,
+        session_id TEXT, turn_id TEXT, message_id TEXT, tool_call_id TEXT,
+        model TEXT,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+        reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd REAL,
+        requests INTEGER NOT NULL DEFAULT 0,
+        tool_name TEXT, project TEXT, mcp_server TEXT,
+        raw TEXT,
+        ingested_at REAL NOT NULL
+    );
+    CREATE INDEX events_account_time ON events(provider_id, account_id, occurred_at);
+    CREATE INDEX events_time ON events(occurred_at);
+
+    CREATE TABLE rollup_q (
+        provider_id TEXT NOT NULL, account_id TEXT NOT NULL, bucket INTEGER NOT NULL,
+        model TEXT NOT NULL,
+        input INTEGER NOT NULL DEFAULT 0, output INTEGER NOT NULL DEFAULT 0,
+        cache_read INTEGER NOT NULL DEFAULT 0, cache_write INTEGER NOT NULL DEFAULT 0,
+        reasoning INTEGER NOT NULL DEFAULT 0, cost REAL NOT NULL DEFAULT 0,
+        requests INTEGER NOT NULL DEFAULT 0, events INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (provider_id, account_id, bucket, model)
+    ) WITHOUT ROWID;
+    CREATE TABLE rollup_d (
+        provider_id TEXT NOT NULL, account_id TEXT NOT NULL, day TEXT NOT NULL,
+        model TEXT NOT NULL,
+        input INTEGER NOT NULL DEFAULT 0, output INTEGER NOT NULL DEFAULT 0,
+        cache_read INTEGER NOT NULL DEFAULT 0, cache_write INTEGER NOT NULL DEFAULT 0,
+        reasoning INTEGER NOT NULL DEFAULT 0, cost REAL NOT NULL DEFAULT 0,
+        requests INTEGER NOT NULL DEFAULT 0, events INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (provider_id, account_id, day, model)
+    ) WITHOUT ROWID;
+    CREATE TABLE dim_q (
+        provider_id TEXT NOT NULL, account_id TEXT NOT NULL, bucket INTEGER NOT NULL,
+        dim TEXT NOT NULL, name TEXT NOT NULL,
+        calls INTEGER NOT NULL DEFAULT 0, requests INTEGER NOT NULL DEFAULT 0,
+        tokens INTEGER NOT NULL DEFAULT 0, cost REAL NOT NULL DEFAULT 0,
+        PRIMARY KEY (provider_id, account_id, bucket, dim, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE dim_d (
+        provider_id TEXT NOT NULL, account_id TEXT NOT NULL, day TEXT NOT NULL,
+        dim TEXT NOT NULL, name TEXT NOT NULL,
+        calls INTEGER NOT NULL DEFAULT 0, requests INTEGER NOT NULL DEFAULT 0,
+        tokens INTEGER NOT NULL DEFAULT 0, cost REAL NOT NULL DEFAULT 0,
+        PRIMARY KEY (provider_id, account_id, day, dim, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE sessions (
+        provider_id TEXT NOT NULL, account_id TEXT NOT NULL, session_id TEXT NOT NULL,
+        project TEXT, first_at REAL NOT NULL, last_at REAL NOT NULL,
+        PRIMARY KEY (provider_id, account_id, session_id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE snapshots (
+        provider_id TEXT NOT NULL, account_id TEXT NOT NULL,
+        fetched_at REAL NOT NULL, status TEXT, body TEXT NOT NULL,
+        PRIMARY KEY (provider_id, account_id)
+    );
+    CREATE TABLE provider_state (
+        provider_id TEXT NOT NULL, account_id TEXT NOT NULL,
+        state TEXT NOT NULL, updated_at REAL NOT NULL,
+        PRIMARY KEY (provider_id, account_id)
+    );
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def connect(path: str, readonly: bool = False) -> sqlite3.Connection:
+    """A connection with the project's settings: WAL, synchronous=NORMAL, foreign keys, busy timeout."""
+    conn = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA foreign_keys=ON")
+    if not readonly:
+        conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema forward to SCHEMA_VERSION; returns the version found before."""
+    found = conn.execute("PRAGMA user_version").fetchone()[0]
+    if found > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"database schema version {found} is newer than this openusage ({SCHEMA_VERSION}); upgrade openusage"
+        )
+    for version in range(found, SCHEMA_VERSION):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _split(MIGRATIONS[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return found
+
+
+def _split(script: str) -> List[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def open_store(path: str) -> sqlite3.Connection:
+    """Open (creating) the database; one that fails quick_check is moved aside and replaced."""
+    directory = os.path.dirname(path)
+    if directory:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+    if os.path.exists(path) and not _healthy(path):
+        aside = f"{path}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}"
+        log.error("database %s failed PRAGMA quick_check; moved aside to %s, starting a fresh one", path, aside)
+        os.replace(path, aside)
+        for suffix in ("-wal", "-shm"):
+            if os.path.exists(path + suffix):
+                os.replace(path + suffix, aside + suffix)
+    conn = connect(path)
+    migrate(conn)
+    try:
+        os.chmod(path, 0o600)
+    except OSError:
+        pass
+    return conn
+
+
+def _healthy(path: str) -> bool:
+    try:
+        conn = sqlite3.connect(path, timeout=10.0)
+        try:
+            row = conn.execute("PRAGMA quick_check").fetchone()
+            return bool(row) and row[0] == "ok"
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return False
+
+
+def get_meta(conn: sqlite3.Connection, key: str, default: str = "") -> str:
+    row = conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+    return row[0] if row else default
+
+
+def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+        (key, value),
+    )

@@ -1,0 +1,267 @@
+"""The read model: one UsageSnapshot per account for a time window, built from the store.
+
+Live values (status, rate limits, balances) come from the latest stored snapshot whatever the
+window; spend, tokens, models, breakdowns and the per-day series are aggregated over the window:
+whole local days from the day rollups, the partial first day of a rolling window from quarter-hour
+buckets, and the part of the first quarter-hour inside the window from the raw events.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+from openusage.core.snapshot import Breakdown, DailyPoint, ModelUsage, Spend, Tokens, UsageSnapshot
+from openusage.core.timeutil import format_rfc3339
+from openusage.core.windows import local_date, next_local_midnight, validate_window, window_start
+from openusage.store.db import QUARTER
+
+USAGE_FIELDS = ("input", "output", "cache_read", "cache_write", "reasoning", "cost", "requests")
+DIMS = {"tool": "tools", "mcp": "mcp_servers", "project": "projects", "session": "sessions"}
+TOP_N = 50
+
+
+@dataclass
+class AccountRef:
+    """An account the read model must show even before it has data."""
+
+    provider_id: str
+    account_id: str
+    display_name: Optional[str] = None
+
+
+@dataclass
+class Aggregate:
+    models: Dict[str, List[float]] = field(default_factory=lambda: defaultdict(lambda: [0] * 7))
+    days: Dict[str, List[float]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
+    dims: Dict[Tuple[str, str], List[float]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0]))
+
+    def empty(self) -> bool:
+        return not self.models and not self.dims
+
+    def add_usage(self, day: str, model: str, values: Iterable[float]) -> None:
+        values = list(values)
+        acc = self.models[model]
+        for i, v in enumerate(values):
+            acc[i] += v or 0
+        tokens = values[0] + values[1] + values[2] + values[3]
+        d = self.days[day]
+        d[0] += values[5] or 0
+        d[1] += tokens
+        d[2] += values[6] or 0
+
+    def add_dim(self, dim: str, name: str, calls: float, requests: float, tokens: float, cost: float) -> None:
+        acc = self.dims[(dim, name)]
+        acc[0] += calls
+        acc[1] += requests
+        acc[2] += tokens
+        acc[3] += cost
+
+
+class WindowRange:
+    """How a window splits into whole days, quarter buckets and raw-event edges."""
+
+    def __init__(self, window: str, now: float):
+        self.window = validate_window(window)
+        self.start = window_start(window, now)
+        self.first_full_day: Optional[str] = None  # day rollups from this day on (None: all days)
+        self.quarters: Optional[Tuple[int, int]] = None  # [from, to) bucket numbers
+        self.partial_day: Optional[str] = None
+        self.edge: Optional[Tuple[float, float]] = None  # [from, to) epoch seconds from raw events
+        if self.start is None:
+            return
+        start_day = local_date(self.start)
+        if window == "1d":
+            self.first_full_day = start_day
+            return
+        midnight = next_local_midnight(self.start)
+        self.first_full_day = local_date(midnight)
+        self.partial_day = start_day
+        first_q = math.ceil(self.start / QUARTER)
+        self.quarters = (first_q, int(midnight // QUARTER))
+        if first_q * QUARTER > self.start:
+            self.edge = (self.start, first_q * QUARTER)
+
+
+def aggregate(conn: sqlite3.Connection, provider_id: str, account_id: str, rng: WindowRange) -> Aggregate:
+    """Sum one account's usage and breakdowns over the window."""
+    agg = Aggregate()
+    key = (provider_id, account_id)
+    cols = ", ".join(f"SUM({c})" for c in USAGE_FIELDS)
+    day_filter, day_args = ("", ()) if rng.first_full_day is None else (" AND day >= ?", (rng.first_full_day,))
+    for row in conn.execute(
+        f"SELECT day, model, {cols} FROM rollup_d WHERE provider_id=? AND account_id=?{day_filter} "
+        "GROUP BY day, model",
+        (*key, *day_args),
+    ):
+        agg.add_usage(row[0], row[1], row[2:])
+    for row in conn.execute(
+        "SELECT dim, name, SUM(calls), SUM(requests), SUM(tokens), SUM(cost) FROM dim_d "
+        f"WHERE provider_id=? AND account_id=?{day_filter} GROUP BY dim, name",
+        (*key, *day_args),
+    ):
+        agg.add_dim(*row)
+    if rng.quarters:
+        q_from, q_to = rng.quarters
+        for row in conn.execute(
+            f"SELECT model, {cols} FROM rollup_q WHERE provider_id=? AND account_id=? AND bucket>=? AND bucket<? "
+            "GROUP BY model",
+            (*key, q_from, q_to),
+        ):
+            agg.add_usage(rng.partial_day, row[0], row[1:])
+        for row in conn.execute(
+            "SELECT dim, name, SUM(calls), SUM(requests), SUM(tokens), SUM(cost) FROM dim_q "
+            "WHERE provider_id=? AND account_id=? AND bucket>=? AND bucket<? GROUP BY dim, name",
+            (*key, q_from, q_to),
+        ):
+            agg.add_dim(*row)
+    if rng.edge:
+        _add_edge_events(conn, key, rng, agg)
+    return agg
+
+
+def _add_edge_events(conn: sqlite3.Connection, key: Tuple[str, str], rng: WindowRange, agg: Aggregate) -> None:
+    for row in conn.execute(
+        "SELECT model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, "
+        "cost_usd, requests, event_type, tool_name, mcp_server, project, session_id FROM events "
+        "WHERE provider_id=? AND account_id=? AND occurred_at>=? AND occurred_at<?",
+        (*key, *rng.edge),
+    ):
+        usage = [row[1], row[2], row[3], row[4], row[5], row[6] or 0.0, row[7]]
+        if any(usage[:4]) or usage[5] or usage[6]:
+            agg.add_usage(rng.partial_day, row[0] or "", usage)
+        tokens = row[1] + row[2] + row[3] + row[4]
+        calls = 1 if row[8] == "tool_usage" else 0
+        for dim, name in (("tool", row[9]), ("mcp", row[10]), ("project", row[11]), ("session", row[12])):
+            if name:
+                agg.add_dim(dim, name, calls, row[7], tokens, usage[5])
+
+
+def _account_keys(conn: sqlite3.Connection, refs: Iterable[AccountRef]) -> List[Tuple[str, str]]:
+    keys: Dict[Tuple[str, str], None] = {}
+    for ref in refs:
+        keys[(ref.provider_id, ref.account_id)] = None
+    for row in conn.execute("SELECT provider_id, account_id FROM snapshots"):
+        keys[(row[0], row[1])] = None
+    for table in ("rollup_d", "dim_d"):
+        for row in conn.execute(f"SELECT DISTINCT provider_id, account_id FROM {table}"):
+            keys[(row[0], row[1])] = None
+    return list(keys)
+
+
+def build(
+    conn: sqlite3.Connection,
+    window: str,
+    now: Optional[float] = None,
+    accounts: Iterable[AccountRef] = (),
+    provider_names: Optional[Dict[str, str]] = None,
+) -> Dict[str, Any]:
+    """The read-model response: {"window", "generated_at", "snapshots": {key: UsageSnapshot dict}}."""
+    now = time.time() if now is None else now
+    rng = WindowRange(window, now)
+    refs = {(r.provider_id, r.account_id): r for r in accounts}
+    stored = {
+        (row[0], row[1]): (row[2], row[3])
+        for row in conn.execute("SELECT provider_id, account_id, fetched_at, body FROM snapshots")
+    }
+    snapshots: Dict[str, Any] = {}
+    for provider_id, account_id in _account_keys(conn, refs.values()):
+        fetched = stored.get((provider_id, account_id))
+        snap = _base_snapshot(provider_id, account_id, fetched, refs.get((provider_id, account_id)),
+                              provider_names or {})
+        agg = aggregate(conn, provider_id, account_id, rng)
+        apply_aggregate(snap, agg, rng)
+        attach_sessions(conn, snap)
+        if snap.status is None:
+            snap.status = "OK" if not agg.empty() else "UNKNOWN"
+            if agg.empty() and not snap.message:
+                snap.message = "no data yet"
+        key = account_id if account_id not in snapshots else f"{provider_id}:{account_id}"
+        snapshots[key] = snap.to_dict()
+    return {
+        "window": window,
+        "generated_at": format_rfc3339(now),
+        "window_start": format_rfc3339(rng.start) if rng.start is not None else None,
+        "snapshots": snapshots,
+    }
+
+
+def _base_snapshot(provider_id, account_id, fetched, ref, names) -> UsageSnapshot:
+    if fetched is not None:
+        try:
+            snap = UsageSnapshot.from_dict(json.loads(fetched[1]))
+        except (ValueError, TypeError):
+            snap = UsageSnapshot(provider_id=provider_id, account_id=account_id, status="ERR",
+                                 message="stored snapshot unreadable")
+    else:
+        snap = UsageSnapshot(provider_id=provider_id, account_id=account_id)
+    if ref is not None and ref.display_name:
+        snap.display_name = ref.display_name
+    if not snap.display_name:
+        snap.display_name = names.get(provider_id, provider_id)
+    return snap
+
+
+def apply_aggregate(snap: UsageSnapshot, agg: Aggregate, rng: WindowRange) -> None:
+    """Fill the window's spend, tokens, models, per-day series and breakdowns into a snapshot."""
+    if agg.empty():
+        if snap.daily and rng.start is not None:
+            first = local_date(rng.start)
+            snap.daily = [p for p in snap.daily if p.date >= first]
+        return
+    totals = [0] * 7
+    models = []
+    for name, v in agg.models.items():
+        for i in range(7):
+            totals[i] += v[i]
+        if name:
+            models.append(ModelUsage(model=name, input=int(v[0]), output=int(v[1]), cache_read=int(v[2]),
+                                     cache_write=int(v[3]), reasoning=int(v[4]), requests=int(v[6]),
+                                     cost=round(v[5], 6)))
+    models.sort(key=lambda m: (-(m.cost or 0), -m.total_tokens(), m.model))
+    if models or totals[5]:
+        snap.models = models
+        snap.tokens = Tokens(input=int(totals[0]), output=int(totals[1]), cache_read=int(totals[2]),
+                             cache_write=int(totals[3]), reasoning=int(totals[4])).with_total()
+        snap.spend = snap.spend or Spend()
+        snap.spend.total = round(totals[5], 6)
+        snap.currency = snap.currency or "USD"
+        snap.daily = [DailyPoint(date=d, cost=round(v[0], 6), tokens=int(v[1]), requests=int(v[2]))
+                      for d, v in sorted(agg.days.items())]
+    _apply_breakdowns(snap, agg)
+
+
+def _apply_breakdowns(snap: UsageSnapshot, agg: Aggregate) -> None:
+    grouped: Dict[str, List[Breakdown]] = defaultdict(list)
+    for (dim, name), (calls, requests, tokens, cost) in agg.dims.items():
+        grouped[dim].append(Breakdown(name=name, calls=int(calls) or None, requests=int(requests) or None,
+                                      tokens=int(tokens) or None, cost=round(cost, 6) or None))
+    tool_calls = sum(b.calls or 0 for b in grouped.get("tool", []))
+    if tool_calls:
+        snap.tool_calls = tool_calls
+    for dim, attr in DIMS.items():
+        rows = grouped.get(dim)
+        if not rows:
+            continue
+        if dim in ("tool", "mcp"):
+            rows.sort(key=lambda b: (-(b.calls or 0), b.name))
+        else:
+            rows.sort(key=lambda b: (-(b.cost or 0), -(b.tokens or 0), b.name))
+        setattr(snap, attr, rows[:TOP_N])
+
+
+def attach_sessions(conn: sqlite3.Connection, snap: UsageSnapshot) -> None:
+    """Add project and first/last times to the session rows of a snapshot."""
+    for row in snap.sessions or []:
+        found = conn.execute(
+            "SELECT project, first_at, last_at FROM sessions WHERE provider_id=? AND account_id=? AND session_id=?",
+            (snap.provider_id, snap.account_id, row.name),
+        ).fetchone()
+        if found:
+            row.project = found[0]
+            row.first_at = format_rfc3339(found[1])
+            row.last_at = format_rfc3339(found[2])

@@ -1,0 +1,430 @@
+"""The single writer: one thread owns the write connection and commits in groups.
+
+Callers submit work and get a Ticket; a ticket is set only after the transaction holding that work
+has committed, so a hook is acknowledged only once its event is durable in the WAL.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections import defaultdict
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+from openusage.core.events import UsageEvent
+from openusage.core.snapshot import UsageSnapshot
+from openusage.core.windows import local_date, tz_signature
+from openusage.store import db
+
+log = logging.getLogger("openusage.store.writer")
+
+MAX_BATCH = 512  # queue items folded into one transaction
+_STOP = object()
+
+_USAGE_COLS = ("input", "output", "cache_read", "cache_write", "reasoning", "cost", "requests", "events")
+_DIM_COLS = ("calls", "requests", "tokens", "cost")
+_GROWABLE = {"message_usage"}  # a later copy of the same message may carry larger totals
+
+
+class Ticket:
+    """Completion of one submitted piece of work."""
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self.result: Any = None
+        self.error: Optional[BaseException] = None
+
+    def set(self, result: Any = None, error: Optional[BaseException] = None) -> None:
+        self.result, self.error = result, error
+        self._done.set()
+
+    def wait(self, timeout: Optional[float] = None) -> Any:
+        if not self._done.wait(timeout):
+            raise TimeoutError("store write not committed in time")
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+class Writer(threading.Thread):
+    """Owns the write connection; everything that changes the database goes through it."""
+
+    def __init__(self, db_path: str, conn: Optional[sqlite3.Connection] = None):
+        super().__init__(name="store-writer", daemon=True)
+        self.db_path = db_path
+        self.conn = conn or db.open_store(db_path)
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._day_cache: Dict[int, str] = {}
+        self.counters = {
+            "events_stored": int(db.get_meta(self.conn, "events_stored", "0")),
+            "events_updated": int(db.get_meta(self.conn, "events_updated", "0")),
+            "duplicates_dropped": int(db.get_meta(self.conn, "duplicates_dropped", "0")),
+        }
+        self.healthy = True
+        self._check_timezone()
+
+    # --- submission --------------------------------------------------------------------------
+
+    def submit_events(self, events: List[UsageEvent]) -> Ticket:
+        return self._submit("events", list(events))
+
+    def submit_snapshot(self, snapshot: UsageSnapshot, fetched_at: Optional[float] = None) -> Ticket:
+        return self._submit("snapshot", (snapshot, fetched_at or time.time()))
+
+    def submit_state(self, provider_id: str, account_id: str, state: Dict[str, Any]) -> Ticket:
+        return self._submit("state", (provider_id, account_id, json.dumps(state, separators=(",", ":"))))
+
+    def submit_call(self, fn: Callable[[sqlite3.Connection], Any]) -> Ticket:
+        """Run fn(conn) inside the writer's transaction (maintenance: retention, cache clear)."""
+        return self._submit("call", fn)
+
+    def _submit(self, kind: str, payload: Any) -> Ticket:
+        ticket = Ticket()
+        if not self.is_alive() and self._started.is_set():
+            ticket.set(error=RuntimeError("store writer is stopped"))
+            return ticket
+        self._queue.put((kind, payload, ticket))
+        return ticket
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Commit everything queued, then close."""
+        self._queue.put(_STOP)
+        self.join(timeout)
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        try:
+            while True:
+                first = self._queue.get()
+                if first is _STOP:
+                    break
+                batch = [first]
+                stop_after = False
+                while len(batch) < MAX_BATCH:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is _STOP:
+                        stop_after = True
+                        break
+                    batch.append(item)
+                self._commit_batch(batch)
+                if stop_after:
+                    break
+        except BaseException:  # pragma: no cover - the writer must report, not vanish silently
+            log.exception("store writer crashed")
+            self.healthy = False
+            raise
+        finally:
+            self._fail_pending()
+            try:
+                self.conn.execute("PRAGMA optimize")
+                self.conn.close()
+            except sqlite3.Error:
+                pass
+
+    def _fail_pending(self) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not _STOP:
+                item[2].set(error=RuntimeError("store writer stopped before this write"))
+
+    def _commit_batch(self, batch: List[Tuple[str, Any, Ticket]]) -> None:
+        try:
+            results = self._transaction(batch)
+        except sqlite3.Error as exc:
+            if len(batch) == 1:
+                log.error("store write failed: %s", exc)
+                batch[0][2].set(error=exc)
+                return
+            # One bad item must not fail the others: retry them one by one.
+            for item in batch:
+                self._commit_batch([item])
+            return
+        for (_, _, ticket), result in zip(batch, results):
+            ticket.set(result)
+
+    def _transaction(self, batch: List[Tuple[str, Any, Ticket]]) -> List[Any]:
+        conn = self.conn
+        counters_before = dict(self.counters)
+        agg = _Aggregate()
+        results: List[Any] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for kind, payload, _ in batch:
+                if kind == "events":
+                    results.append(self._apply_events(payload, agg))
+                elif kind == "snapshot":
+                    results.append(_store_snapshot(conn, *payload))
+                elif kind == "state":
+                    conn.execute(
+                        "INSERT INTO provider_state(provider_id, account_id, state, updated_at) VALUES(?,?,?,?) "
+                        "ON CONFLICT(provider_id, account_id) DO UPDATE SET state=excluded.state, "
+                        "updated_at=excluded.updated_at",
+                        (*payload, time.time()),
+                    )
+                    results.append(None)
+                else:
+                    agg.flush(conn)
+                    results.append(payload(conn))
+            agg.flush(conn)
+            for key, value in self.counters.items():
+                if value != counters_before[key]:
+                    db.set_meta(conn, key, str(value))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            self.counters = counters_before
+            raise
+        return results
+
+    # --- events and rollups ------------------------------------------------------------------
+
+    def _apply_events(self, events: List[UsageEvent], agg: _Aggregate) -> Dict[str, int]:
+        stored = updated = dups = 0
+        now = time.time()
+        for ev in events:
+            key = ev.dedup_key()
+            cur = self.conn.execute(_INSERT_EVENT, _event_row(ev, key, now))
+            if cur.rowcount == 1:
+                stored += 1
+                self._add_rollups(agg, ev, _full_delta(ev))
+                continue
+            delta = self._grow(ev, key) if ev.event_type in _GROWABLE else None
+            if delta is None:
+                dups += 1
+            else:
+                updated += 1
+                self._add_rollups(agg, ev, delta)
+        self.counters["events_stored"] += stored
+        self.counters["events_updated"] += updated
+        self.counters["duplicates_dropped"] += dups
+        return {"stored": stored, "updated": updated, "duplicates": dups}
+
+    def _grow(self, ev: UsageEvent, key: str) -> Optional[Dict[str, float]]:
+        """Replace a stored message by a later copy with larger totals; the rollup delta, or None."""
+        row = self.conn.execute(
+            "SELECT id, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, "
+            "cost_usd FROM events WHERE dedup_key=?",
+            (key,),
+        ).fetchone()
+        if row is None:
+            return None
+        old_total = row[1] + row[2] + row[3] + row[4]
+        if ev.total_tokens() <= old_total:
+            return None
+        self.conn.execute(
+            "UPDATE events SET input_tokens=?, output_tokens=?, cache_read_tokens=?, cache_write_tokens=?, "
+            "reasoning_tokens=?, cost_usd=?, model=COALESCE(?, model), raw=? WHERE id=?",
+            (ev.input_tokens, ev.output_tokens, ev.cache_read_tokens, ev.cache_write_tokens, ev.reasoning_tokens,
+             ev.cost_usd, ev.model, _raw_json(ev), row[0]),
+        )
+        return {
+            "input": ev.input_tokens - row[1],
+            "output": ev.output_tokens - row[2],
+            "cache_read": ev.cache_read_tokens - row[3],
+            "cache_write": ev.cache_write_tokens - row[4],
+            "reasoning": ev.reasoning_tokens - row[5],
+            "cost": (ev.cost_usd or 0.0) - (row[6] or 0.0),
+            "requests": 0,
+            "events": 0,
+            "calls": 0,
+        }
+
+    def _day(self, bucket: int) -> str:
+        day = self._day_cache.get(bucket)
+        if day is None:
+            if len(self._day_cache) > 100_000:
+                self._day_cache.clear()
+            day = self._day_cache[bucket] = local_date(bucket * db.QUARTER)
+        return day
+
+    def _add_rollups(self, agg: _Aggregate, ev: UsageEvent, d: Dict[str, float]) -> None:
+        bucket = int(ev.occurred_at // db.QUARTER)
+        day = self._day(bucket)
+        base = (ev.provider_id, ev.account_id)
+        if any(d[c] for c in ("input", "output", "cache_read", "cache_write", "cost", "requests")):
+            model = ev.model or ""
+            agg.usage_q[(*base, bucket, model)].add(d)
+            agg.usage_d[(*base, day, model)].add(d)
+        tokens = d["input"] + d["output"] + d["cache_read"] + d["cache_write"]
+        dim_delta = {"calls": d["calls"], "requests": d["requests"], "tokens": tokens, "cost": d["cost"]}
+        for dim, name in (("tool", ev.tool_name), ("mcp", ev.mcp_server), ("project", ev.project),
+                          ("session", ev.session_id)):
+            if name:
+                agg.dim_q[(*base, bucket, dim, name)].add(dim_delta)
+                agg.dim_d[(*base, day, dim, name)].add(dim_delta)
+        if ev.session_id:
+            agg.add_session(base, ev.session_id, ev.project, ev.occurred_at)
+
+    # --- time zone ---------------------------------------------------------------------------
+
+    def _check_timezone(self) -> None:
+        """Day rollups follow the local zone; rebuild them from quarter buckets when it changed."""
+        signature = tz_signature()
+        if db.get_meta(self.conn, "tz_signature") == signature:
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            rebuild_day_rollups(self.conn)
+            db.set_meta(self.conn, "tz_signature", signature)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+
+def rebuild_day_rollups(conn: sqlite3.Connection) -> None:
+    """Regroup quarter-hour rollups into local-day rollups (inside the caller's transaction)."""
+    conn.execute("DELETE FROM rollup_d")
+    conn.execute("DELETE FROM dim_d")
+    days: Dict[int, str] = {}
+
+    def day_of(bucket: int) -> str:
+        if bucket not in days:
+            days[bucket] = local_date(bucket * db.QUARTER)
+        return days[bucket]
+
+    usage: Dict[tuple, List[float]] = defaultdict(lambda: [0] * len(_USAGE_COLS))
+    for row in conn.execute(f"SELECT provider_id, account_id, bucket, model, {', '.join(_USAGE_COLS)} FROM rollup_q"):
+        acc = usage[(row[0], row[1], day_of(row[2]), row[3])]
+        for i, v in enumerate(row[4:]):
+            acc[i] += v
+    conn.executemany(_upsert_sql("rollup_d", ("provider_id", "account_id", "day", "model"), _USAGE_COLS),
+                     [(*k, *v) for k, v in usage.items()])
+    dims: Dict[tuple, List[float]] = defaultdict(lambda: [0] * len(_DIM_COLS))
+    for row in conn.execute(f"SELECT provider_id, account_id, bucket, dim, name, {', '.join(_DIM_COLS)} FROM dim_q"):
+        acc = dims[(row[0], row[1], day_of(row[2]), row[3], row[4])]
+        for i, v in enumerate(row[5:]):
+            acc[i] += v
+    conn.executemany(_upsert_sql("dim_d", ("provider_id", "account_id", "day", "dim", "name"), _DIM_COLS),
+                     [(*k, *v) for k, v in dims.items()])
+
+
+class _Sums:
+    __slots__ = ("values", "cols")
+
+    def __init__(self, cols: Tuple[str, ...]):
+        self.cols = cols
+        self.values = [0] * len(cols)
+
+    def add(self, delta: Dict[str, float]) -> None:
+        for i, col in enumerate(self.cols):
+            self.values[i] += delta.get(col, 0)
+
+
+class _Aggregate:
+    """Rollup deltas of one transaction, summed in memory and written once per key."""
+
+    def __init__(self) -> None:
+        self.usage_q: Dict[tuple, _Sums] = defaultdict(lambda: _Sums(_USAGE_COLS))
+        self.usage_d: Dict[tuple, _Sums] = defaultdict(lambda: _Sums(_USAGE_COLS))
+        self.dim_q: Dict[tuple, _Sums] = defaultdict(lambda: _Sums(_DIM_COLS))
+        self.dim_d: Dict[tuple, _Sums] = defaultdict(lambda: _Sums(_DIM_COLS))
+        self.sessions: Dict[tuple, List[Any]] = {}
+
+    def add_session(self, base: Tuple[str, str], session_id: str, project: Optional[str], at: float) -> None:
+        key = (*base, session_id)
+        cur = self.sessions.get(key)
+        if cur is None:
+            self.sessions[key] = [project, at, at]
+        else:
+            cur[0] = cur[0] or project
+            cur[1] = min(cur[1], at)
+            cur[2] = max(cur[2], at)
+
+    def flush(self, conn: sqlite3.Connection) -> None:
+        for table, keys, cols, data in (
+            ("rollup_q", ("provider_id", "account_id", "bucket", "model"), _USAGE_COLS, self.usage_q),
+            ("rollup_d", ("provider_id", "account_id", "day", "model"), _USAGE_COLS, self.usage_d),
+            ("dim_q", ("provider_id", "account_id", "bucket", "dim", "name"), _DIM_COLS, self.dim_q),
+            ("dim_d", ("provider_id", "account_id", "day", "dim", "name"), _DIM_COLS, self.dim_d),
+        ):
+            if data:
+                conn.executemany(_upsert_sql(table, keys, cols), [(*k, *s.values) for k, s in data.items()])
+                data.clear()
+        if self.sessions:
+            conn.executemany(
+                "INSERT INTO sessions(provider_id, account_id, session_id, project, first_at, last_at) "
+                "VALUES(?,?,?,?,?,?) ON CONFLICT(provider_id, account_id, session_id) DO UPDATE SET "
+                "project=COALESCE(sessions.project, excluded.project), "
+                "first_at=MIN(sessions.first_at, excluded.first_at), last_at=MAX(sessions.last_at, excluded.last_at)",
+                [(*k, *v) for k, v in self.sessions.items()],
+            )
+            self.sessions.clear()
+
+
+_SQL_CACHE: Dict[tuple, str] = {}
+
+
+def _upsert_sql(table: str, keys: Iterable[str], cols: Iterable[str]) -> str:
+    cache_key = (table, tuple(keys), tuple(cols))
+    sql = _SQL_CACHE.get(cache_key)
+    if sql is None:
+        keys, cols = tuple(keys), tuple(cols)
+        names = keys + cols
+        sets = ", ".join(f"{c}={c}+excluded.{c}" for c in cols)
+        sql = (
+            f"INSERT INTO {table}({', '.join(names)}) VALUES({', '.join('?' * len(names))}) "
+            f"ON CONFLICT({', '.join(keys)}) DO UPDATE SET {sets}"
+        )
+        _SQL_CACHE[cache_key] = sql
+    return sql
+
+
+_EVENT_COLS = (
+    "dedup_key", "source", "provider_id", "account_id", "event_type", "occurred_at", "session_id", "turn_id",
+    "message_id", "tool_call_id", "model", "input_tokens", "output_tokens", "cache_read_tokens",
+    "cache_write_tokens", "reasoning_tokens", "cost_usd", "requests", "tool_name", "project", "mcp_server",
+    "raw", "ingested_at",
+)
+_INSERT_EVENT = (
+    f"INSERT OR IGNORE INTO events({', '.join(_EVENT_COLS)}) VALUES({', '.join('?' * len(_EVENT_COLS))})"
+)
+
+
+def _raw_json(ev: UsageEvent) -> Optional[str]:
+    if ev.raw is None:
+        return None
+    return json.dumps(ev.raw, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _event_row(ev: UsageEvent, key: str, now: float) -> tuple:
+    return (
+        key, ev.source, ev.provider_id, ev.account_id, ev.event_type, ev.occurred_at, ev.session_id, ev.turn_id,
+        ev.message_id, ev.tool_call_id, ev.model, ev.input_tokens, ev.output_tokens, ev.cache_read_tokens,
+        ev.cache_write_tokens, ev.reasoning_tokens, ev.cost_usd, ev.requests, ev.tool_name, ev.project,
+        ev.mcp_server, _raw_json(ev), now,
+    )
+
+
+def _full_delta(ev: UsageEvent) -> Dict[str, float]:
+    return {
+        "input": ev.input_tokens,
+        "output": ev.output_tokens,
+        "cache_read": ev.cache_read_tokens,
+        "cache_write": ev.cache_write_tokens,
+        "reasoning": ev.reasoning_tokens,
+        "cost": ev.cost_usd or 0.0,
+        "requests": ev.requests,
+        "events": 1,
+        "calls": 1 if ev.event_type == "tool_usage" else 0,
+    }
+
+
+def _store_snapshot(conn: sqlite3.Connection, snapshot: UsageSnapshot, fetched_at: float) -> None:
+    body = json.dumps(snapshot.to_dict(), separators=(",", ":"), ensure_ascii=False)
+    conn.execute(
+        "INSERT INTO snapshots(provider_id, account_id, fetched_at, status, body) VALUES(?,?,?,?,?) "
+        "ON CONFLICT(provider_id, account_id) DO UPDATE SET fetched_at=excluded.fetched_at, "
+        "status=excluded.status, body=excluded.body",
+        (snapshot.provider_id, snapshot.account_id, fetched_at, snapshot.status, body),
+    )
