@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -26,3 +27,16 @@ def isolated_home(tmp_path, monkeypatch):
 
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+
+
+@pytest.fixture
+def zone(monkeypatch):
+    """Switch the process's local time zone for one test."""
+
+    def use(name):
+        monkeypatch.setenv("TZ", name)
+        time.tzset()
+
+    yield use
+    monkeypatch.delenv("TZ", raising=False)
+    time.tzset()

@@ -58,16 +58,24 @@ def health(socket_path: str, timeout: float = 2.0) -> Dict[str, Any]:
         raise CliError(str(exc)) from exc
 
 
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def stop(socket_path: str, timeout: float = 30.0) -> int:
     """SIGTERM the daemon on the socket and wait until it is gone; its pid."""
     pid = int(health(socket_path)["pid"])
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not client.is_alive(socket_path, timeout=0.5):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return pid
+        # The daemon unlinks its socket as the last step of a clean shutdown.
+        if not os.path.exists(socket_path) or not _process_exists(pid):
+            return pid
         time.sleep(0.05)
     raise CliError(f"daemon {pid} did not stop within {timeout:.0f}s")

@@ -121,6 +121,7 @@ class Daemon:
             self._start_services()
         except BaseException:
             self.server.server_close()
+            self.server.remove_socket_file()
             raise
         self._install_signals()
         self._write_pidfile()
@@ -168,9 +169,10 @@ class Daemon:
         serve.join(10)
         if not self.server.wait_idle(20):
             log.warning("requests still running at shutdown")
-        self.server.server_close()  # removes the socket file
+        self.server.server_close()
         self.scheduler.stop()
         self.writer.stop()  # commits everything queued
+        self.server.remove_socket_file()  # last: a gone socket file means a finished shutdown
         try:
             os.unlink(paths.pid_path())
         except FileNotFoundError:
@@ -206,8 +208,12 @@ class Daemon:
 
         total = {"ingested": 0, "bad": 0, "expired": 0}
         while True:
-            stats = spool.drain(self.spool_dir, ingest,
-                                on_bad=lambda name, why: log.warning("spool file %s set aside: %s", name, why))
+            try:
+                stats = spool.drain(self.spool_dir, ingest,
+                                    on_bad=lambda name, why: log.warning("spool file %s set aside: %s", name, why))
+            except Exception as exc:  # the files stay for the next pass
+                log.warning("spool drain paused: %s", exc)
+                break
             for key in total:
                 total[key] += stats[key]
             if sum(stats.values()) < spool.DRAIN_BATCH or self.stop_event.is_set():

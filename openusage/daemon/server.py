@@ -235,8 +235,8 @@ class UnixHTTPServer(ThreadingHTTPServer):
         self.server_address = self.socket_path
         self._bound_inode = os.stat(self.socket_path).st_ino
 
-    def server_close(self) -> None:
-        super().server_close()
+    def remove_socket_file(self) -> None:
+        """Unlink our socket file, unless another daemon has bound the path since."""
         try:
             if os.stat(self.socket_path).st_ino == getattr(self, "_bound_inode", None):
                 os.unlink(self.socket_path)

@@ -223,7 +223,7 @@ def apply_aggregate(snap: UsageSnapshot, agg: Aggregate, rng: WindowRange) -> No
                                      cache_write=int(v[3]), reasoning=int(v[4]), requests=int(v[6]),
                                      cost=round(v[5], 6)))
     models.sort(key=lambda m: (-(m.cost or 0), -m.total_tokens(), m.model))
-    if models or totals[5]:
+    if models or any(totals):
         snap.models = models
         snap.tokens = Tokens(input=int(totals[0]), output=int(totals[1]), cache_read=int(totals[2]),
                              cache_write=int(totals[3]), reasoning=int(totals[4])).with_total()

@@ -1,0 +1,54 @@
+"""Helpers shared by the test modules (tests/ is on sys.path through tests/conftest.py)."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from openusage.daemon import client
+
+
+def wait_for(predicate, timeout=10.0, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+class DaemonProcess:
+    """The real daemon as a subprocess on a short temporary socket path."""
+
+    def __init__(self, state_dir, socket_path, extra_args=()):
+        self.state_dir = state_dir
+        self.socket_path = socket_path
+        self.extra_args = list(extra_args)
+        self.proc = None
+
+    @property
+    def env(self):
+        env = dict(os.environ)
+        env["OPENUSAGE_STATE_DIR"] = self.state_dir
+        return env
+
+    def start(self, wait=True):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "openusage", "telemetry", "daemon", "run", "--socket-path", self.socket_path,
+             *self.extra_args],
+            env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        if wait:
+            assert wait_for(lambda: client.is_alive(self.socket_path) or self.proc.poll() is not None, 15)
+            assert self.proc.poll() is None, self.proc.stderr.read().decode()
+        return self
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return self.proc.returncode if self.proc else None
