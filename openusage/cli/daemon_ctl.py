@@ -49,6 +49,20 @@ def ensure_running(socket_path: str, config_path: Optional[str] = None, timeout:
                    EXIT_UNREACHABLE)
 
 
+def wait_first_poll(socket_path: str, timeout: float = 5.0) -> bool:
+    """After a fresh start: wait (bounded) until every account has been polled once."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            providers = client.call_json(socket_path, "GET", "/healthz", timeout=2.0).get("providers") or {}
+        except (client.DaemonUnreachable, RuntimeError):
+            return False
+        if all(p.get("status") for p in providers.values()):
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def health(socket_path: str, timeout: float = 2.0) -> Dict[str, Any]:
     try:
         return client.call_json(socket_path, "GET", "/healthz", timeout=timeout)

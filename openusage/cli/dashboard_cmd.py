@@ -15,6 +15,7 @@ def fetch_read_model(args: argparse.Namespace, window: str) -> Dict[str, Any]:
     socket_path = paths.socket_path(getattr(args, "socket_path", None))
     if daemon_ctl.ensure_running(socket_path, getattr(args, "config", None)):
         print(f"openusage: started the daemon on {socket_path}", file=sys.stderr)
+        daemon_ctl.wait_first_poll(socket_path)
     try:
         return client.call_json(socket_path, "POST", "/v1/read-model", {"window": window}, timeout=12.0)
     except client.DaemonUnreachable as exc:

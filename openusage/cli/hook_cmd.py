@@ -39,7 +39,7 @@ def _parse(argv):
                 raise ValueError(f"{arg} needs a value")
             opts[arg[2:].replace("-", "_")] = argv[i + 1]
             i += 1
-        elif arg.startswith("--") and not positional:
+        elif arg.startswith("--"):
             raise ValueError(f"unknown option {arg}")
         else:
             positional.append(arg)
