@@ -11,6 +11,8 @@ COMMAND_MODULES = (
     "config_cmd",
     "cache_cmd",
     "pricing_cmd",
+    "provider_cmds",
+    "plugin_cmd",
     "demo_cmd",
     "version_cmd",
 )

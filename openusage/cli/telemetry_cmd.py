@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from typing import Any, Dict
 
@@ -62,14 +64,22 @@ def _run(args: argparse.Namespace, socket_path: str) -> int:
     from openusage.daemon import logs
     from openusage.daemon.app import Daemon
     from openusage.daemon.server import AlreadyRunning
+    from openusage.providers import load_plugins
 
     logs.configure(paths.log_path(args.log_file), foreground=True)
+    load_plugins(args.plugin_dir)
     try:
         daemon = Daemon(socket_path=socket_path, db_path=args.db_path, config_path=args.config)
-        return daemon.run()
+        code = daemon.run()
     except AlreadyRunning as exc:
         print(f"openusage: {exc}; stop it with 'openusage telemetry daemon stop'", file=sys.stderr)
         return EXIT_RUNTIME
+    # Everything is committed and the socket is gone; a provider fetch stuck in a worker thread must
+    # not hold the exit (the interpreter would join it).
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _status(socket_path: str, as_json: bool) -> int:

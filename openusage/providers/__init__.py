@@ -4,14 +4,30 @@ from __future__ import annotations
 from typing import Dict
 
 from openusage.providers.base import Provider
+from openusage.providers.custom import CustomCommandProvider
 from openusage.providers.demo import DemoProvider
 
 REGISTRY: Dict[str, Provider] = {
     p.id: p
     for p in (
         DemoProvider(),
+        CustomCommandProvider(),
     )
 }
+
+
+def load_plugins(extra_dirs=None):
+    """Register the user's plugin providers (once per process); the load reports."""
+    from openusage import paths
+    from openusage.providers import plugins
+
+    global _PLUGINS_LOADED
+    if _PLUGINS_LOADED is None:
+        _PLUGINS_LOADED = plugins.load_all(paths.plugin_dirs(extra_dirs), REGISTRY)
+    return _PLUGINS_LOADED
+
+
+_PLUGINS_LOADED = None
 
 
 def get(provider_id: str) -> Provider:

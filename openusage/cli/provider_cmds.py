@@ -1,0 +1,181 @@
+"""The scriptable provider commands: detect, list, usage, status."""
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any, Dict, List
+
+from openusage import accounts as accounts_mod
+from openusage import config, paths
+from openusage.cli.common import EXIT_RUNTIME, CliError, print_json, render_table
+from openusage.cli.dashboard_cmd import compact, format_table, money
+from openusage.daemon import client
+from openusage.providers import REGISTRY, load_plugins
+from openusage.providers.base import mask_secret
+
+WINDOWS = ("1d", "3d", "7d", "30d", "all")
+
+
+def register(sub, parents) -> None:
+    p = sub.add_parser("detect", parents=parents, help="find installed tools and API keys",
+                       description="Find installed coding tools and API-key environment variables (no network), "
+                       "merged with the configured accounts (configuration wins).")
+    p.add_argument("--all", action="store_true", help="also list providers that were not found")
+    p.set_defaults(func=run_detect)
+
+    p = sub.add_parser("list", parents=parents, help="list providers",
+                       description="Providers with id, name, source modes, detected accounts and UI metadata.")
+    p.set_defaults(func=run_list)
+
+    p = sub.add_parser("usage", parents=parents, help="fetch usage now, in this process",
+                       description="Fetch every (or one) provider account now, in this process; no daemon needed.")
+    p.add_argument("--provider", action="append", metavar="ID", help="only this provider or account (repeatable)")
+    p.add_argument("--save", action="store_true", help="store the results in the daemon's database")
+    p.add_argument("--window", choices=WINDOWS, help="window for the aggregates (default data.time_window)")
+    p.set_defaults(func=run_usage)
+
+    p = sub.add_parser("status", parents=parents, help="one line per account; exit 1 if any is not OK",
+                       description="One status line per account, from the daemon when one answers, else fetched "
+                       "now. Exit 0 when every account is OK, 1 otherwise.")
+    p.add_argument("ids", nargs="*", metavar="ID", help="providers or accounts to show (default all)")
+    p.set_defaults(func=run_status)
+
+
+def _settings(args: argparse.Namespace) -> config.Settings:
+    load_plugins(args.plugin_dir)
+    return config.load(args.config)
+
+
+def detection_rows(settings: config.Settings) -> List[Dict[str, Any]]:
+    rows: Dict[str, Dict[str, Any]] = {}
+    for acct in accounts_mod.detect_all():
+        rows[acct.id] = {"id": acct.id, "provider": acct.provider, "source": acct.detected_by,
+                         "credential": _credential(acct.api_key_env), "configured": False}
+    for acct in settings.accounts:
+        rows[acct["id"]] = {"id": acct["id"], "provider": acct["provider"], "source": "settings.json",
+                            "credential": _credential(acct.get("api_key_env")), "configured": True,
+                            "enabled": acct.get("enabled", True)}
+    return sorted(rows.values(), key=lambda r: (r["provider"], r["id"]))
+
+
+def _credential(env_name: Any) -> Any:
+    if not env_name:
+        return None
+    value = os.environ.get(env_name)
+    return f"{env_name}={mask_secret(value)}" if value else f"{env_name} (unset)"
+
+
+def run_detect(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    rows = detection_rows(settings)
+    if args.all:
+        seen = {r["provider"] for r in rows}
+        rows += [{"id": None, "provider": pid, "source": None, "credential": None, "configured": False}
+                 for pid in sorted(REGISTRY) if pid not in seen and pid not in ("demo", "custom")]
+    if args.json:
+        print_json({"accounts": rows})
+        return 0
+    if not rows:
+        print("nothing detected; set an API key variable or install a coding agent, or see 'openusage detect --all'")
+        return 0
+    table = [[r["provider"], r["id"] or "-", r["source"] or "not found", r["credential"] or "-",
+              "configured" if r["configured"] else ("detected" if r["id"] else "-")] for r in rows]
+    print(render_table(["PROVIDER", "ACCOUNT", "FOUND IN", "CREDENTIAL", "STATE"], table))
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    detected: Dict[str, List[str]] = {}
+    for _provider, acct in accounts_mod.resolve(settings):
+        detected.setdefault(acct.provider, []).append(acct.id)
+    providers = []
+    for pid, provider in sorted(REGISTRY.items()):
+        info = provider.describe()
+        info["accounts"] = detected.get(pid, [])
+        providers.append(info)
+    if args.json:
+        print_json({"providers": providers})
+        return 0
+    rows = [[p["id"], p["name"], ",".join(p["source_modes"]), ",".join(p["accounts"]) or "-"] for p in providers]
+    print(render_table(["ID", "NAME", "SOURCES", "ACCOUNTS"], rows))
+    return 0
+
+
+def run_usage(args: argparse.Namespace) -> int:
+    from openusage import inprocess
+
+    settings = _settings(args)
+    window = args.window or settings.get("data.time_window", "30d")
+    if args.provider:
+        unknown = [p for p in args.provider if p not in REGISTRY and not any(
+            a.id == p for _, a in accounts_mod.resolve(settings))]
+        if unknown:
+            raise CliError(f"unknown provider or account: {', '.join(unknown)} (see 'openusage list')", 2)
+    model = inprocess.fetch_now(settings, window, args.provider, save=args.save)
+    if args.json:
+        print_json(model)
+        return 0
+    print(format_table(model))
+    return 0
+
+
+def _status_model(args: argparse.Namespace, settings: config.Settings) -> Dict[str, Any]:
+    socket_path = paths.socket_path(args.socket_path)
+    window = settings.get("data.time_window", "30d")
+    try:
+        return client.call_json(socket_path, "POST", "/v1/read-model", {"window": window})
+    except client.DaemonUnreachable:
+        from openusage import inprocess
+
+        return inprocess.fetch_now(settings, window, args.ids or None)
+    except RuntimeError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def run_status(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    model = _status_model(args, settings)
+    snaps = [s for s in model["snapshots"].values()
+             if not args.ids or s["provider_id"] in args.ids or s["account_id"] in args.ids]
+    if args.ids and not snaps:
+        raise CliError(f"no account matches {', '.join(args.ids)}", 2)
+    snaps.sort(key=lambda s: (s["provider_id"], s["account_id"]))
+    if not snaps and not args.json:
+        print("no accounts configured or detected (see 'openusage detect --all')")
+        return 0
+    if args.json:
+        print_json({"accounts": [_status_entry(s) for s in snaps]})
+    else:
+        for s in snaps:
+            print(status_line(s))
+    return 0 if all((s.get("status") or "UNKNOWN") == "OK" for s in snaps) else EXIT_RUNTIME
+
+
+def _status_entry(s: Dict[str, Any]) -> Dict[str, Any]:
+    return {"provider": s["provider_id"], "account": s["account_id"], "status": s.get("status") or "UNKNOWN",
+            "message": s.get("message"), "spend": (s.get("spend") or {}).get("total"),
+            "currency": s.get("currency"), "worst_limit_used_percent": _worst(s)}
+
+
+def _worst(s: Dict[str, Any]) -> Any:
+    from openusage.core.snapshot import UsageSnapshot
+
+    frac = UsageSnapshot.from_dict(s).worst_rate_limit()
+    return round(frac * 100, 1) if frac is not None else None
+
+
+def status_line(s: Dict[str, Any]) -> str:
+    parts = [f"{s['provider_id']}:{s['account_id']}", s.get("status") or "UNKNOWN"]
+    spend = (s.get("spend") or {}).get("total")
+    if spend is not None:
+        parts.append(money(spend, s.get("currency") or "USD"))
+    tokens = (s.get("tokens") or {}).get("total")
+    if tokens:
+        parts.append(f"{compact(tokens)} tokens")
+    worst = _worst(s)
+    if worst is not None:
+        parts.append(f"limit {worst:.0f}% used")
+    if s.get("message") and s.get("status") != "OK":
+        parts.append(f"- {s['message']}")
+    return "  ".join(parts)

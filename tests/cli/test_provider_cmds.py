@@ -1,0 +1,70 @@
+import json
+import sys
+
+from openusage.cli.main import main
+
+
+def write_settings(home, data):
+    path = home / ".config" / "openusage" / "settings.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+def custom(account_id, snapshot):
+    return {"id": account_id, "provider": "custom",
+            "command": [sys.executable, "-c", f"print({json.dumps(json.dumps(snapshot))})"]}
+
+
+def test_usage_fetches_in_process(isolated_home, capsys):
+    write_settings(isolated_home, {"auto_detect": False, "accounts": [
+        {"id": "demo", "provider": "demo"}, custom("c1", {"status": "OK", "spend": {"total": 2.0}})]})
+    assert main(["usage", "--json", "--window", "7d"]) == 0
+    model = json.loads(capsys.readouterr().out)
+    assert set(model["snapshots"]) == {"demo", "c1"}
+    assert model["snapshots"]["demo"]["tokens"]["total"] > 0  # aggregates from the fetched events
+    assert model["snapshots"]["c1"]["spend"]["total"] == 2.0
+    assert main(["usage", "--provider", "custom"]) == 0
+    out = capsys.readouterr().out
+    assert "c1" in out and "demo" not in out.split("\n", 3)[-1]
+    assert main(["usage", "--provider", "nope"]) == 2
+
+
+def test_usage_save_stores_the_snapshot(isolated_home, capsys):
+    write_settings(isolated_home, {"auto_detect": False, "accounts": [custom("c1", {"status": "OK"})]})
+    assert main(["usage", "--save", "--json"]) == 0
+    from openusage import paths
+    from openusage.store import db
+
+    conn = db.connect(paths.db_path(), readonly=True)
+    assert conn.execute("SELECT account_id, status FROM snapshots").fetchall() == [("c1", "OK")]
+    conn.close()
+
+
+def test_status_exit_code_follows_accounts(isolated_home, capsys):
+    write_settings(isolated_home, {"auto_detect": False, "accounts": [
+        custom("good", {"status": "OK", "rate_limits": {"5h": {"used_percent": 42}}}),
+        custom("bad", {"status": "AUTH", "message": "set KEY"})]})
+    assert main(["status"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["custom:bad  AUTH  - set KEY", "custom:good  OK  limit 42% used"]
+    assert main(["status", "good"]) == 0
+    assert main(["status", "good", "--json"]) == 0
+    entry = json.loads(capsys.readouterr().out.split("\n", 1)[1])["accounts"][0]
+    assert entry["worst_limit_used_percent"] == 42
+    assert main(["status", "nobody"]) == 2
+
+
+def test_detect_and_list(isolated_home, capsys, monkeypatch):
+    write_settings(isolated_home, {"accounts": [{"id": "c", "provider": "custom", "command": "true",
+                                                 "api_key_env": "MY_TEAM_KEY"}]})
+    monkeypatch.setenv("MY_TEAM_KEY", "sk-team-1234567890abcdef")
+    assert main(["detect", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["accounts"]
+    row = next(r for r in rows if r["id"] == "c")
+    assert row["credential"] == "MY_TEAM_KEY=sk-t…cdef" and row["configured"] is True
+    assert main(["detect"]) == 0
+    assert "sk-team-1234567890abcdef" not in capsys.readouterr().out
+    assert main(["list", "--json"]) == 0
+    providers = {p["id"]: p for p in json.loads(capsys.readouterr().out)["providers"]}
+    assert providers["custom"]["accounts"] == ["c"]
+    assert providers["demo"]["source_modes"] == ["local"]

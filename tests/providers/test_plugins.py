@@ -1,0 +1,91 @@
+import json
+import os
+import shutil
+import sys
+
+from support import wait_for
+
+from openusage.cli.main import main
+from openusage.daemon import client
+from openusage.providers import plugins
+
+PLUGINS = os.path.join(os.path.dirname(__file__), "..", "fixtures", "plugins")
+
+
+def test_good_plugin_loads():
+    report = plugins.load_file(os.path.join(PLUGINS, "good_plugin.py"), {"demo"})
+    assert report.ok and [p.id for p in report.providers] == ["team_quota"]
+
+
+def test_broken_plugin_reports_each_problem():
+    report = plugins.load_file(os.path.join(PLUGINS, "broken_plugin.py"), set())
+    assert not report.ok
+    assert any("id 'Broken-ID' must be" in e for e in report.errors)
+    assert any("does not implement fetch" in e for e in report.errors)
+
+
+def test_syntax_and_import_errors_name_the_line(tmp_path):
+    bad = tmp_path / "syn.py"
+    bad.write_text("def x(:\n")
+    assert plugins.load_file(str(bad)).errors[0].startswith("syntax error at line 1")
+    boom = tmp_path / "boom.py"
+    boom.write_text("import os\n\nraise RuntimeError('nope')\n")
+    assert plugins.load_file(str(boom)).errors == ["import failed at line 3: RuntimeError: nope"]
+    clash = tmp_path / "clash.py"
+    clash.write_text("from openusage.providers.base import Provider\n"
+                     "class D(Provider):\n    id='demo'\n    name='x'\n    source_modes=('api',)\n"
+                     "    def fetch(self, a, c):\n        pass\n")
+    assert "already used by a built-in" in plugins.load_file(str(clash), {"demo"}).errors[0]
+
+
+def test_plugin_validate_command(capsys, tmp_path):
+    assert main(["plugin", "validate", os.path.join(PLUGINS, "good_plugin.py")]) == 0
+    assert "ok (team_quota: Team quota)" in capsys.readouterr().out
+    assert main(["plugin", "validate", os.path.join(PLUGINS, "broken_plugin.py")]) == 1
+    out = capsys.readouterr().out
+    assert "Broken: id 'Broken-ID'" in out and "does not implement fetch" in out
+    assert main(["plugin", "list", "--plugin-dir", PLUGINS, "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["plugins"]
+    assert {os.path.basename(p["path"]): p["ok"] for p in listed} == {
+        "broken_plugin.py": False, "good_plugin.py": True, "slow_plugin.py": True}
+    assert main(["plugin", "validate", str(tmp_path / "missing.py")]) == 2
+
+
+def test_plugins_end_to_end_through_the_daemon(daemon_factory, short_dir, isolated_home):
+    plugin_dir = os.path.join(short_dir, "plugins")
+    shutil.copytree(PLUGINS, plugin_dir)
+    cfg = isolated_home / ".config" / "openusage" / "settings.json"
+    cfg.parent.mkdir(parents=True)
+    cfg.write_text(json.dumps({"auto_detect": False, "accounts": [
+        {"id": "team", "provider": "team_quota"}, {"id": "slow", "provider": "slow_plugin"},
+        {"id": "broken", "provider": "broken"}]}))
+    d = daemon_factory(["--plugin-dir", plugin_dir]).start()
+
+    def snaps():
+        return client.call_json(d.socket_path, "POST", "/v1/read-model", {"window": "1d"})["snapshots"]
+
+    assert wait_for(lambda: snaps().get("slow", {}).get("status") == "ERR", 10)
+    got = snaps()
+    assert got["team"]["status"] == "OK"
+    assert got["team"]["rate_limits"]["monthly"] == {"limit": 1000, "used": 250}
+    assert "timed out" in got["slow"]["message"]
+    assert got["broken"]["status"] == "ERR" and "unknown provider" in got["broken"]["message"]
+    assert client.call_json(d.socket_path, "GET", "/healthz")["status"] == "ok"
+    assert sys.modules  # the test process itself never imported the plugins
+
+
+def test_a_stuck_plugin_does_not_hold_the_daemon_at_shutdown(daemon_factory, short_dir, isolated_home):
+    import signal
+    import time
+
+    plugin_dir = os.path.join(short_dir, "plugins")
+    shutil.copytree(PLUGINS, plugin_dir)
+    cfg = isolated_home / ".config" / "openusage" / "settings.json"
+    cfg.parent.mkdir(parents=True)
+    cfg.write_text(json.dumps({"auto_detect": False, "accounts": [{"id": "slow", "provider": "slow_plugin"}]}))
+    d = daemon_factory(["--plugin-dir", plugin_dir]).start()
+    assert wait_for(lambda: client.call_json(d.socket_path, "GET", "/healthz")["providers"]["slow_plugin:slow"]
+                    .get("status") == "ERR", 10)
+    started = time.monotonic()
+    assert d.stop(signal.SIGTERM, timeout=15) == 0
+    assert time.monotonic() - started < 10
