@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
-TEST_DEPS := "pytest>=8,<10" pyte==0.8.2 ruff==0.17.6
+TEST_DEPS := "pytest>=8,<10" pyte==0.8.2 ruff==0.17.6 prometheus_client==0.26.0
 
 .PHONY: venv dev run test lint unit bench clean
 

@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "pricing_cmd",
     "provider_cmds",
     "plugin_cmd",
+    "hub_cmd",
     "demo_cmd",
     "version_cmd",
 )

@@ -29,7 +29,16 @@ def build_routes(daemon: Daemon) -> Routes:
     routes.add("GET", "/v1/usage", lambda r: usage(daemon, r))
     routes.add("GET", "/v1/usage/{}", lambda r: usage(daemon, r))
     routes.add("POST", "/v1/cache/clear", lambda r: cache_clear(daemon, r))
+    routes.add("GET", "/metrics", lambda r: prometheus(daemon, r))
     return routes
+
+
+def prometheus(daemon: Daemon, req: Request) -> Tuple[int, str]:
+    from openusage.hub import metrics
+
+    window = _window(req.query.get("window"), daemon.default_window())
+    snaps = daemon.read_model(window)["snapshots"].values()
+    return 200, metrics.render((None, s) for s in snaps)
 
 
 def health(daemon: Daemon, req: Request) -> Tuple[int, Dict[str, Any]]:
@@ -51,6 +60,9 @@ def health(daemon: Daemon, req: Request) -> Tuple[int, Dict[str, Any]]:
         "spool": dict(spool.depth(daemon.spool_dir), **daemon.spool_stats),
         "providers": daemon.scheduler.status(),
     }
+    if daemon.exporter is not None:
+        body["exporter"] = {"target": daemon.exporter.url, "machine": daemon.exporter.machine,
+                            "failures": daemon.exporter.failures, "last_ok": daemon.exporter.last_ok}
     return (200 if ok else 503), body
 
 

@@ -73,6 +73,7 @@ class Daemon:
         self.started_at_rfc3339 = format_rfc3339(self.started_at)
         self.spool_stats = {"ingested_total": 0, "bad_total": 0, "expired_total": 0}
         self.server: Optional[UnixHTTPServer] = None
+        self.exporter: Any = None
         self.writer: Writer
         self.scheduler: Scheduler
         self.readers: ReaderPool
@@ -143,6 +144,20 @@ class Daemon:
         self.drain_spool()
         self.scheduler.set_accounts(accounts_mod.resolve(self.settings))
         self.scheduler.start()
+        self._start_exporter()
+
+    def _start_exporter(self) -> None:
+        target = self.settings.get("export.target")
+        if not target:
+            return
+        from openusage.hub.exporter import Exporter, machine_name
+
+        self.exporter = Exporter(
+            target, float(self.settings.get("export.interval_seconds", 60)),
+            machine_name(self.settings.get("export.machine_name")),
+            lambda: self.read_model(self.default_window()), self.stop_event,
+            ready=lambda: all(p.get("status") for p in self.scheduler.status().values()))
+        self.exporter.start()
 
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():

@@ -82,14 +82,17 @@ class Routes:
         return None, None, known
 
 
-class _RequestHandler(BaseHTTPRequestHandler):
-    server: UnixHTTPServer
+class JsonRequestHandler(BaseHTTPRequestHandler):
+    """Dispatches through server.routes; used by the daemon (Unix socket) and the hub (TCP)."""
+
+    server: Any
     server_version = "openusage"
     sys_version = ""
     timeout = 15  # a client that stalls mid-request is dropped, never holds a thread for long
 
     def address_string(self) -> str:  # the peer of an AF_UNIX socket has no (host, port)
-        return "unix"
+        addr = self.client_address
+        return addr[0] if isinstance(addr, tuple) and addr else "unix"
 
     def log_message(self, fmt: str, *args: Any) -> None:
         log.debug("%s " + fmt, self.address_string(), *args)
@@ -148,9 +151,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             raise ApiError(400, "bad Content-Length") from exc
         if length < 0:
             raise ApiError(400, "bad Content-Length")
-        if length > MAX_BODY:
+        limit = getattr(self.server, "max_body", MAX_BODY)
+        if length > limit:
             self.close_connection = True
-            raise ApiError(413, f"body over the limit of {MAX_BODY} bytes")
+            raise ApiError(413, f"body over the limit of {limit} bytes")
         body = self.rfile.read(length)
         if len(body) < length:
             raise ApiError(400, "body shorter than Content-Length")
@@ -205,7 +209,7 @@ class UnixHTTPServer(ThreadingHTTPServer):
         self.socket_path = path
         self._active = 0
         self._idle = threading.Condition()
-        super().__init__(path, _RequestHandler)  # type: ignore[arg-type]
+        super().__init__(path, JsonRequestHandler)  # type: ignore[arg-type]
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         # Counted by hand rather than with block_on_close: the stdlib's thread list grows without

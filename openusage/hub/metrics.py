@@ -1,0 +1,89 @@
+"""Prometheus text exposition (format 0.0.4) of snapshots, for the hub and the daemon."""
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+from openusage.core.snapshot import STATUSES
+from openusage.core.timeutil import to_epoch
+
+Labels = Dict[str, str]
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(labels: Labels) -> str:
+    if not labels:
+        return ""
+    return "{" + ",".join(f'{k}="{_escape(str(v))}"' for k, v in labels.items()) + "}"
+
+
+def _value(v: float) -> str:
+    if v != v:  # NaN
+        return "NaN"
+    return repr(float(v)) if not float(v).is_integer() else str(int(v))
+
+
+class _Family:
+    def __init__(self, name: str, kind: str, help_text: str):
+        self.name, self.kind, self.help = name, kind, help_text
+        self.samples: List[Tuple[Labels, float]] = []
+
+    def add(self, labels: Labels, value: Optional[float]) -> None:
+        if value is not None:
+            self.samples.append((labels, value))
+
+    def render(self) -> List[str]:
+        if not self.samples:
+            return []
+        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} {self.kind}"]
+        lines += [f"{self.name}{_labels(lab)} {_value(v)}" for lab, v in self.samples]
+        return lines
+
+
+def render(entries: Iterable[Tuple[Optional[str], Dict[str, Any]]], pushes: Optional[Dict[str, float]] = None,
+           now: Optional[float] = None) -> str:
+    """Metrics for (machine or None, snapshot dict) pairs and, for the hub, last push times per machine."""
+    now = time.time() if now is None else now
+    fam = {
+        "spend": _Family("openusage_spend", "gauge", "Spend in the window, native currency."),
+        "balance": _Family("openusage_balance", "gauge", "Balance left, native currency."),
+        "tokens": _Family("openusage_tokens", "gauge", "Tokens in the window by kind."),
+        "used": _Family("openusage_rate_limit_used_percent", "gauge", "Share of a rate limit or quota used."),
+        "remaining": _Family("openusage_rate_limit_remaining", "gauge", "Remaining units of a rate limit."),
+        "reset": _Family("openusage_rate_limit_resets_at_seconds", "gauge", "Unix time a rate limit resets."),
+        "status": _Family("openusage_status", "gauge", "1 for the account's current status."),
+        "push": _Family("openusage_last_push_age_seconds", "gauge", "Seconds since a machine last pushed."),
+    }
+    for machine, snap in entries:
+        base: Labels = {"machine": machine} if machine else {}
+        base.update(provider=snap.get("provider_id", ""), account=snap.get("account_id", ""))
+        currency = snap.get("currency") or "USD"
+        spend = snap.get("spend") or {}
+        fam["spend"].add(dict(base, currency=currency), spend.get("total"))
+        for kind, amount in (spend.get("balance") or {}).items():
+            fam["balance"].add(dict(base, currency=currency, kind=kind), amount)
+        for kind, count in (snap.get("tokens") or {}).items():
+            fam["tokens"].add(dict(base, kind=kind), count)
+        for name, limit in (snap.get("rate_limits") or {}).items():
+            labels = dict(base, limit=name)
+            used = limit.get("used_percent")
+            if used is None and limit.get("limit"):
+                if limit.get("used") is not None:
+                    used = 100.0 * limit["used"] / limit["limit"]
+                elif limit.get("remaining") is not None:
+                    used = 100.0 * (limit["limit"] - limit["remaining"]) / limit["limit"]
+            fam["used"].add(labels, used)
+            fam["remaining"].add(labels, limit.get("remaining"))
+            fam["reset"].add(labels, to_epoch(limit.get("resets_at")) if limit.get("resets_at") else None)
+        current = snap.get("status") or "UNKNOWN"
+        for status in STATUSES:
+            fam["status"].add(dict(base, status=status), 1 if status == current else 0)
+    for machine, pushed_at in sorted((pushes or {}).items()):
+        fam["push"].add({"machine": machine}, round(now - pushed_at, 3))
+    lines: List[str] = []
+    for family in fam.values():
+        lines += family.render()
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,178 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+from support import DaemonProcess, wait_for
+
+from openusage.core.snapshot import RateLimit, Spend, Tokens, UsageSnapshot
+from openusage.hub import metrics, server
+from openusage.hub.exporter import sanitize
+from openusage.hub.store import HubStore, PushError, validate_push
+
+TOKEN = "hub-test-token-0123456789"
+
+
+@pytest.fixture
+def hub():
+    started = []
+
+    def start(token=TOKEN, stale=300.0):
+        h = server.start("127.0.0.1:0", token, False, stale)
+        started.append(h)
+        return h
+
+    yield start
+    for h in started:
+        h.shutdown()
+        h.server_close()
+
+
+def snap(provider="openai", account="work", **kw):
+    base = UsageSnapshot(provider_id=provider, account_id=account, status="OK", currency="USD",
+                         spend=Spend(total=1.5), tokens=Tokens(input=10, output=5, total=15),
+                         rate_limits={"5h": RateLimit(used_percent=40, resets_at="2026-11-22T12:00:00.000Z"),
+                                      "rpm": RateLimit(limit=60, remaining=15)})
+    for k, v in kw.items():
+        setattr(base, k, v)
+    return base.to_dict()
+
+
+def auth(token=TOKEN):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_push_auth_and_schema(hub):
+    h = hub()
+    body = {"machine": "laptop", "snapshots": [snap()]}
+    assert requests.post(h.url + "/v1/push", json=body, timeout=5).status_code == 401
+    assert requests.post(h.url + "/v1/push", json=body, headers=auth("wrong"), timeout=5).status_code == 401
+    assert requests.get(h.url + "/v1/snapshots", timeout=5).status_code == 401
+    assert requests.get(h.url + "/healthz", timeout=5).json() == {"status": "ok", "machines": []}
+    bad = {"machine": "laptop", "snapshots": [snap(), {"provider_id": "x"}]}
+    r = requests.post(h.url + "/v1/push", json=bad, headers=auth(), timeout=5)
+    assert r.status_code == 400 and "snapshots[1]" in r.json()["error"]
+    assert requests.get(h.url + "/healthz", timeout=5).json()["machines"] == []  # nothing stored
+    assert requests.post(h.url + "/v1/push", json=body, headers=auth(), timeout=5).json() == {
+        "stored": 1, "machine": "laptop"}
+    view = requests.get(h.url + "/v1/snapshots", headers=auth(), timeout=5).json()
+    assert list(view["snapshots"]) == ["laptop:openai:work"]
+    assert view["snapshots"]["laptop:openai:work"]["display_name"] == "laptop · openai"
+    assert requests.get(h.url + "/healthz", timeout=5).json()["machines"] == ["laptop"]
+    r = requests.post(h.url + "/v1/push", data=b"x" * (server.MAX_PUSH_BYTES + 1), headers=auth(), timeout=10)
+    assert r.status_code == 413
+
+
+@pytest.mark.parametrize("body, message", [
+    ([], "body must be"), ({"machine": "a b", "snapshots": []}, "machine:"),
+    ({"machine": "m"}, "snapshots: expected"), ({"machine": "m", "snapshots": [{"provider_id": "p"}]}, "account_id"),
+])
+def test_validate_push(body, message):
+    with pytest.raises(PushError, match=message):
+        validate_push(body)
+
+
+def test_store_replaces_batches_and_evicts():
+    store = HubStore(stale_timeout=10)
+    store.push(validate_push({"machine": "a", "snapshots": [snap(account="x"), snap(account="y")]}), now=100)
+    store.push(validate_push({"machine": "a", "snapshots": [snap(account="x")]}), now=101)
+    store.push(validate_push({"machine": "b", "snapshots": [snap()]}), now=105)
+    assert [(m, s["account_id"]) for m, s in store.entries(now=106)] == [("a", "x"), ("b", "work")]
+    assert store.evict(now=112) == ["a"]
+    assert list(store.machines(now=112)) == ["b"]
+
+
+def test_bind_guard():
+    with pytest.raises(server.BindRefused) as info:
+        server.check_bind("0.0.0.0", None, False)
+    assert info.value.args[0].count("\n  ") == 3
+    server.check_bind("0.0.0.0", "tok", False)
+    server.check_bind("0.0.0.0", None, True)
+    server.check_bind("127.0.0.1", None, False)
+    server.check_bind("::1", None, False)
+    out = subprocess.run([sys.executable, "-m", "openusage", "hub", "--listen", "0.0.0.0:0", "--headless"],
+                         capture_output=True, text=True, timeout=30, env=dict(os.environ))
+    assert out.returncode == 2
+    assert "OPENUSAGE_HUB_TOKEN" in out.stderr and "--allow-public" in out.stderr
+
+
+def test_metrics_parse_as_prometheus_text():
+    text = metrics.render([("laptop", snap()), ("desk", snap(provider="deepseek", account="d", currency="CNY",
+                                                            status="LIMIT"))],
+                          pushes={"laptop": 90.0, "desk": 95.0}, now=100.0)
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    spend = {s.labels["machine"]: (s.value, s.labels["currency"]) for s in families["openusage_spend"].samples}
+    assert spend == {"laptop": (1.5, "USD"), "desk": (1.5, "CNY")}
+    used = {(s.labels["machine"], s.labels["limit"]): s.value
+            for s in families["openusage_rate_limit_used_percent"].samples}
+    assert used[("laptop", "5h")] == 40 and used[("laptop", "rpm")] == 75
+    status = {(s.labels["machine"], s.labels["status"]): s.value for s in families["openusage_status"].samples}
+    assert status[("desk", "LIMIT")] == 1 and status[("desk", "OK")] == 0
+    ages = {s.labels["machine"]: s.value for s in families["openusage_last_push_age_seconds"].samples}
+    assert ages == {"desk": 5, "laptop": 10}
+    tokens = {s.labels["kind"]: s.value for s in families["openusage_tokens"].samples if s.labels["machine"] == "desk"}
+    assert tokens == {"input": 10, "output": 5, "total": 15}
+
+
+def test_sanitize_drops_paths():
+    s = snap(extras={"roots": ["/home/u/.claude", "~/.config/claude"], "files": 12, "log": "/var/x",
+                     "plan": "pro"})
+    assert sanitize(s)["extras"] == {"roots": [], "files": 12, "plan": "pro"}
+
+
+def machine_daemon(short_dir, name, hub_url, interval=5):
+    state = os.path.join(short_dir, name)
+    os.makedirs(state)
+    cfg = os.path.join(state, "settings.json")
+    with open(cfg, "w") as fh:
+        json.dump({"auto_detect": False, "accounts": [{"id": "demo", "provider": "demo"}],
+                   "export": {"target": hub_url, "interval_seconds": interval, "machine_name": name}}, fh)
+    d = DaemonProcess(state, os.path.join(short_dir, f"{name}.sock"), ["--config", cfg])
+    return d
+
+
+def test_two_daemons_export_to_one_hub(hub, short_dir, monkeypatch):
+    monkeypatch.setenv("OPENUSAGE_HUB_TOKEN", TOKEN)
+    h = hub(stale=7.0)
+    laptop = machine_daemon(short_dir, "laptop", h.url).start()
+    desktop = machine_daemon(short_dir, "desktop", h.url).start()
+    try:
+        def machines():
+            return requests.get(h.url + "/healthz", timeout=5).json()["machines"]
+
+        assert wait_for(lambda: machines() == ["desktop", "laptop"], 15)
+        view = requests.get(h.url + "/v1/snapshots", headers=auth(), timeout=5).json()
+        assert set(view["snapshots"]) == {"laptop:demo:demo", "desktop:demo:demo"}
+        assert view["snapshots"]["laptop:demo:demo"]["rate_limits"]["5h"]["used_percent"] >= 0
+        out = subprocess.run([sys.executable, "-m", "openusage", "hub-view", h.url], capture_output=True, text=True,
+                             timeout=30, env=dict(os.environ))
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.startswith(f"hub {h.url} · 2 machine snapshots from 2 machine(s)")
+        assert "laptop" in out.stdout and "desktop" in out.stdout
+        bad = subprocess.run([sys.executable, "-m", "openusage", "hub-view", h.url], capture_output=True, text=True,
+                             timeout=30, env=dict(os.environ, OPENUSAGE_HUB_TOKEN="nope"))
+        assert bad.returncode == 3 and "401" in bad.stderr
+        health = json.loads(subprocess.run(
+            [sys.executable, "-m", "openusage", "telemetry", "daemon", "status", "--json", "--socket-path",
+             laptop.socket_path], capture_output=True, text=True, timeout=30, env=laptop.env).stdout)
+        assert health["exporter"]["machine"] == "laptop" and health["exporter"]["failures"] == 0
+        desktop.stop()
+        assert wait_for(lambda: machines() == ["laptop"], 15)
+    finally:
+        laptop.stop()
+        desktop.stop()
+
+
+def test_daemon_serves_metrics_on_its_socket(daemon_factory, isolated_home):
+    from openusage.daemon import client
+
+    d = daemon_factory().start()
+    client.request(d.socket_path, "POST", "/v1/hook/claude-code",
+                   json.dumps({"hook_event_name": "PostToolUse", "tool_use_id": "t1", "tool_name": "Bash"}).encode())
+    status, body = client.request(d.socket_path, "GET", "/metrics")
+    assert status == 200
+    families = {f.name: f for f in text_string_to_metric_families(body.decode())}
+    assert families["openusage_status"].samples
