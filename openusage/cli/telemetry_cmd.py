@@ -4,12 +4,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import subprocess
 import sys
 from typing import Any, Dict
 
 from openusage import paths
 from openusage.cli import daemon_ctl
-from openusage.cli.common import EXIT_RUNTIME, print_json
+from openusage.cli.common import EXIT_RUNTIME, CliError, print_json
 
 
 def register(sub, parents) -> None:
@@ -20,8 +21,10 @@ def register(sub, parents) -> None:
 
     daemon = tsub.add_parser("daemon", parents=parents, help="run or control the daemon",
                              description="Run the daemon in the foreground (default), or control a running one.")
-    daemon.add_argument("action", nargs="?", default="run", choices=("run", "stop", "status"),
-                        help="run (default): foreground; stop: SIGTERM and wait; status: health and counters")
+    daemon.add_argument("action", nargs="?", default="run", choices=("run", "stop", "status", "install", "uninstall"),
+                        help="run (default): foreground; stop: SIGTERM and wait; status: service state, health "
+                        "and counters; install/uninstall: the user service (systemd or launchd)")
+    daemon.add_argument("--dry-run", action="store_true", help="with install: print what would be written and run")
     daemon.add_argument("--db-path", metavar="PATH", help="database file (default $STATE/telemetry.db)")
     daemon.add_argument("--log-file", metavar="PATH", help="log file (default $STATE/daemon.log)")
     daemon.set_defaults(func=run_daemon)
@@ -53,6 +56,10 @@ def run_daemon(args: argparse.Namespace) -> int:
     socket_path = paths.socket_path(args.socket_path)
     if args.action == "status":
         return _status(socket_path, args.json)
+    if args.action in ("install", "uninstall"):
+        from openusage.cli import service_cmd
+
+        return service_cmd.run(args)
     if args.action == "stop":
         pid = daemon_ctl.stop(socket_path)
         print(f"daemon {pid} stopped")
@@ -83,12 +90,35 @@ def _run(args: argparse.Namespace, socket_path: str) -> int:
 
 
 def _status(socket_path: str, as_json: bool) -> int:
-    info = daemon_ctl.health(socket_path)
+    from openusage.daemon import service
+
+    try:
+        svc = service.state()
+    except (OSError, subprocess.SubprocessError):
+        svc = {}
+    try:
+        info = daemon_ctl.health(socket_path)
+    except CliError:
+        if as_json:
+            print_json({"service": svc, "daemon": None})
+        else:
+            print(format_service(svc))
+        raise
     if as_json:
-        print_json(info)
+        print_json(dict(info, service=svc))
         return 0
+    print(format_service(svc))
     print(format_status(info))
     return 0
+
+
+def format_service(svc: Dict[str, Any]) -> str:
+    if not svc:
+        return "service           unknown"
+    if svc.get("installed") != "true":
+        return f"service           not installed ({svc.get('manager')})"
+    parts = [f"{k}={v}" for k, v in svc.items() if k not in ("manager", "installed")]
+    return f"service           {svc.get('manager')} user service, " + (", ".join(parts) or "installed")
 
 
 def format_status(info: Dict[str, Any]) -> str:
