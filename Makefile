@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 TEST_DEPS := "pytest>=8,<10" pyte==0.8.2 ruff==0.17.6 prometheus_client==0.26.0
 
-.PHONY: venv dev run test lint unit bench clean
+.PHONY: venv dev run test lint unit bench completions clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ bench: venv
 	$(PY) bench/ingest.py
 	$(PY) bench/readmodel.py
 	$(PY) bench/hook.py
+
+completions: venv
+	$(PY) -m openusage.cli.completions contrib/completions
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
