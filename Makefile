@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
-TEST_DEPS := "pytest>=8,<10" pyte==0.8.2 ruff==0.17.6 prometheus_client==0.26.0
+TEST_DEPS := "pytest>=8,<10" pyte==0.8.2 ruff==0.17.6 prometheus_client==0.26.0 vermin==1.9.2
 
-.PHONY: venv dev run test lint unit bench completions clean
+.PHONY: venv dev run test lint unit bench completions wheelhouse clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -22,11 +22,18 @@ run: venv
 
 lint: dev
 	$(BIN)/ruff check openusage tests bench contrib
+	$(BIN)/vermin -q -t=3.9- --no-tips --violations --eval-annotations openusage bench contrib
 
 unit: dev
 	$(PY) -m pytest -q
 
-test: lint unit
+test: lint wheelhouse unit
+
+# Wheels of openusage and its dependencies, for installs on machines without an index:
+#   pip install --no-index --find-links dist/wheelhouse openusage
+wheelhouse: venv
+	rm -rf dist/wheelhouse
+	$(PY) -m pip wheel --quiet --wheel-dir dist/wheelhouse .
 
 bench: venv
 	$(PY) bench/ingest.py
