@@ -31,9 +31,21 @@ test: lint wheelhouse unit
 
 # Wheels of openusage and its dependencies, for installs on machines without an index:
 #   pip install --no-index --find-links dist/wheelhouse openusage
+# The dependency wheels fit this venv's Python; for another target use TARGET_PYTHON=3.9 (and
+# TARGET_PLATFORM=manylinux2014_x86_64 or macosx_11_0_arm64 ...).
+TARGET_PYTHON ?=
+TARGET_PLATFORM ?= manylinux2014_x86_64
 wheelhouse: venv
 	rm -rf dist/wheelhouse
-	$(PY) -m pip wheel --quiet --wheel-dir dist/wheelhouse .
+	$(PY) -m pip wheel --quiet --no-deps --wheel-dir dist/wheelhouse .
+	if [ -n "$(TARGET_PYTHON)" ]; then \
+	  $(PY) -m pip download --quiet --only-binary=:all: --python-version $(TARGET_PYTHON) \
+	    --platform $(TARGET_PLATFORM) --dest dist/wheelhouse requests requests-unixsocket blessed; \
+	  echo $(TARGET_PYTHON) > dist/wheelhouse/TARGET-PYTHON; \
+	else \
+	  $(PY) -m pip wheel --quiet --wheel-dir dist/wheelhouse .; \
+	  $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])' > dist/wheelhouse/TARGET-PYTHON; \
+	fi
 
 bench: venv
 	$(PY) bench/ingest.py

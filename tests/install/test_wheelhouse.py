@@ -16,6 +16,10 @@ WHEELHOUSE = os.path.join(ROOT, "dist", "wheelhouse")
 def offline_venv(tmp_path_factory):
     if not glob.glob(os.path.join(WHEELHOUSE, "openusage-*.whl")):
         pytest.skip("no wheelhouse: run `make wheelhouse`")
+    with open(os.path.join(WHEELHOUSE, "TARGET-PYTHON")) as fh:
+        target = fh.read().strip()
+    if target != "%d.%d" % sys.version_info[:2]:
+        pytest.skip(f"the wheelhouse was built for Python {target}")
     venv = str(tmp_path_factory.mktemp("venv") / "v")
     subprocess.run([sys.executable, "-m", "venv", venv], check=True, timeout=120)
     pip = subprocess.run(
