@@ -40,7 +40,9 @@ class UsageEvent:
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
-    cost_usd: Optional[float] = None
+    cost_usd: Optional[float] = None  # the cost in "auto" mode: logged if the source logs one, else computed
+    cost_logged_usd: Optional[float] = None  # what the source logged ("display" mode), if it did
+    cost_computed_usd: Optional[float] = None  # from tokens and the price table ("calculate" mode), if known
     requests: int = 0
     tool_name: Optional[str] = None
     project: Optional[str] = None

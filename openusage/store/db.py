@@ -1,9 +1,9 @@
 """SQLite store: connection settings, schema, forward migrations, corruption recovery.
 
 Events keep per-message detail for `data.retention_days`; rollups keep totals forever at two
-grains: quarter-hour UTC buckets (exact for every time zone, since all zone offsets are multiples of
-15 minutes) and local days (fast windows and charts; rebuilt from the quarter buckets if the
-machine's time zone changes).
+grains: quarter-hour UTC buckets by model, project and session (exact for every time zone, since all
+zone offsets are multiples of 15 minutes; what reports read) and local days by model (fast windows
+and charts; rebuilt from the quarter buckets if the machine's time zone changes).
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ MIGRATIONS: List[str] = [
         cache_read_tokens INTEGER NOT NULL DEFAULT 0,
         cache_write_tokens INTEGER NOT NULL DEFAULT 0,
         reasoning_tokens INTEGER NOT NULL DEFAULT 0,
-        cost_usd REAL,
+        cost_usd REAL, cost_logged_usd REAL, cost_computed_usd REAL,
         requests INTEGER NOT NULL DEFAULT 0,
         tool_name TEXT, project TEXT, mcp_server TEXT,
         raw TEXT,
@@ -46,12 +46,13 @@ MIGRATIONS: List[str] = [
 
     CREATE TABLE rollup_q (
         provider_id TEXT NOT NULL, account_id TEXT NOT NULL, bucket INTEGER NOT NULL,
-        model TEXT NOT NULL,
+        model TEXT NOT NULL, project TEXT NOT NULL, session_id TEXT NOT NULL,
         input INTEGER NOT NULL DEFAULT 0, output INTEGER NOT NULL DEFAULT 0,
         cache_read INTEGER NOT NULL DEFAULT 0, cache_write INTEGER NOT NULL DEFAULT 0,
         reasoning INTEGER NOT NULL DEFAULT 0, cost REAL NOT NULL DEFAULT 0,
         requests INTEGER NOT NULL DEFAULT 0, events INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (provider_id, account_id, bucket, model)
+        cost_calc REAL NOT NULL DEFAULT 0, cost_logged REAL NOT NULL DEFAULT 0,
+        PRIMARY KEY (provider_id, account_id, bucket, model, project, session_id)
     ) WITHOUT ROWID;
     CREATE TABLE rollup_d (
         provider_id TEXT NOT NULL, account_id TEXT NOT NULL, day TEXT NOT NULL,

@@ -25,6 +25,7 @@ MAX_BATCH = 512  # queue items folded into one transaction
 _STOP = object()
 
 _USAGE_COLS = ("input", "output", "cache_read", "cache_write", "reasoning", "cost", "requests", "events")
+_QUARTER_COLS = _USAGE_COLS + ("cost_calc", "cost_logged")
 _DIM_COLS = ("calls", "requests", "tokens", "cost")
 _GROWABLE = {"message_usage"}  # a later copy of the same message may carry larger totals
 
@@ -213,7 +214,7 @@ class Writer(threading.Thread):
         """Replace a stored message by a later copy with larger totals; the rollup delta, or None."""
         row = self.conn.execute(
             "SELECT id, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, "
-            "cost_usd FROM events WHERE dedup_key=?",
+            "cost_usd, cost_logged_usd, cost_computed_usd FROM events WHERE dedup_key=?",
             (key,),
         ).fetchone()
         if row is None:
@@ -223,10 +224,12 @@ class Writer(threading.Thread):
             return None
         self.conn.execute(
             "UPDATE events SET input_tokens=?, output_tokens=?, cache_read_tokens=?, cache_write_tokens=?, "
-            "reasoning_tokens=?, cost_usd=?, model=COALESCE(?, model), raw=? WHERE id=?",
+            "reasoning_tokens=?, cost_usd=?, cost_logged_usd=?, cost_computed_usd=?, model=COALESCE(?, model), raw=? "
+            "WHERE id=?",
             (ev.input_tokens, ev.output_tokens, ev.cache_read_tokens, ev.cache_write_tokens, ev.reasoning_tokens,
-             ev.cost_usd, ev.model, _raw_json(ev), row[0]),
+             ev.cost_usd, ev.cost_logged_usd, ev.cost_computed_usd, ev.model, _raw_json(ev), row[0]),
         )
+        old_calc = (row[8] if row[8] is not None else row[6]) or 0.0
         return {
             "input": ev.input_tokens - row[1],
             "output": ev.output_tokens - row[2],
@@ -234,6 +237,8 @@ class Writer(threading.Thread):
             "cache_write": ev.cache_write_tokens - row[4],
             "reasoning": ev.reasoning_tokens - row[5],
             "cost": (ev.cost_usd or 0.0) - (row[6] or 0.0),
+            "cost_calc": _calc_cost(ev) - old_calc,
+            "cost_logged": (ev.cost_logged_usd or 0.0) - (row[7] or 0.0),
             "requests": 0,
             "events": 0,
             "calls": 0,
@@ -253,7 +258,7 @@ class Writer(threading.Thread):
         base = (ev.provider_id, ev.account_id)
         if any(d[c] for c in ("input", "output", "cache_read", "cache_write", "cost", "requests")):
             model = ev.model or ""
-            agg.usage_q[(*base, bucket, model)].add(d)
+            agg.usage_q[(*base, bucket, model, ev.project or "", ev.session_id or "")].add(d)
             agg.usage_d[(*base, day, model)].add(d)
         tokens = d["input"] + d["output"] + d["cache_read"] + d["cache_write"]
         dim_delta = {"calls": d["calls"], "requests": d["requests"], "tokens": tokens, "cost": d["cost"]}
@@ -325,7 +330,7 @@ class _Aggregate:
     """Rollup deltas of one transaction, summed in memory and written once per key."""
 
     def __init__(self) -> None:
-        self.usage_q: Dict[tuple, _Sums] = defaultdict(lambda: _Sums(_USAGE_COLS))
+        self.usage_q: Dict[tuple, _Sums] = defaultdict(lambda: _Sums(_QUARTER_COLS))
         self.usage_d: Dict[tuple, _Sums] = defaultdict(lambda: _Sums(_USAGE_COLS))
         self.dim_q: Dict[tuple, _Sums] = defaultdict(lambda: _Sums(_DIM_COLS))
         self.dim_d: Dict[tuple, _Sums] = defaultdict(lambda: _Sums(_DIM_COLS))
@@ -343,7 +348,8 @@ class _Aggregate:
 
     def flush(self, conn: sqlite3.Connection) -> None:
         for table, keys, cols, data in (
-            ("rollup_q", ("provider_id", "account_id", "bucket", "model"), _USAGE_COLS, self.usage_q),
+            ("rollup_q", ("provider_id", "account_id", "bucket", "model", "project", "session_id"), _QUARTER_COLS,
+             self.usage_q),
             ("rollup_d", ("provider_id", "account_id", "day", "model"), _USAGE_COLS, self.usage_d),
             ("dim_q", ("provider_id", "account_id", "bucket", "dim", "name"), _DIM_COLS, self.dim_q),
             ("dim_d", ("provider_id", "account_id", "day", "dim", "name"), _DIM_COLS, self.dim_d),
@@ -383,8 +389,8 @@ def _upsert_sql(table: str, keys: Iterable[str], cols: Iterable[str]) -> str:
 _EVENT_COLS = (
     "dedup_key", "source", "provider_id", "account_id", "event_type", "occurred_at", "session_id", "turn_id",
     "message_id", "tool_call_id", "model", "input_tokens", "output_tokens", "cache_read_tokens",
-    "cache_write_tokens", "reasoning_tokens", "cost_usd", "requests", "tool_name", "project", "mcp_server",
-    "raw", "ingested_at",
+    "cache_write_tokens", "reasoning_tokens", "cost_usd", "cost_logged_usd", "cost_computed_usd", "requests",
+    "tool_name", "project", "mcp_server", "raw", "ingested_at",
 )
 _INSERT_EVENT = (
     f"INSERT OR IGNORE INTO events({', '.join(_EVENT_COLS)}) VALUES({', '.join('?' * len(_EVENT_COLS))})"
@@ -401,8 +407,8 @@ def _event_row(ev: UsageEvent, key: str, now: float) -> tuple:
     return (
         key, ev.source, ev.provider_id, ev.account_id, ev.event_type, ev.occurred_at, ev.session_id, ev.turn_id,
         ev.message_id, ev.tool_call_id, ev.model, ev.input_tokens, ev.output_tokens, ev.cache_read_tokens,
-        ev.cache_write_tokens, ev.reasoning_tokens, ev.cost_usd, ev.requests, ev.tool_name, ev.project,
-        ev.mcp_server, _raw_json(ev), now,
+        ev.cache_write_tokens, ev.reasoning_tokens, ev.cost_usd, ev.cost_logged_usd, ev.cost_computed_usd,
+        ev.requests, ev.tool_name, ev.project, ev.mcp_server, _raw_json(ev), now,
     )
 
 
@@ -414,10 +420,16 @@ def _full_delta(ev: UsageEvent) -> Dict[str, float]:
         "cache_write": ev.cache_write_tokens,
         "reasoning": ev.reasoning_tokens,
         "cost": ev.cost_usd or 0.0,
+        "cost_calc": _calc_cost(ev),
+        "cost_logged": ev.cost_logged_usd or 0.0,
         "requests": ev.requests,
         "events": 1,
         "calls": 1 if ev.event_type == "tool_usage" else 0,
     }
+
+
+def _calc_cost(ev: UsageEvent) -> float:
+    return (ev.cost_computed_usd if ev.cost_computed_usd is not None else ev.cost_usd) or 0.0
 
 
 def _store_snapshot(conn: sqlite3.Connection, snapshot: UsageSnapshot, fetched_at: float) -> None:

@@ -144,3 +144,20 @@ def test_corrupt_database_is_moved_aside(tmp_path):
     assert conn.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION
     conn.close()
     assert [p.name for p in tmp_path.iterdir() if ".corrupt-" in p.name]
+
+
+def test_quarter_rollups_keep_every_cost_mode_and_project_session(store):
+    writer, reader = store
+    writer.submit_events([
+        ev(message_id="a", model="m", input_tokens=10, requests=1, cost_usd=0.5, cost_logged_usd=0.5,
+           cost_computed_usd=0.4, project="web", session_id="s1"),
+        ev(message_id="b", model="m", input_tokens=10, requests=1, cost_usd=0.3, cost_computed_usd=0.3,
+           project="web", session_id="s2"),
+    ]).wait(10)
+    # a later, larger copy of "a" moves every cost column by its difference
+    writer.submit_events([ev(message_id="a", model="m", input_tokens=20, requests=1, cost_usd=0.9,
+                             cost_logged_usd=0.9, cost_computed_usd=0.8, project="web", session_id="s1")]).wait(10)
+    rows = reader().execute(
+        "SELECT session_id, project, input, cost, cost_calc, cost_logged FROM rollup_q ORDER BY session_id").fetchall()
+    assert [(r[0], r[1], r[2]) for r in rows] == [("s1", "web", 20), ("s2", "web", 10)]
+    assert [tuple(round(x, 6) for x in r[3:]) for r in rows] == [(0.9, 0.8, 0.9), (0.3, 0.3, 0.0)]
