@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sqlite3
 import tempfile
 import threading
 import time
@@ -12,6 +13,8 @@ import pytest
 from support import DaemonProcess, wait_for
 
 from openusage.daemon import client
+from openusage.store import db
+from openusage.store.writer import Writer
 
 _CLEARED_PREFIXES = ("OPENUSAGE_", "XDG_", "CLAUDE_", "CODEX_", "GEMINI_", "OPENCODE_")
 _CLEARED = {"NO_COLOR", "FORCE_COLOR", "CLAUDE_CONFIG_DIR", "CODEX_HOME"}
@@ -95,3 +98,22 @@ def inprocess_daemon(short_dir, monkeypatch):
     for d, t in started:
         d.stop_event.set()
         t.join(15)
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A running writer on a real database file, and a function opening read connections."""
+    path = str(tmp_path / "telemetry.db")
+    writer = Writer(path)
+    writer.start()
+    readers = []
+
+    def reader() -> sqlite3.Connection:
+        conn = db.connect(path, readonly=True)
+        readers.append(conn)
+        return conn
+
+    yield writer, reader
+    writer.stop()
+    for conn in readers:
+        conn.close()

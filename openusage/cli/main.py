@@ -13,6 +13,8 @@ COMMAND_MODULES = (
     "pricing_cmd",
     "provider_cmds",
     "plugin_cmd",
+    "reports_cmd",
+    "statusline_cmd",
     "hub_cmd",
     "demo_cmd",
     "version_cmd",

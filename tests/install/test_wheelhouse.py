@@ -18,7 +18,7 @@ def offline_venv(tmp_path_factory):
         pytest.skip("no wheelhouse: run `make wheelhouse`")
     with open(os.path.join(WHEELHOUSE, "TARGET-PYTHON")) as fh:
         target = fh.read().strip()
-    if target != "%d.%d" % sys.version_info[:2]:
+    if target != "{}.{}".format(*sys.version_info[:2]):
         pytest.skip(f"the wheelhouse was built for Python {target}")
     venv = str(tmp_path_factory.mktemp("venv") / "v")
     subprocess.run([sys.executable, "-m", "venv", venv], check=True, timeout=120)

@@ -1,0 +1,138 @@
+"""openusage daily|weekly|monthly|session|blocks, and export."""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from datetime import datetime, tzinfo
+from typing import Any, Dict, Optional
+
+from openusage import config, paths
+from openusage.cli.common import EXIT_UNREACHABLE, EXIT_USAGE, CliError, print_json
+
+REPORTS = {
+    "daily": "usage per day",
+    "weekly": "usage per week",
+    "monthly": "usage per month",
+    "session": "usage per session, with project and duration",
+    "blocks": "5-hour billing blocks, with the active block's burn rate and projection",
+}
+
+
+def register(sub, parents) -> None:
+    for name, what in REPORTS.items():
+        p = sub.add_parser(name, parents=parents, help=what,
+                           description=f"Report of {what}, from the daemon's store when a daemon answers, else "
+                           "from a direct (incremental) scan of the local agent logs.")
+        p.add_argument("--since", metavar="YYYY-MM-DD", help="first day (local to --timezone)")
+        p.add_argument("--until", metavar="YYYY-MM-DD", help="last day, inclusive")
+        p.add_argument("--timezone", metavar="IANA", help="time zone of days (default: the local one)")
+        p.add_argument("--provider", action="append", metavar="ID", help="only this provider (repeatable)")
+        p.add_argument("--project", action="append", metavar="NAME", help="only this project (repeatable)")
+        p.add_argument("--breakdown", action="store_true", help="a row per model under each period")
+        p.add_argument("--mode", choices=("auto", "calculate", "display"), default="auto",
+                       help="costs: logged if present else calculated (auto), calculated, or logged only")
+        p.add_argument("--week-start", choices=("monday", "sunday"), default="monday", help="first day of a week")
+        p.add_argument("--last", type=int, metavar="N", help="only the last N rows")
+        p.add_argument("--source", choices=("auto", "daemon", "direct"), default="auto",
+                       help="the daemon's store, a direct scan, or the daemon when one answers (default)")
+        p.set_defaults(func=run, report=name)
+
+    p = sub.add_parser("export", parents=parents, help="export snapshots and per-day rows as CSV or JSON",
+                       description="Export the read model's snapshots and per-day rows (date, provider, account, "
+                       "cost, tokens, requests) as CSV or JSON.")
+    p.add_argument("--format", choices=("csv", "json"), required=True)
+    p.add_argument("--window", choices=("1d", "3d", "7d", "30d", "all"), help="window (default data.time_window)")
+    p.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument("--what", choices=("daily", "snapshots"), default="daily",
+                   help="with csv: per-day rows (default) or one row per account")
+    p.set_defaults(func=run_export)
+
+
+def parse_zone(name: Optional[str]) -> Optional[tzinfo]:
+    if not name:
+        return None
+    try:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(name)
+    except Exception as exc:
+        raise CliError(f"unknown time zone {name!r} (use an IANA name like Europe/Berlin)", EXIT_USAGE) from exc
+
+
+def day_start(text: str, tz: Optional[tzinfo], flag: str) -> float:
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d")
+    except ValueError as exc:
+        raise CliError(f"{flag}: expected YYYY-MM-DD, got {text!r}", EXIT_USAGE) from exc
+    if tz is None:
+        return time.mktime((day.year, day.month, day.day, 0, 0, 0, 0, 0, -1))
+    return day.replace(tzinfo=tz).timestamp()
+
+
+def build_report(conn, args: argparse.Namespace, tz: Optional[tzinfo], now: float) -> Dict[str, Any]:
+    from openusage.reports import build, data
+
+    since = day_start(args.since, tz, "--since") if args.since else None
+    # --until is inclusive: up to the start of the next day in the zone (DST days are 23 or 25 hours).
+    until = _next_day_start(args.until, tz) if args.until else None
+    if since is not None and until is not None and since >= until:
+        raise CliError("--since is after --until", EXIT_USAGE)
+    rows = data.load_rows(conn, since, until, args.provider, args.project, args.mode)
+    if args.report in ("daily", "weekly", "monthly"):
+        return build.periods(rows, args.report, tz, args.week_start, args.last)
+    if args.report == "session":
+        return build.sessions(rows, tz, data.session_info(conn), args.last)
+    return build.blocks(rows, now, args.last)
+
+
+def _next_day_start(text: str, tz: Optional[tzinfo]) -> float:
+    from datetime import timedelta
+
+    day_start(text, tz, "--until")  # validates the text
+    nxt = (datetime.strptime(text, "%Y-%m-%d") + timedelta(days=1)).strftime("%Y-%m-%d")
+    return day_start(nxt, tz, "--until")
+
+
+def run(args: argparse.Namespace) -> int:
+    from openusage.providers import load_plugins
+    from openusage.reports import render, source
+
+    if args.last is not None and args.last < 1:
+        raise CliError("--last must be at least 1", EXIT_USAGE)
+    tz = parse_zone(args.timezone)
+    load_plugins(args.plugin_dir)
+    settings = config.load(args.config)
+    progress = sys.stderr.isatty() and not args.json
+    try:
+        with source.open_source(args.source, settings, paths.socket_path(args.socket_path), args.provider,
+                                progress) as (conn, used):
+            report = build_report(conn, args, tz, time.time())
+    except source.SourceError as exc:
+        raise CliError(str(exc), EXIT_UNREACHABLE) from exc
+    if args.json:
+        print_json(report)
+        return 0
+    width = shutil.get_terminal_size((120, 24)).columns
+    print(render.table(report, args.report, width, args.breakdown))
+    if args.report == "blocks":
+        active = [b for b in report["blocks"] if b["is_active"]]
+        if active:
+            print(render.burn_rate_line(active[-1]))
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from openusage.reports import export
+
+    settings = config.load(args.config)
+    window = args.window or settings.get("data.time_window", "30d")
+    model = export.read_model(settings, window, paths.socket_path(args.socket_path))
+    text = export.to_json(model) if args.format == "json" else export.to_csv(model, args.what)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0

@@ -1,0 +1,195 @@
+"""openusage statusline: one line for Claude Code's statusLine, and --install/--uninstall.
+
+Claude Code runs the command on every update with its statusLine JSON on stdin, so it must answer
+fast: it reads the daemon's database directly (read-only) and falls back to the reports cache.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from typing import Any, Dict, List, Optional
+
+from openusage.cli.common import EXIT_RUNTIME, EXIT_USAGE, CliError
+
+MAX_INPUT = 1024 * 1024
+OURS_MARK = "openusage statusline"
+
+
+def register(sub, parents) -> None:
+    p = sub.add_parser("statusline", parents=parents, help="one status line for Claude Code",
+                       description="Read Claude Code's statusLine JSON on stdin and print one line: model, "
+                       "session cost, today's cost, active 5-hour block cost and time left, burn rate, "
+                       "context used. --install/--uninstall edit ~/.claude/settings.json.")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--install", action="store_true", help="set this command as Claude Code's statusLine")
+    group.add_argument("--uninstall", action="store_true", help="remove it (only if it is ours)")
+    p.add_argument("--color", action="store_true", help="colour the line (Claude Code shows ANSI colours)")
+    p.set_defaults(func=run)
+
+
+# --- the line ---------------------------------------------------------------------------------
+
+
+def _usd(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def _store_path() -> Optional[str]:
+    from openusage import paths
+    from openusage.reports.source import cache_db_path
+
+    for path in (paths.db_path(), cache_db_path()):
+        if os.path.exists(path):
+            return path
+    return None
+
+
+def usage_today(now: float) -> Dict[str, Any]:
+    """Today's Claude Code cost and the active block, from the local store (empty when there is none)."""
+    from openusage.core.windows import local_midnight
+    from openusage.reports import build, data
+    from openusage.store import db
+
+    path = _store_path()
+    if path is None:
+        return {}
+    conn = db.connect(path, readonly=True)
+    try:
+        today = sum(r.cost_usd for r in data.load_rows(conn, local_midnight(now), None, ["claude_code"]))
+        recent = data.load_rows(conn, now - 2 * build.BLOCK_SECONDS, None, ["claude_code"])
+        return {"today": today, "block": build.active_block(recent, now)}
+    finally:
+        conn.close()
+
+
+def compose(status: Dict[str, Any], usage: Dict[str, Any], color: bool = False) -> str:
+    """The status line from Claude Code's input and the store's figures."""
+    parts: List[str] = []
+    model = status.get("model") or {}
+    name = model.get("display_name") or model.get("id") if isinstance(model, dict) else None
+    if name:
+        parts.append(_paint(str(name), "1", color))
+    cost = (status.get("cost") or {}).get("total_cost_usd")
+    if isinstance(cost, (int, float)):
+        parts.append(f"session {_usd(cost)}")
+    if usage.get("today") is not None:
+        parts.append(f"today {_usd(usage['today'])}")
+    block = usage.get("block")
+    if block:
+        left = block["projection"]["remaining_minutes"]
+        parts.append(f"block {_usd(block['cost_usd'])} ({left // 60}h{left % 60:02d}m left)")
+        parts.append(f"{_usd(block['burn_rate']['cost_per_hour'])}/h")
+    ctx = status.get("context_window") or {}
+    size = ctx.get("context_window_size")
+    used = ctx.get("total_input_tokens")
+    if isinstance(size, (int, float)) and size > 0 and isinstance(used, (int, float)):
+        pct = 100.0 * used / size
+        parts.append(_paint(f"ctx {pct:.0f}%", "31" if pct >= 90 else "33" if pct >= 70 else "32", color))
+    limits = status.get("rate_limits") or {}
+    for key, label in (("five_hour", "5h"), ("seven_day", "7d")):
+        entry = limits.get(key)
+        pct = entry.get("used_percentage", entry.get("used_percent")) if isinstance(entry, dict) else None
+        if isinstance(pct, (int, float)):
+            parts.append(_paint(f"{label} {pct:.0f}%", "31" if pct >= 90 else "33" if pct >= 70 else "32", color))
+    return " | ".join(parts)
+
+
+def _paint(text: str, code: str, color: bool) -> str:
+    return f"\033[{code}m{text}\033[0m" if color else text
+
+
+# --- install ----------------------------------------------------------------------------------
+
+
+def settings_path() -> str:
+    return os.environ.get("CLAUDE_SETTINGS_FILE") or os.path.join(os.path.expanduser("~"), ".claude",
+                                                                  "settings.json")
+
+
+def our_command() -> str:
+    return shlex.join([sys.executable, "-m", "openusage", "statusline"])
+
+
+def _load_settings(path: str) -> Dict[str, Any]:
+    if not os.path.exists(path):
+        return {}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CliError(f"{path} is not valid JSON; left untouched ({exc})") from exc
+    if not isinstance(data, dict):
+        raise CliError(f"{path} is not a JSON object; left untouched")
+    return data
+
+
+def _write_settings(path: str, data: Dict[str, Any]) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if os.path.exists(path):
+        with open(path, "rb") as src, open(path + ".bak", "wb") as dst:
+            dst.write(src.read())
+        os.chmod(path + ".bak", 0o600)
+    tmp = path + ".openusage-tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, ensure_ascii=False)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def _is_ours(entry: Any) -> bool:
+    return isinstance(entry, dict) and OURS_MARK in str(entry.get("command", "")).replace("-m openusage", "openusage")
+
+
+def install() -> str:
+    path = settings_path()
+    data = _load_settings(path)
+    current = data.get("statusLine")
+    wanted = {"type": "command", "command": our_command(), "padding": 0}
+    if current == wanted:
+        return f"already installed in {path}"
+    if current and not _is_ours(current):
+        shown = current.get("command") if isinstance(current, dict) else current
+        raise CliError(f"{path} already has a statusLine ({shown!r}); remove it first")
+    data["statusLine"] = wanted
+    _write_settings(path, data)
+    return f"installed in {path} (backup in {path}.bak)"
+
+
+def uninstall() -> str:
+    path = settings_path()
+    data = _load_settings(path)
+    if not _is_ours(data.get("statusLine")):
+        return f"no openusage statusLine in {path}"
+    del data["statusLine"]
+    _write_settings(path, data)
+    return f"removed from {path}"
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.install:
+        print(install())
+        return 0
+    if args.uninstall:
+        print(uninstall())
+        return 0
+    raw = sys.stdin.buffer.read(MAX_INPUT + 1) if not sys.stdin.isatty() else b""
+    if len(raw) > MAX_INPUT:
+        raise CliError("statusLine input over 1 MiB", EXIT_USAGE)
+    try:
+        status = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CliError("statusLine input is not JSON", EXIT_USAGE) from exc
+    if not isinstance(status, dict):
+        raise CliError("statusLine input is not a JSON object", EXIT_USAGE)
+    try:
+        usage = usage_today(time.time())
+    except Exception as exc:  # the line must still show what Claude Code gave us
+        usage = {}
+        print(f"openusage statusline: {type(exc).__name__}: {exc}", file=sys.stderr)
+    print(compose(status, usage, color=args.color and not args.no_color and not os.environ.get("NO_COLOR")))
+    return 0 if status or usage else EXIT_RUNTIME

@@ -1,0 +1,115 @@
+"""Report input: quarter-hour usage rows from a store, filtered, with the cost of the chosen mode."""
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Dict, Iterator, List, Optional
+
+from openusage.store.db import QUARTER
+
+COST_COLUMN = {"auto": "cost", "calculate": "cost_calc", "display": "cost_logged"}
+TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens")
+
+
+@dataclass
+class Row:
+    at: float  # start of the quarter-hour bucket, epoch seconds
+    provider_id: str
+    account_id: str
+    model: str
+    project: str
+    session_id: str
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
+    cost_usd: float
+    requests: int
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
+
+
+def load_rows(
+    conn: sqlite3.Connection,
+    since: Optional[float] = None,
+    until: Optional[float] = None,
+    providers: Optional[List[str]] = None,
+    projects: Optional[List[str]] = None,
+    mode: str = "auto",
+) -> Iterator[Row]:
+    """Usage rows in [since, until), oldest first."""
+    if mode not in COST_COLUMN:
+        raise ValueError(f"unknown cost mode {mode!r} (use auto, calculate or display)")
+    where = ["(input + output + cache_read + cache_write + requests) > 0"]
+    args: List[object] = []
+    if since is not None:
+        where.append("bucket >= ?")
+        args.append(int(since // QUARTER))
+    if until is not None:
+        where.append("bucket < ?")
+        args.append(int(-(-until // QUARTER)))
+    for column, values in (("provider_id", providers), ("project", projects)):
+        if values:
+            where.append(f"{column} IN ({','.join('?' * len(values))})")
+            args.extend(values)
+    sql = (
+        "SELECT bucket, provider_id, account_id, model, project, session_id, input, output, cache_read, "
+        f"cache_write, reasoning, {COST_COLUMN[mode]}, requests FROM rollup_q WHERE {' AND '.join(where)} "
+        "ORDER BY bucket"
+    )
+    for r in conn.execute(sql, args):
+        yield Row(r[0] * QUARTER, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11] or 0.0, r[12])
+
+
+def session_info(conn: sqlite3.Connection) -> Dict[tuple, tuple]:
+    """(provider, session) -> (project, first_at, last_at) from the sessions table."""
+    return {(r[0], r[1]): (r[2], r[3], r[4])
+            for r in conn.execute("SELECT provider_id, session_id, project, first_at, last_at FROM sessions")}
+
+
+class Totals:
+    """Token and cost sums, with a per-model split."""
+
+    __slots__ = ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens", "reasoning_tokens",
+                 "cost_usd", "requests", "models")
+
+    def __init__(self) -> None:
+        self.input_tokens = self.output_tokens = self.cache_write_tokens = self.cache_read_tokens = 0
+        self.reasoning_tokens = self.requests = 0
+        self.cost_usd = 0.0
+        self.models: Dict[str, Totals] = {}
+
+    def add(self, row: Row, split: bool = True) -> None:
+        self.input_tokens += row.input_tokens
+        self.output_tokens += row.output_tokens
+        self.cache_write_tokens += row.cache_write_tokens
+        self.cache_read_tokens += row.cache_read_tokens
+        self.reasoning_tokens += row.reasoning_tokens
+        self.cost_usd += row.cost_usd
+        self.requests += row.requests
+        if split and row.model:
+            self.models.setdefault(row.model, Totals()).add(row, split=False)
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens + self.cache_write_tokens + self.cache_read_tokens
+
+    def fields(self) -> Dict[str, object]:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "total_tokens": self.total_tokens,
+            "cost_usd": round(self.cost_usd, 6),
+        }
+
+    def to_dict(self, with_models: bool = True) -> Dict[str, object]:
+        out = self.fields()
+        if with_models:
+            out["models"] = [dict(model=name, **t.fields())
+                             for name, t in sorted(self.models.items(), key=lambda kv: (-kv[1].cost_usd, kv[0]))]
+        return out

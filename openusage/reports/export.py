@@ -1,0 +1,61 @@
+"""Export of the read model: JSON as it is, or CSV that opens cleanly in a spreadsheet."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any, Dict
+
+from openusage import config
+from openusage.daemon import client
+
+DAILY_COLUMNS = ("date", "provider", "account", "currency", "cost", "tokens", "requests")
+SNAPSHOT_COLUMNS = ("provider", "account", "display_name", "status", "message", "currency", "spend_total",
+                    "tokens_input", "tokens_output", "tokens_cache_read", "tokens_cache_write", "tokens_total",
+                    "tool_calls", "top_model", "timestamp")
+
+
+def read_model(settings: config.Settings, window: str, socket_path: str) -> Dict[str, Any]:
+    """From the daemon when one answers, else fetched now in this process."""
+    try:
+        return client.call_json(socket_path, "POST", "/v1/read-model", {"window": window})
+    except client.DaemonUnreachable:
+        from openusage import inprocess
+
+        return inprocess.fetch_now(settings, window)
+
+
+def to_json(model: Dict[str, Any]) -> str:
+    return json.dumps(model, indent=2, ensure_ascii=False) + "\n"
+
+
+def _plain(value: Any) -> Any:
+    # No thousands separators, no exponent notation: numbers a spreadsheet reads as numbers.
+    if isinstance(value, float):
+        return f"{value:.6f}".rstrip("0").rstrip(".") if value == value else ""
+    return "" if value is None else value
+
+
+def to_csv(model: Dict[str, Any], what: str = "daily") -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    snaps = sorted(model.get("snapshots", {}).values(), key=lambda s: (s["provider_id"], s["account_id"]))
+    if what == "daily":
+        writer.writerow(DAILY_COLUMNS)
+        for snap in snaps:
+            for point in snap.get("daily") or []:
+                writer.writerow([_plain(v) for v in (point["date"], snap["provider_id"], snap["account_id"],
+                                                     snap.get("currency") or "USD", point.get("cost"),
+                                                     point.get("tokens"), point.get("requests"))])
+    else:
+        writer.writerow(SNAPSHOT_COLUMNS)
+        for snap in snaps:
+            tokens = snap.get("tokens") or {}
+            models = snap.get("models") or []
+            writer.writerow([_plain(v) for v in (
+                snap["provider_id"], snap["account_id"], snap.get("display_name"), snap.get("status"),
+                snap.get("message"), snap.get("currency"), (snap.get("spend") or {}).get("total"),
+                tokens.get("input"), tokens.get("output"), tokens.get("cache_read"), tokens.get("cache_write"),
+                tokens.get("total"), snap.get("tool_calls"), models[0]["model"] if models else None,
+                snap.get("timestamp"))])
+    return out.getvalue()

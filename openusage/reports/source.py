@@ -1,0 +1,152 @@
+"""Where report data comes from: the daemon's store when a daemon answers, else a direct scan.
+
+A direct scan runs the local collectors in this process into a cache database of its own
+($STATE/reports-cache.db) with their incremental state, so a repeat run reads only appended bytes.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from typing import Iterator, List, Optional, Tuple
+
+from openusage import accounts as accounts_mod
+from openusage import config, paths
+from openusage.daemon import client
+from openusage.providers.base import make_context
+from openusage.store import db
+from openusage.store.writer import Writer
+
+log = logging.getLogger("openusage.reports")
+
+SOURCES = ("auto", "daemon", "direct")
+
+
+class SourceError(Exception):
+    pass
+
+
+def cache_db_path() -> str:
+    return os.path.join(paths.state_dir(), "reports-cache.db")
+
+
+def daemon_db(socket_path: str) -> Optional[str]:
+    """The daemon's database path when a daemon answers on the socket."""
+    if not os.path.exists(socket_path):
+        return None
+    try:
+        health = client.call_json(socket_path, "GET", "/healthz", timeout=2.0)
+    except (client.DaemonUnreachable, RuntimeError):
+        return None
+    path = health.get("db_path")
+    return path if isinstance(path, str) and os.path.exists(path) else None
+
+
+def local_collectors(settings: config.Settings, providers: Optional[List[str]] = None) -> List[tuple]:
+    """(provider, account) pairs of the collectors that read local logs."""
+    pairs = [(p, a) for p, a in accounts_mod.resolve(settings)
+             if p is not None and p.emits_events and "local" in p.source_modes and p.id != "demo"]
+    if providers:
+        pairs = [(p, a) for p, a in pairs if p.id in providers or a.id in providers]
+    return pairs
+
+
+def scan_direct(settings: config.Settings, providers: Optional[List[str]] = None,
+                progress: bool = False) -> str:
+    """Bring the cache database up to date with the local logs; its path."""
+    path = cache_db_path()
+    paths.ensure_private_dir(os.path.dirname(path))
+    writer = Writer(path)
+    writer.start()
+    spinner = _Spinner() if progress else None
+    try:
+        for provider, account in local_collectors(settings, providers):
+            state = _load_state(writer.db_path, provider.id, account.id)
+            ctx = make_context(provider, account, state, log=log)
+            try:
+                result = provider.fetch(account, ctx)
+                batch = []
+                for ev in result.events or ():
+                    batch.append(ev)
+                    if len(batch) >= 5000:
+                        writer.submit_events(batch).wait(300)
+                        batch = []
+                if batch:
+                    writer.submit_events(batch).wait(300)
+            except Exception as exc:  # one broken collector must not hide the others' data
+                log.warning("scan of %s failed: %s", provider.id, exc)
+                continue
+            writer.submit_state(provider.id, account.id, state).wait(60)
+    finally:
+        if spinner:
+            spinner.stop()
+        writer.stop()
+    return path
+
+
+def _load_state(path: str, provider_id: str, account_id: str) -> dict:
+    import json
+
+    conn = db.connect(path, readonly=True)
+    try:
+        row = conn.execute("SELECT state FROM provider_state WHERE provider_id=? AND account_id=?",
+                           (provider_id, account_id)).fetchone()
+    finally:
+        conn.close()
+    return json.loads(row[0]) if row else {}
+
+
+@contextmanager
+def open_source(source: str, settings: config.Settings, socket_path: str, providers: Optional[List[str]] = None,
+                progress: bool = False) -> Iterator[Tuple[sqlite3.Connection, str]]:
+    """A read connection to the chosen store, and the name of the source used ("daemon" or "direct")."""
+    if source not in SOURCES:
+        raise SourceError(f"unknown source {source!r} (use auto, daemon or direct)")
+    used = "direct"
+    path = None
+    if source in ("auto", "daemon"):
+        path = daemon_db(socket_path)
+        if path:
+            used = "daemon"
+        elif source == "daemon":
+            raise SourceError(f"no daemon answers on {socket_path} (use --source direct)")
+    if path is None:
+        path = scan_direct(settings, providers, progress)
+    conn = db.connect(path, readonly=True)
+    try:
+        yield conn, used
+    finally:
+        conn.close()
+
+
+class _Spinner:
+    """A progress line on stderr for scans that take more than about a second."""
+
+    def __init__(self, delay: float = 1.0):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(delay,), daemon=True)
+        self._shown = False
+        self._thread.start()
+
+    def _run(self, delay: float) -> None:
+        if self._stop.wait(delay):
+            return
+        started = time.monotonic() - delay
+        frames = "|/-\\"
+        i = 0
+        while not self._stop.wait(0.2):
+            sys.stderr.write(f"\rscanning local logs {frames[i % 4]} {time.monotonic() - started:.0f}s")
+            sys.stderr.flush()
+            self._shown = True
+            i += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(1)
+        if self._shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()

@@ -1,0 +1,123 @@
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from openusage.core.events import UsageEvent
+from openusage.reports import build, data
+from openusage.reports.export import to_csv
+
+
+def utc(*a):
+    return datetime(*a, tzinfo=timezone.utc).timestamp()
+
+
+def msg(at, i, model="claude-sonnet-4-5", tokens=(100, 50, 1000, 10), cost=0.01, session="s1", project="web",
+        provider="claude_code"):
+    return UsageEvent(source=provider, provider_id=provider, account_id=provider, event_type="message_usage",
+                      occurred_at=at, message_id=f"m{i}", model=model, input_tokens=tokens[0],
+                      output_tokens=tokens[1], cache_read_tokens=tokens[2], cache_write_tokens=tokens[3],
+                      cost_usd=cost, cost_computed_usd=cost * 2, requests=1, session_id=session, project=project)
+
+
+@pytest.fixture
+def filled(store):
+    writer, reader = store
+    kathmandu_midnight = utc(2026, 11, 20, 18, 15)  # 2026-11-21 00:00 in Asia/Kathmandu (+05:45)
+    events = [
+        msg(kathmandu_midnight - 60, 1),                       # 2026-11-20 local
+        msg(kathmandu_midnight + 60, 2, model="claude-opus-4-1"),  # 2026-11-21 local
+        msg(kathmandu_midnight + 3600, 3, session="s2", project="api"),
+        msg(kathmandu_midnight + 3 * 86400, 4, provider="codex", model="gpt-5"),
+    ]
+    writer.submit_events(events).wait(10)
+    return reader()
+
+
+def test_daily_follows_a_quarter_hour_zone(filled):
+    rows = list(data.load_rows(filled))
+    report = build.periods(rows, "daily", ZoneInfo("Asia/Kathmandu"))
+    assert [d["date"] for d in report["daily"]] == ["2026-11-20", "2026-11-21", "2026-11-24"]
+    day = report["daily"][1]
+    assert {m["model"] for m in day["models"]} == {"claude-opus-4-1", "claude-sonnet-4-5"}
+    assert day["input_tokens"] == 200 and day["cache_read_tokens"] == 2000 and day["total_tokens"] == 2320
+    assert report["totals"]["total_tokens"] == 4 * 1160
+    assert report["totals"]["cost_usd"] == pytest.approx(0.04)
+    utc_report = build.periods(rows, "daily", ZoneInfo("UTC"))
+    assert [d["date"] for d in utc_report["daily"]] == ["2026-11-20", "2026-11-23"]
+
+
+def test_filters_and_modes(filled):
+    only_claude = list(data.load_rows(filled, providers=["claude_code"], projects=["web"], mode="calculate"))
+    assert len(only_claude) == 2 and all(r.cost_usd == pytest.approx(0.02) for r in only_claude)
+    display = list(data.load_rows(filled, mode="display"))
+    assert all(r.cost_usd == 0 for r in display)
+    since = utc(2026, 11, 20, 18, 15)
+    assert len(list(data.load_rows(filled, since=since, until=since + 86400))) == 2
+    with pytest.raises(ValueError):
+        list(data.load_rows(filled, mode="guess"))
+
+
+def test_weekly_monthly_and_last(filled):
+    rows = list(data.load_rows(filled))
+    weekly = build.periods(rows, "weekly", ZoneInfo("UTC"), week_start="monday")
+    assert [w["date"] for w in weekly["weekly"]] == ["2026-11-16", "2026-11-23"]
+    sunday = build.periods(rows, "weekly", ZoneInfo("UTC"), week_start="sunday")
+    assert [w["date"] for w in sunday["weekly"]] == ["2026-11-15", "2026-11-22"]
+    monthly = build.periods(rows, "monthly", ZoneInfo("UTC"))
+    assert [m["date"] for m in monthly["monthly"]] == ["2026-11-01"]
+    last = build.periods(rows, "daily", ZoneInfo("UTC"), last=1)
+    assert len(last["daily"]) == 1 and last["totals"]["total_tokens"] == 1160
+
+
+def test_dst_change_day(store):
+    writer, reader = store
+    berlin = ZoneInfo("Europe/Berlin")
+    # 2026-10-25 has 25 hours in Berlin: 22:30 UTC on the 24th is 00:30 local on the 25th (CEST, +2),
+    # 22:30 UTC on the 25th is 23:30 local on the 25th (CET, +1).
+    writer.submit_events([msg(utc(2026, 10, 24, 22, 30), 1), msg(utc(2026, 10, 25, 22, 30), 2),
+                          msg(utc(2026, 10, 25, 23, 30), 3)]).wait(10)
+    report = build.periods(data.load_rows(reader()), "daily", berlin)
+    assert [(d["date"], d["input_tokens"]) for d in report["daily"]] == [("2026-10-25", 200), ("2026-10-26", 100)]
+
+
+def test_sessions(filled):
+    report = build.sessions(data.load_rows(filled), ZoneInfo("UTC"), data.session_info(filled))
+    by_id = {(s["provider"], s["session_id"]): s for s in report["sessions"]}
+    s1 = by_id[("claude_code", "s1")]
+    assert s1["project"] == "web" and s1["duration_seconds"] == 120
+    assert s1["input_tokens"] == 200
+    assert by_id[("claude_code", "s2")]["project"] == "api"
+
+
+def test_blocks_and_burn_rate(store):
+    writer, reader = store
+    t0 = utc(2026, 11, 22, 9, 20)
+    writer.submit_events([
+        msg(t0, 1, cost=1.0), msg(t0 + 3600, 2, cost=1.0),          # block 09:00-14:00
+        msg(t0 + 6 * 3600, 3, cost=0.5),                              # 15:20 -> block 15:00-20:00
+        msg(t0 + 6 * 3600 + 1800, 4, cost=0.5),
+    ]).wait(10)
+    now = t0 + 6 * 3600 + 2400  # 16:00
+    report = build.blocks(data.load_rows(reader()), now)
+    blocks = report["blocks"]
+    assert [b["start"] for b in blocks] == ["2026-11-22T09:00:00.000Z", "2026-11-22T15:00:00.000Z"]
+    assert [b["is_active"] for b in blocks] == [False, True]
+    active = blocks[-1]
+    assert active["cost_usd"] == pytest.approx(1.0)
+    assert active["burn_rate"]["cost_per_hour"] == pytest.approx(1.0)  # $1 in the hour since 15:00
+    assert active["projection"]["remaining_minutes"] == 240
+    assert active["projection"]["cost_usd"] == pytest.approx(5.0)
+    assert build.active_block(data.load_rows(reader()), now)["start"] == active["start"]
+
+
+def test_csv_export_is_spreadsheet_friendly():
+    model = {"snapshots": {"c": {"provider_id": "claude_code", "account_id": "c", "currency": "USD",
+                                 "daily": [{"date": "2026-11-21", "cost": 1234.5, "tokens": 1234567, "requests": 3}],
+                                 "tokens": {"total": 1234567}, "spend": {"total": 1e-7}}}}
+    daily = to_csv(model).splitlines()
+    assert daily == ["date,provider,account,currency,cost,tokens,requests",
+                     "2026-11-21,claude_code,c,USD,1234.5,1234567,3"]
+    snap = to_csv(model, "snapshots").splitlines()
+    assert snap[0].startswith("provider,account,display_name,status")
+    assert ",0," in snap[1]  # tiny spend is written as 0, never as 1e-07
