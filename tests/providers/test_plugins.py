@@ -89,3 +89,9 @@ def test_a_stuck_plugin_does_not_hold_the_daemon_at_shutdown(daemon_factory, sho
     started = time.monotonic()
     assert d.stop(signal.SIGTERM, timeout=15) == 0
     assert time.monotonic() - started < 10
+
+
+def test_the_contrib_template_is_a_valid_plugin():
+    template = os.path.join(os.path.dirname(__file__), "..", "..", "contrib", "plugins", "example_provider.py")
+    report = plugins.load_file(template, {"demo"})
+    assert report.ok, report.errors
