@@ -6,26 +6,36 @@ _openusage() {
         [[ "$word" == -* ]] && continue
         next="${path:+$path }$word"
         case "$next" in
-            "cache"|"config"|"demo"|"detect"|"hub"|"hub-view"|"list"|"plugin"|"status"|"telemetry"|"telemetry daemon"|"telemetry hook"|"usage"|"version") path="$next" ;;
+            "auth"|"auth import-cookies"|"blocks"|"cache"|"config"|"daily"|"demo"|"detect"|"export"|"hub"|"hub-view"|"list"|"monthly"|"plugin"|"pricing"|"session"|"status"|"statusline"|"telemetry"|"telemetry daemon"|"telemetry hook"|"usage"|"version"|"weekly") path="$next" ;;
         esac
     done
     local words=""
     case "$path" in
-        "") words="cache config demo detect hub hub-view list plugin status telemetry usage version --config --help --json --no-color --plugin-dir --socket-path --version --window" ;;
+        "") words="auth blocks cache config daily demo detect export hub hub-view list monthly plugin pricing session status statusline telemetry usage version weekly --config --help --json --no-color --plugin-dir --socket-path --version --window" ;;
+        "auth") words="import-cookies --config --help --json --no-color --plugin-dir --socket-path" ;;
+        "auth import-cookies") words="--config --format --help --json --no-color --plugin-dir --provider --socket-path" ;;
+        "blocks") words="--breakdown --config --help --json --last --mode --no-color --plugin-dir --project --provider --since --socket-path --source --timezone --until --week-start" ;;
         "cache") words="clear --config --db-path --help --history --json --no-color --plugin-dir --socket-path --yes" ;;
         "config") words="path show validate --config --help --json --no-color --plugin-dir --socket-path" ;;
+        "daily") words="--breakdown --config --help --json --last --mode --no-color --plugin-dir --project --provider --since --socket-path --source --timezone --until --week-start" ;;
         "demo") words="--config --help --json --no-color --plugin-dir --socket-path --stop --window" ;;
         "detect") words="--all --config --help --json --no-color --plugin-dir --socket-path" ;;
+        "export") words="--config --format --help --json --no-color --output --plugin-dir --socket-path --what --window" ;;
         "hub") words="--allow-public --config --headless --help --json --listen --no-color --plugin-dir --socket-path" ;;
         "hub-view") words="--config --help --interval --json --no-color --plugin-dir --socket-path" ;;
         "list") words="--config --help --json --no-color --plugin-dir --socket-path" ;;
+        "monthly") words="--breakdown --config --help --json --last --mode --no-color --plugin-dir --project --provider --since --socket-path --source --timezone --until --week-start" ;;
         "plugin") words="list validate --config --help --json --no-color --plugin-dir --socket-path" ;;
+        "pricing") words="--config --help --json --no-color --plugin-dir --socket-path" ;;
+        "session") words="--breakdown --config --help --json --last --mode --no-color --plugin-dir --project --provider --since --socket-path --source --timezone --until --week-start" ;;
         "status") words="--config --help --json --no-color --plugin-dir --socket-path" ;;
+        "statusline") words="--color --config --help --install --json --no-color --plugin-dir --socket-path --uninstall" ;;
         "telemetry") words="daemon hook --config --help --json --no-color --plugin-dir --socket-path" ;;
         "telemetry daemon") words="install run status stop uninstall --config --db-path --dry-run --help --json --log-file --no-color --plugin-dir --socket-path" ;;
         "telemetry hook") words="--account-id --config --help --json --no-color --plugin-dir --socket-path --strict" ;;
         "usage") words="--config --help --json --no-color --plugin-dir --provider --save --socket-path --window" ;;
         "version") words="--config --help --json --no-color --plugin-dir --socket-path" ;;
+        "weekly") words="--breakdown --config --help --json --last --mode --no-color --plugin-dir --project --provider --since --socket-path --source --timezone --until --week-start" ;;
     esac
     COMPREPLY=($(compgen -W "$words" -- "$cur"))
 }

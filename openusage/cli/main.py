@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "pricing_cmd",
     "provider_cmds",
     "plugin_cmd",
+    "auth_cmd",
     "reports_cmd",
     "statusline_cmd",
     "hub_cmd",

@@ -181,6 +181,7 @@ class FetchContext:
     http: HttpAccess
     command: CommandAccess
     state: Dict[str, Any]  # per-account incremental state, persisted by the caller after the fetch
+    cookies: Dict[str, str] = field(default_factory=dict)  # imported browser cookies (cookie_domains)
 
 
 class Provider:
@@ -193,6 +194,7 @@ class Provider:
     programs: Sequence[str] = ()  # programs the provider may run
     default_interval: float = 60.0  # seconds between polls
     emits_events: bool = False  # True for local-file collectors
+    cookie_domains: Sequence[str] = ()  # web-session providers: domains whose imported cookies they read
     # Static widget spec: data, not drawing code. gauges: rate-limit names shown as gauges;
     # figures: snapshot fields shown as numbers; sections: detail tabs with data.
     widgets: Dict[str, Any] = {}
@@ -234,7 +236,16 @@ def make_context(
         http=HttpAccess(),
         command=CommandAccess(provider.programs),
         state=state,
+        cookies=_cookies(provider),
     )
+
+
+def _cookies(provider: Provider) -> Dict[str, str]:
+    if not provider.cookie_domains:
+        return {}
+    from openusage import cookies
+
+    return cookies.load(provider.id)
 
 
 def mask_secret(value: Optional[str]) -> str:
