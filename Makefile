@@ -20,9 +20,10 @@ dev: venv
 run: venv
 	$(BIN)/openusage
 
+LINTED := $(wildcard openusage tests bench contrib)
 lint: dev
-	$(BIN)/ruff check openusage tests bench contrib
-	$(BIN)/vermin -q -t=3.9- --no-tips --violations --eval-annotations openusage bench contrib
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/vermin -q -t=3.9- --no-tips --violations --eval-annotations $(filter-out tests,$(LINTED))
 
 unit: dev
 	$(PY) -m pytest -q

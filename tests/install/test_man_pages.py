@@ -24,7 +24,7 @@ def man_text():
 def test_every_command_and_flag_is_in_a_man_page():
     text = man_text()
     missing = []
-    for path, (words, options) in command_tree(build_parser()).items():
+    for path, (_words, options) in command_tree(build_parser()).items():
         for name in path.split():
             if not re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text):
                 missing.append(f"command {name!r}")
