@@ -4,12 +4,14 @@ from __future__ import annotations
 from typing import Dict
 
 from openusage.providers.base import Provider
+from openusage.providers.claude_code import ClaudeCodeProvider
 from openusage.providers.custom import CustomCommandProvider
 from openusage.providers.demo import DemoProvider
 
 REGISTRY: Dict[str, Provider] = {
     p.id: p
     for p in (
+        ClaudeCodeProvider(),
         DemoProvider(),
         CustomCommandProvider(),
     )

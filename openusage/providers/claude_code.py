@@ -1,0 +1,561 @@
+"""Claude Code: usage and tool calls read incrementally from the transcripts Claude Code writes.
+
+Transcripts are `<root>/projects/<encoded cwd>/<session>.jsonl`, with subagent work in
+`<session>/subagents/agent-*.jsonl`; roots are the entries of CLAUDE_CONFIG_DIR, else `~/.claude`
+and `~/.config/claude` (FORMATS.md, FORMATS-REFERENCE.md section A). Only appended bytes are read
+on each poll; events are produced lazily so a large log directory is never held in memory.
+
+Counting rules (as ccusage): one message_usage event per message.id + requestId, from the streaming
+copy with the largest token total; a side-question replay (a known message.id under a new requestId)
+is dropped; a line whose timestamp does not parse is skipped and counted. Each tool_use block is a
+tool_usage event keyed by its id, the key the PostToolUse hook path uses too.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+from openusage.core import pricing
+from openusage.core.events import UsageEvent, split_mcp_tool
+from openusage.core.snapshot import UsageSnapshot
+from openusage.core.timeutil import parse_rfc3339
+from openusage.providers import tail
+from openusage.providers.base import AccountConfig, FetchContext, FetchResult, Provider
+
+PROVIDER_ID = "claude_code"
+ENV_CONFIG_DIR = "CLAUDE_CONFIG_DIR"
+SYNTHETIC_MODEL = "<synthetic>"
+# A file untouched this long drops its per-message carry-over from the state (the state is
+# persisted after every poll); should it ever grow again it is read again from the start.
+COLD_AFTER_SECONDS = 2 * 86400
+
+_NON_ALNUM = re.compile(r"[^A-Za-z0-9]")
+
+
+class ClaudeCodeProvider(Provider):
+    id = PROVIDER_ID
+    name = "Claude Code"
+    source_modes = ("local",)
+    env_vars = (ENV_CONFIG_DIR,)
+    default_interval = 30.0
+    emits_events = True
+    widgets = {
+        "figures": ["spend.total", "tokens.total", "tool_calls"],
+        "gauges": ["5h", "weekly"],
+        "sections": ["models", "tools", "projects", "sessions", "mcp_servers"],
+    }
+
+    # --- detection --------------------------------------------------------------------------
+
+    def detect(self, env: Dict[str, str], home: str,
+               which: Callable[[str], Optional[str]]) -> List[AccountConfig]:
+        """One account when any Claude Code root has a projects directory."""
+        for root in claude_roots(env.get, home):
+            if os.path.isdir(os.path.join(root, "projects")):
+                return [AccountConfig(id=PROVIDER_ID, provider=PROVIDER_ID, detected_by=root)]
+        return []
+
+    # --- fetch ------------------------------------------------------------------------------
+
+    def fetch(self, account: AccountConfig, ctx: FetchContext) -> FetchResult:
+        """A snapshot plus a lazy stream of events; the stream fills in the snapshot's counters."""
+        roots = claude_roots(ctx.env.get, ctx.fs.home)
+        snapshot = UsageSnapshot(
+            provider_id=self.id,
+            account_id=account.id,
+            display_name=account.display_name or self.name,
+            currency="USD",
+            extras={"roots": roots},
+        )
+        if not any(os.path.isdir(r) for r in roots):
+            snapshot.status = "UNKNOWN"
+            snapshot.message = "no Claude Code directory found (looked in " + ", ".join(roots) + ")"
+            return FetchResult(snapshot=snapshot, events=[])
+        snapshot.status = "OK"
+        events = Collector(account.id, ctx.state, ctx.fs.home, ctx.now, ctx.log).run(roots, snapshot)
+        return FetchResult(snapshot=snapshot, events=events)  # type: ignore[arg-type]
+
+
+# --- roots and files ---------------------------------------------------------------------------
+
+
+def claude_roots(env_get: Callable[[str], Optional[str]], home: str) -> List[str]:
+    """Config roots to scan: CLAUDE_CONFIG_DIR entries (comma-separated) when set, else the defaults."""
+    configured = env_get(ENV_CONFIG_DIR)
+    if configured:
+        entries = [e.strip() for e in configured.split(",") if e.strip()]
+    else:
+        entries = [os.path.join(home, ".claude"), os.path.join(home, ".config", "claude")]
+    roots: List[str] = []
+    for entry in entries:
+        if entry == "~" or entry.startswith("~/"):
+            entry = os.path.join(home, entry[2:])
+        path = os.path.normpath(entry)
+        if path not in roots:
+            roots.append(path)
+    return roots
+
+
+@dataclass(frozen=True)
+class TranscriptFile:
+    path: str
+    session_id: str  # from the path; the parent session for subagent files
+    project_dir: str  # the <encoded cwd> folder name
+    parent_path: Optional[str]  # the parent session's file, for subagent files
+
+
+def iter_transcript_files(roots: List[str]) -> Iterator[Tuple[str, str]]:
+    """(path, session id) of every transcript under the roots, each parent before its subagents."""
+    for f in _iter_files(roots):
+        yield f.path, f.session_id
+
+
+def _iter_files(roots: List[str]) -> Iterator[TranscriptFile]:
+    seen_roots = set()
+    for root in roots:
+        projects = os.path.join(root, "projects")
+        real = os.path.realpath(projects)
+        # A root reached twice (a symlinked ~/.config/claude) must not count its files twice.
+        if real in seen_roots or not os.path.isdir(projects):
+            continue
+        seen_roots.add(real)
+        # os.walk lists a folder's files before descending, so <session>.jsonl precedes <session>/.
+        for dirpath, dirnames, filenames in os.walk(projects):
+            dirnames.sort()
+            rel = os.path.relpath(dirpath, projects)
+            parts = [] if rel == "." else rel.split(os.sep)
+            for name in sorted(filenames):
+                if name.endswith(".jsonl"):
+                    found = _describe(projects, parts, name)
+                    if found is not None:
+                        yield found
+
+
+def _describe(projects: str, parts: List[str], name: str) -> Optional[TranscriptFile]:
+    """Session and project of a file at projects/<parts...>/<name>; None for files outside a project."""
+    if not parts:
+        return None
+    path = os.path.join(projects, *parts, name)
+    if len(parts) == 1:
+        return TranscriptFile(path, name[: -len(".jsonl")], parts[0], None)
+    session = parts[1]
+    parent = os.path.join(projects, parts[0], session + ".jsonl") if "subagents" in parts[2:] else None
+    return TranscriptFile(path, session, parts[0], parent)
+
+
+def project_from_dir(dir_name: str, home: str) -> str:
+    """A project name from an <encoded cwd> folder name, for lines without a cwd (lossy by nature)."""
+    if not dir_name.startswith("-"):
+        return dir_name  # not an encoded path (hand-made layouts, older tools)
+    encoded_home = _NON_ALNUM.sub("-", home.rstrip("/")) + "-"
+    if home.strip("/") and dir_name.startswith(encoded_home) and len(dir_name) > len(encoded_home):
+        return dir_name[len(encoded_home):]
+    return dir_name.lstrip("-") or dir_name
+
+
+def project_from_cwd(cwd: str) -> str:
+    """The project name of a working directory: its last path component (as the hook path does)."""
+    return os.path.basename(cwd.rstrip("/")) or cwd
+
+
+# --- collecting ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Counters:
+    files: int = 0
+    files_read: int = 0
+    files_failed: int = 0
+    bytes_read: int = 0
+    lines: int = 0
+    messages: int = 0
+    tool_calls: int = 0
+    replays_dropped: int = 0
+    skipped: Dict[str, int] = field(default_factory=dict)
+
+    def skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+
+class Collector:
+    """One poll over every transcript: yields events, advancing per-file cursors in `state`."""
+
+    def __init__(self, account_id: str, state: Dict[str, Any], home: str, now: float,
+                 log: Optional[logging.Logger] = None):
+        self.account_id = account_id
+        self.log = log or logging.getLogger(__name__)
+        self.state = state
+        self.home = home
+        self.now = now
+        self.counters = Counters()
+        self.tools_seen: set = set()
+
+    def run(self, roots: List[str], snapshot: UsageSnapshot) -> Iterator[UsageEvent]:
+        """Read every file, then fill in the snapshot and forget files that no longer exist."""
+        files = self.state.setdefault("files", {})
+        present = set()
+        for f in _iter_files(roots):
+            present.add(f.path)
+            self.counters.files += 1
+            yield from self._file(f, files)
+        for gone in [p for p in files if p not in present]:
+            del files[gone]
+        self._finish(snapshot, files)
+
+    def _file(self, f: TranscriptFile, files: Dict[str, Any]) -> Iterator[UsageEvent]:
+        try:
+            st = os.stat(f.path)
+            if tail.unchanged(self.state, f.path, st):
+                self._maybe_cool(files[f.path], st)
+                return
+            cursor = _working_copy(tail.cursor_for(self.state, f.path, st))
+            events = list(self._read(f, cursor, files))
+        except OSError as exc:
+            # Vanished or unreadable between listing and reading: the next poll tries again.
+            self.counters.files_failed += 1
+            self.log.debug("claude_code: cannot read %s: %s", f.path, exc)
+            return
+        self.counters.files_read += 1
+        yield from events
+        # Committed only once the file's events are handed over, so an abandoned poll re-reads it.
+        files[f.path] = cursor
+
+    def _maybe_cool(self, cursor: Dict[str, Any], st: os.stat_result) -> None:
+        ctx = cursor.get("ctx") or {}
+        if "req" in ctx and st.st_mtime < self.now - COLD_AFTER_SECONDS:
+            cursor["ctx"] = {"n": ctx.get("n", 0), "cold": True}
+
+    def _read(self, f: TranscriptFile, cursor: Dict[str, Any], files: Dict[str, Any]) -> List[UsageEvent]:
+        """Events of the bytes appended to one file: tool calls, then the best copy of each message."""
+        ctx = cursor["ctx"]
+        first_req: Dict[str, str] = ctx.setdefault("req", {})
+        parent_req = _parent_requests(files, f.parent_path)
+        start = cursor.get("offset", 0)
+        out: List[UsageEvent] = []
+        best: Dict[str, AssistantLine] = {}
+        for raw in tail.iter_new_lines(f.path, cursor):
+            self.counters.lines += 1
+            try:
+                line = parse_raw_line(raw)
+            except SkippedLine as exc:
+                self.counters.skip(exc.reason)
+                continue
+            if line is None:
+                continue
+            new = _admit(line, first_req, parent_req)
+            if new is None:
+                self.counters.replays_dropped += 1
+                continue
+            if line.cwd:
+                ctx["cwd"] = line.cwd
+            out.extend(self._tool_events(line, f, ctx))
+            if line.counts_as_request():
+                if new:
+                    ctx["n"] = ctx.get("n", 0) + 1
+                self._keep_best(line, best, out, f, ctx)
+        out.extend(self._usage_event(line, f, ctx) for line in best.values())
+        self.counters.bytes_read += cursor.get("offset", 0) - start
+        return out
+
+    def _keep_best(self, line: AssistantLine, best: Dict[str, AssistantLine], out: List[UsageEvent],
+                   f: TranscriptFile, ctx: Dict[str, Any]) -> None:
+        """Streaming writes growing copies of one response: keep the largest (ccusage does too)."""
+        key = line.key
+        if key is None:
+            out.append(self._usage_event(line, f, ctx))  # no id to merge copies on
+        elif key not in best or line.total_tokens() > best[key].total_tokens():
+            best[key] = line
+
+    def _usage_event(self, line: AssistantLine, f: TranscriptFile, ctx: Dict[str, Any]) -> UsageEvent:
+        self.counters.messages += 1
+        return usage_event(line, self.account_id, f.session_id, self._project(line, f, ctx))
+
+    def _tool_events(self, line: AssistantLine, f: TranscriptFile, ctx: Dict[str, Any]) -> List[UsageEvent]:
+        out = []
+        for tool_id, tool_name in line.tools:
+            if tool_id in self.tools_seen:
+                continue
+            self.tools_seen.add(tool_id)
+            self.counters.tool_calls += 1
+            out.append(tool_event(line, tool_id, tool_name, self.account_id, f.session_id,
+                                  self._project(line, f, ctx)))
+        return out
+
+    def _project(self, line: AssistantLine, f: TranscriptFile, ctx: Dict[str, Any]) -> str:
+        cwd = line.cwd or ctx.get("cwd")
+        return project_from_cwd(cwd) if cwd else project_from_dir(f.project_dir, self.home)
+
+    def _finish(self, snapshot: UsageSnapshot, files: Dict[str, Any]) -> None:
+        c = self.counters
+        total = sum((cur.get("ctx") or {}).get("n", 0) for cur in files.values())
+        snapshot.message = f"{_plural(total, 'message')} from {_plural(c.files, 'file')}"
+        extras = snapshot.extras if snapshot.extras is not None else {}
+        extras.update(
+            files=c.files, files_read=c.files_read, files_failed=c.files_failed, bytes_read=c.bytes_read,
+            lines_read=c.lines, messages_total=total, messages_new=c.messages, tool_calls_new=c.tool_calls,
+            replays_dropped=c.replays_dropped, lines_skipped=sum(c.skipped.values()),
+            skipped_reasons=dict(c.skipped),
+        )
+        snapshot.extras = extras
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def _working_copy(cursor: Dict[str, Any]) -> Dict[str, Any]:
+    """A copy of a cursor to advance; a cooled file starts over so its carry-over is rebuilt."""
+    ctx = cursor.get("ctx") or {}
+    if ctx.get("cold"):
+        return {"dev": cursor.get("dev"), "ino": cursor.get("ino"), "size": 0, "offset": 0, "ctx": {}}
+    copy = dict(cursor)
+    copy["ctx"] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in ctx.items()}
+    return copy
+
+
+def _parent_requests(files: Dict[str, Any], parent_path: Optional[str]) -> Dict[str, str]:
+    if parent_path is None:
+        return {}
+    return ((files.get(parent_path) or {}).get("ctx") or {}).get("req") or {}
+
+
+def _admit(line: AssistantLine, first_req: Dict[str, str], parent_req: Dict[str, str]) -> Optional[bool]:
+    """None for a side-question replay, else whether this is the file's first copy of the message.
+
+    A replay reuses a known message.id under a new requestId; the first requestId seen wins. A
+    subagent file's first copy is also checked against its parent session file's requests.
+    """
+    mid = line.message_id
+    if mid is None:
+        return True
+    rid = line.request_id or ""
+    known = first_req.get(mid)
+    if known is not None:
+        return None if known != rid else False
+    parent = parent_req.get(mid)
+    if parent is not None and parent != rid and line.sidechain:
+        first_req[mid] = parent  # later copies of the replay are dropped too
+        return None
+    first_req[mid] = rid
+    return True
+
+
+# --- parsing (pure) ------------------------------------------------------------------------------
+
+
+class SkippedLine(ValueError):
+    """A line that looked like a usage line but cannot be used; `reason` names why."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class AssistantLine:
+    """The parts of one assistant transcript line that usage tracking needs (never its content)."""
+
+    occurred_at: float
+    session_id: Optional[str] = None
+    message_id: Optional[str] = None
+    request_id: Optional[str] = None
+    model: Optional[str] = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    has_usage: bool = False
+    fast: bool = False
+    cost_logged: Optional[float] = None
+    cwd: Optional[str] = None
+    sidechain: bool = False
+    tools: List[Tuple[str, str]] = field(default_factory=list)  # (tool_use id, name)
+    uuid: Optional[str] = None
+    version: Optional[str] = None
+    agent_id: Optional[str] = None
+    usage: Optional[Dict[str, Any]] = field(default=None, repr=False)
+
+    @property
+    def key(self) -> Optional[str]:
+        """The message's dedup id: message.id + requestId, message.id alone, or None."""
+        if self.message_id is None:
+            return None
+        return f"{self.message_id}:{self.request_id}" if self.request_id else self.message_id
+
+    @property
+    def cache_write_tokens(self) -> int:
+        return self.cache_write_5m_tokens + self.cache_write_1h_tokens
+
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
+
+    def counts_as_request(self) -> bool:
+        """Usage lines count, except Claude Code's locally generated (API error) messages."""
+        return self.has_usage and not (self.model == SYNTHETIC_MODEL and self.total_tokens() == 0)
+
+    @property
+    def raw(self) -> Dict[str, Any]:
+        """Identifying fields and the usage object; never message content (transcripts hold code)."""
+        # Built on demand: most parsed lines are streaming copies that never become an event.
+        raw: Dict[str, Any] = {"uuid": self.uuid, "requestId": self.request_id, "message_id": self.message_id,
+                               "model": self.model, "isSidechain": self.sidechain, "version": self.version}
+        if self.usage is not None:
+            # Per-iteration copies (2026 builds) repeat the counts; they only make the row bigger.
+            raw["usage"] = {k: v for k, v in self.usage.items() if k != "iterations"}
+        if self.agent_id:
+            raw["agentId"] = self.agent_id
+        if self.cost_logged is not None:
+            raw["costUSD"] = self.cost_logged
+        return raw
+
+
+def parse_raw_line(raw: bytes) -> Optional[AssistantLine]:
+    """parse_line for one line of bytes; cheap substring tests skip the lines that cannot matter."""
+    # Most bytes in a transcript are user lines (tool results, file contents): never decode those.
+    if b"assistant" not in raw or (b'"usage"' not in raw and b'"tool_use"' not in raw):
+        return None
+    try:
+        obj = json.loads(raw)
+    except ValueError:  # also UnicodeDecodeError
+        raise SkippedLine("bad_json") from None
+    return parse_line(obj)
+
+
+def parse_line(obj: Any) -> Optional[AssistantLine]:
+    """The usage-relevant parts of a decoded line; None for lines without usage or tool calls.
+
+    Raises SkippedLine("bad_timestamp") for an assistant line whose timestamp does not parse.
+    """
+    if not isinstance(obj, dict):
+        return None
+    message = obj.get("message")
+    if not isinstance(message, dict) or not _is_assistant(obj, message):
+        return None
+    usage = message.get("usage")
+    tools = _tool_uses(message.get("content"))
+    if not isinstance(usage, dict) and not tools:
+        return None
+    occurred = parse_rfc3339(obj.get("timestamp"))  # type: ignore[arg-type]
+    if occurred is None:
+        raise SkippedLine("bad_timestamp")
+    line = AssistantLine(
+        occurred_at=occurred,
+        session_id=_text(obj.get("sessionId")),
+        message_id=_text(message.get("id")),
+        request_id=_text(obj.get("requestId")),
+        model=_text(message.get("model")),
+        cost_logged=_cost(obj.get("costUSD")),
+        cwd=_text(obj.get("cwd")),
+        sidechain=obj.get("isSidechain") is True,
+        tools=tools,
+        uuid=_text(obj.get("uuid")),
+        version=_text(obj.get("version")),
+        agent_id=_text(obj.get("agentId")),
+    )
+    if isinstance(usage, dict):
+        _read_usage(line, usage)
+    return line
+
+
+def _is_assistant(obj: Dict[str, Any], message: Dict[str, Any]) -> bool:
+    kind = obj.get("type")
+    # Minimal lines (ccusage's own test data) carry only message.role.
+    return kind == "assistant" or (kind is None and message.get("role") == "assistant")
+
+
+def _read_usage(line: AssistantLine, usage: Dict[str, Any]) -> None:
+    line.has_usage = True
+    line.usage = usage
+    line.input_tokens = _count(usage.get("input_tokens"))
+    line.output_tokens = _count(usage.get("output_tokens"))
+    line.cache_read_tokens = _count(usage.get("cache_read_input_tokens"))
+    line.cache_write_5m_tokens, line.cache_write_1h_tokens = _cache_writes(usage)
+    line.fast = usage.get("speed") == "fast"
+
+
+def _cache_writes(usage: Dict[str, Any]) -> Tuple[int, int]:
+    """(5-minute, 1-hour) cache writes; the legacy total counts as 5-minute writes without a split."""
+    legacy = _count(usage.get("cache_creation_input_tokens"))
+    split = usage.get("cache_creation")
+    if isinstance(split, dict):
+        five = _count(split.get("ephemeral_5m_input_tokens"))
+        hour = _count(split.get("ephemeral_1h_input_tokens"))
+        if five or hour:
+            return five, hour
+    return legacy, 0
+
+
+def _tool_uses(content: Any) -> List[Tuple[str, str]]:
+    if not isinstance(content, list):
+        return []
+    out = []
+    for block in content:
+        if isinstance(block, dict) and block.get("type") == "tool_use":
+            tool_id, name = _text(block.get("id")), _text(block.get("name"))
+            if tool_id and name:
+                out.append((tool_id, name))
+    return out
+
+
+def _text(value: Any) -> Optional[str]:
+    return value if isinstance(value, str) and value else None
+
+
+def _count(value: Any) -> int:
+    if type(value) is int:  # the usual case, checked first: this runs for every field of every line
+        return value if value > 0 else 0
+    if not isinstance(value, float) or not math.isfinite(value):
+        return 0
+    return max(int(value), 0)
+
+
+def _cost(value: Any) -> Optional[float]:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) and value >= 0 else None
+
+
+def compute_line_cost(line: AssistantLine) -> Optional[float]:
+    """USD for one request from the price table (fast mode at the model's multiplier); None if unknown."""
+    if line.model is None:
+        return None
+    cost = pricing.compute_cost(line.model, line.input_tokens, line.output_tokens, line.cache_read_tokens,
+                                line.cache_write_5m_tokens, line.cache_write_1h_tokens)
+    if cost is not None and line.fast:
+        res = pricing.resolve(line.model)
+        if res is not None and res.price.fast_multiplier:
+            cost *= res.price.fast_multiplier
+    return cost
+
+
+def usage_event(line: AssistantLine, account_id: str, session_id: Optional[str],
+                project: Optional[str]) -> UsageEvent:
+    """The message_usage event of one assistant line (the session id of the line wins over the path's)."""
+    computed = compute_line_cost(line)
+    return UsageEvent(
+        source=PROVIDER_ID, provider_id=PROVIDER_ID, account_id=account_id, event_type="message_usage",
+        occurred_at=line.occurred_at, session_id=line.session_id or session_id, message_id=line.key,
+        model=line.model, input_tokens=line.input_tokens, output_tokens=line.output_tokens,
+        cache_read_tokens=line.cache_read_tokens, cache_write_tokens=line.cache_write_tokens,
+        cost_usd=pricing.apply_cost_mode("auto", line.cost_logged, computed),
+        cost_logged_usd=line.cost_logged, cost_computed_usd=computed,
+        requests=1, project=project, raw=line.raw,
+    )
+
+
+def tool_event(line: AssistantLine, tool_id: str, tool_name: str, account_id: str, session_id: Optional[str],
+               project: Optional[str]) -> UsageEvent:
+    """The tool_usage event of one tool_use block; its key matches the PostToolUse hook's tool_use_id."""
+    return UsageEvent(
+        source=PROVIDER_ID, provider_id=PROVIDER_ID, account_id=account_id, event_type="tool_usage",
+        occurred_at=line.occurred_at, session_id=line.session_id or session_id, tool_call_id=tool_id,
+        tool_name=tool_name, mcp_server=split_mcp_tool(tool_name), model=line.model, requests=0,
+        project=project,
+        raw={"uuid": line.uuid, "message_id": line.message_id, "isSidechain": line.sidechain},
+    )
