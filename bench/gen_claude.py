@@ -94,6 +94,8 @@ def generate(root: str, megabytes: float, seed: int = 1, days: int = 30, now: fl
         path = os.path.join(folder, f"{session}.jsonl")
         with open(path, "w", encoding="utf-8") as fh:
             fh.writelines(lines)
+        last = truth[-1][3] if truth else start
+        os.utime(path, (last, last))  # like a real transcript: last modified at its last message
         written += sum(len(line) for line in lines)
         files += 1
         messages += len(truth)
@@ -102,8 +104,11 @@ def generate(root: str, megabytes: float, seed: int = 1, days: int = 30, now: fl
             os.makedirs(sub, exist_ok=True)
             sub_lines, sub_truth = session_lines(rnd, session, cwd, start + 60, rnd.randint(3, 20))
             sub_lines = [line.replace('"isSidechain":false', '"isSidechain":true') for line in sub_lines]
-            with open(os.path.join(sub, f"agent-{rnd.getrandbits(32):08x}.jsonl"), "w", encoding="utf-8") as fh:
+            sub_path = os.path.join(sub, f"agent-{rnd.getrandbits(32):08x}.jsonl")
+            with open(sub_path, "w", encoding="utf-8") as fh:
                 fh.writelines(sub_lines)
+            sub_last = min(sub_truth[-1][3], now) if sub_truth else start
+            os.utime(sub_path, (sub_last, sub_last))
             written += sum(len(line) for line in sub_lines)
             files += 1
             messages += len(sub_truth)

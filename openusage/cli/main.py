@@ -5,21 +5,34 @@ imported: this module imports only sys at the top.
 """
 import sys
 
-# Command modules under openusage.cli; each has register(sub, parents) and sets func=run.
-COMMAND_MODULES = (
-    "telemetry_cmd",
-    "config_cmd",
-    "cache_cmd",
-    "pricing_cmd",
-    "provider_cmds",
-    "plugin_cmd",
-    "auth_cmd",
-    "reports_cmd",
-    "statusline_cmd",
-    "hub_cmd",
-    "demo_cmd",
-    "version_cmd",
-)
+# Command name -> module under openusage.cli that registers it (register(sub, parents), func=run).
+# Only the module of the command being run is imported, so one-shot commands start fast.
+COMMANDS = {
+    "telemetry": "telemetry_cmd",
+    "config": "config_cmd",
+    "cache": "cache_cmd",
+    "pricing": "pricing_cmd",
+    "detect": "provider_cmds",
+    "list": "provider_cmds",
+    "usage": "provider_cmds",
+    "status": "provider_cmds",
+    "plugin": "plugin_cmd",
+    "auth": "auth_cmd",
+    "integrations": "integrations_cmd",
+    "daily": "reports_cmd",
+    "weekly": "reports_cmd",
+    "monthly": "reports_cmd",
+    "session": "reports_cmd",
+    "blocks": "reports_cmd",
+    "export": "reports_cmd",
+    "statusline": "statusline_cmd",
+    "hub": "hub_cmd",
+    "hub-view": "hub_cmd",
+    "demo": "demo_cmd",
+    "version": "version_cmd",
+}
+COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
+_OPTIONS_WITH_VALUES = {"--config", "--plugin-dir", "--socket-path", "--window"}
 
 
 def main(argv=None) -> int:
@@ -38,7 +51,7 @@ def _dispatch(argv) -> int:
     from openusage.cli.common import EXIT_USAGE, CliError
     from openusage.config import ConfigError
 
-    parser = build_parser(argparse, importlib)
+    parser = build_parser(argparse, importlib, only=_command_module(argv))
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
         from openusage.cli import dashboard_cmd
@@ -71,7 +84,20 @@ def global_options(parser, suppress: bool) -> None:
     parser.add_argument("--socket-path", metavar="PATH", default=default(None), help="daemon socket")
 
 
-def build_parser(argparse=None, importlib=None):
+def _command_module(argv):
+    """The module of the command named in argv, or None (then every command is registered)."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _OPTIONS_WITH_VALUES:
+            skip = True
+        elif not arg.startswith("-"):
+            return COMMANDS.get(arg)
+    return None
+
+
+def build_parser(argparse=None, importlib=None, only=None):
     if argparse is None:
         import argparse
     if importlib is None:
@@ -90,7 +116,7 @@ def build_parser(argparse=None, importlib=None):
     parent = argparse.ArgumentParser(add_help=False)
     global_options(parent, suppress=True)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in (only,) if only else COMMAND_MODULES:
         try:
             module = importlib.import_module(f"openusage.cli.{name}")
         except ModuleNotFoundError as exc:

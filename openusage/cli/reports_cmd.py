@@ -79,7 +79,8 @@ def build_report(conn, args: argparse.Namespace, tz: Optional[tzinfo], now: floa
     until = _next_day_start(args.until, tz) if args.until else None
     if since is not None and until is not None and since >= until:
         raise CliError("--since is after --until", EXIT_USAGE)
-    rows = data.load_rows(conn, since, until, args.provider, args.project, args.mode)
+    rows = data.load_rows(conn, since, until, args.provider, args.project, args.mode,
+                          by_session=args.report == "session")
     if args.report in ("daily", "weekly", "monthly"):
         return build.periods(rows, args.report, tz, args.week_start, args.last)
     if args.report == "session":

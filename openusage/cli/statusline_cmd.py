@@ -59,8 +59,9 @@ def usage_today(now: float) -> Dict[str, Any]:
         return {}
     conn = db.connect(path, readonly=True)
     try:
-        today = sum(r.cost_usd for r in data.load_rows(conn, local_midnight(now), None, ["claude_code"]))
-        recent = data.load_rows(conn, now - 2 * build.BLOCK_SECONDS, None, ["claude_code"])
+        today = sum(r.cost_usd for r in data.load_rows(conn, local_midnight(now), None, ["claude_code"],
+                                                       by_session=False))
+        recent = data.load_rows(conn, now - 2 * build.BLOCK_SECONDS, None, ["claude_code"], by_session=False)
         return {"today": today, "block": build.active_block(recent, now)}
     finally:
         conn.close()

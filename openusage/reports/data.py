@@ -39,8 +39,13 @@ def load_rows(
     providers: Optional[List[str]] = None,
     projects: Optional[List[str]] = None,
     mode: str = "auto",
+    by_session: bool = True,
 ) -> Iterator[Row]:
-    """Usage rows in [since, until), oldest first."""
+    """Usage rows in [since, until), oldest first.
+
+    Without by_session, SQLite first folds projects and sessions into one row per bucket, provider and
+    model (what period and block reports need), which is several times fewer rows for Python.
+    """
     if mode not in COST_COLUMN:
         raise ValueError(f"unknown cost mode {mode!r} (use auto, calculate or display)")
     where = ["(input + output + cache_read + cache_write + requests) > 0"]
@@ -55,11 +60,18 @@ def load_rows(
         if values:
             where.append(f"{column} IN ({','.join('?' * len(values))})")
             args.extend(values)
-    sql = (
-        "SELECT bucket, provider_id, account_id, model, project, session_id, input, output, cache_read, "
-        f"cache_write, reasoning, {COST_COLUMN[mode]}, requests FROM rollup_q WHERE {' AND '.join(where)} "
-        "ORDER BY bucket"
-    )
+    cost = COST_COLUMN[mode]
+    if by_session:
+        sql = (
+            "SELECT bucket, provider_id, account_id, model, project, session_id, input, output, cache_read, "
+            f"cache_write, reasoning, {cost}, requests FROM rollup_q WHERE {' AND '.join(where)} ORDER BY bucket"
+        )
+    else:
+        sql = (
+            "SELECT bucket, provider_id, account_id, model, '', '', SUM(input), SUM(output), SUM(cache_read), "
+            f"SUM(cache_write), SUM(reasoning), SUM({cost}), SUM(requests) FROM rollup_q "
+            f"WHERE {' AND '.join(where)} GROUP BY bucket, provider_id, account_id, model ORDER BY bucket"
+        )
     for r in conn.execute(sql, args):
         yield Row(r[0] * QUARTER, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11] or 0.0, r[12])
 

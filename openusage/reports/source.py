@@ -60,7 +60,7 @@ def scan_direct(settings: config.Settings, providers: Optional[List[str]] = None
     """Bring the cache database up to date with the local logs; its path."""
     path = cache_db_path()
     paths.ensure_private_dir(os.path.dirname(path))
-    writer = Writer(path)
+    writer = Writer(path, check=False)
     writer.start()
     spinner = _Spinner() if progress else None
     try:

@@ -135,12 +135,15 @@ def _split(script: str) -> List[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
 
 
-def open_store(path: str) -> sqlite3.Connection:
-    """Open (creating) the database; one that fails quick_check is moved aside and replaced."""
+def open_store(path: str, check: bool = True) -> sqlite3.Connection:
+    """Open (creating) the database; with check, one that fails quick_check is moved aside and replaced.
+
+    The daemon checks at start; short-lived commands skip the check, whose cost grows with the file.
+    """
     directory = os.path.dirname(path)
     if directory:
         os.makedirs(directory, mode=0o700, exist_ok=True)
-    if os.path.exists(path) and not _healthy(path):
+    if check and os.path.exists(path) and not _healthy(path):
         aside = f"{path}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}"
         log.error("database %s failed PRAGMA quick_check; moved aside to %s, starting a fresh one", path, aside)
         os.replace(path, aside)

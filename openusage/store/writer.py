@@ -53,10 +53,10 @@ class Ticket:
 class Writer(threading.Thread):
     """Owns the write connection; everything that changes the database goes through it."""
 
-    def __init__(self, db_path: str, conn: Optional[sqlite3.Connection] = None):
+    def __init__(self, db_path: str, conn: Optional[sqlite3.Connection] = None, check: bool = True):
         super().__init__(name="store-writer", daemon=True)
         self.db_path = db_path
-        self.conn = conn or db.open_store(db_path)
+        self.conn = conn or db.open_store(db_path, check=check)
         self._queue: queue.Queue[Any] = queue.Queue()
         self._day_cache: Dict[int, str] = {}
         self.counters = {
