@@ -79,10 +79,14 @@ def build_report(conn, args: argparse.Namespace, tz: Optional[tzinfo], now: floa
     until = _next_day_start(args.until, tz) if args.until else None
     if since is not None and until is not None and since >= until:
         raise CliError("--since is after --until", EXIT_USAGE)
+    if args.report in ("daily", "weekly", "monthly"):
+        def period_of(epoch: float) -> str:
+            return build.period_start(datetime.fromtimestamp(epoch, tz), args.report, args.week_start)
+
+        rows = data.load_rows_by_period(conn, period_of, since, until, args.provider, args.project, args.mode)
+        return build.periods(rows, args.report, tz, args.week_start, args.last)
     rows = data.load_rows(conn, since, until, args.provider, args.project, args.mode,
                           by_session=args.report == "session")
-    if args.report in ("daily", "weekly", "monthly"):
-        return build.periods(rows, args.report, tz, args.week_start, args.last)
     if args.report == "session":
         return build.sessions(rows, tz, data.session_info(conn), args.last)
     return build.blocks(rows, now, args.last)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from openusage.store.db import QUARTER
 
@@ -44,36 +44,80 @@ def load_rows(
     """Usage rows in [since, until), oldest first.
 
     Without by_session, SQLite first folds projects and sessions into one row per bucket, provider and
-    model (what period and block reports need), which is several times fewer rows for Python.
+    model (what block reports need), which is several times fewer rows for Python.
     """
-    if mode not in COST_COLUMN:
-        raise ValueError(f"unknown cost mode {mode!r} (use auto, calculate or display)")
-    where = ["(input + output + cache_read + cache_write + requests) > 0"]
-    args: List[object] = []
-    if since is not None:
-        where.append("bucket >= ?")
-        args.append(int(since // QUARTER))
-    if until is not None:
-        where.append("bucket < ?")
-        args.append(int(-(-until // QUARTER)))
-    for column, values in (("provider_id", providers), ("project", projects)):
-        if values:
-            where.append(f"{column} IN ({','.join('?' * len(values))})")
-            args.extend(values)
+    where, args = _filters("", since, until, providers, projects, mode)
     cost = COST_COLUMN[mode]
     if by_session:
         sql = (
             "SELECT bucket, provider_id, account_id, model, project, session_id, input, output, cache_read, "
-            f"cache_write, reasoning, {cost}, requests FROM rollup_q WHERE {' AND '.join(where)} ORDER BY bucket"
+            f"cache_write, reasoning, {cost}, requests FROM rollup_q WHERE {where} ORDER BY bucket"
         )
     else:
         sql = (
             "SELECT bucket, provider_id, account_id, model, '', '', SUM(input), SUM(output), SUM(cache_read), "
             f"SUM(cache_write), SUM(reasoning), SUM({cost}), SUM(requests) FROM rollup_q "
-            f"WHERE {' AND '.join(where)} GROUP BY bucket, provider_id, account_id, model ORDER BY bucket"
+            f"WHERE {where} GROUP BY bucket, provider_id, account_id, model ORDER BY bucket"
         )
     for r in conn.execute(sql, args):
-        yield Row(r[0] * QUARTER, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11] or 0.0, r[12])
+        yield _row(r)
+
+
+def load_rows_by_period(
+    conn: sqlite3.Connection,
+    period_of: Callable[[float], str],
+    since: Optional[float] = None,
+    until: Optional[float] = None,
+    providers: Optional[List[str]] = None,
+    projects: Optional[List[str]] = None,
+    mode: str = "auto",
+) -> Iterator[Row]:
+    """One row per period, provider, account and model, summed by SQLite, oldest first.
+
+    `period_of(epoch)` names the period of a bucket (its local day, week or month): each distinct
+    bucket is named once in Python, and SQLite sums through a join. A row's `at` is its period's
+    first bucket.
+    """
+    where, args = _filters("", since, until, providers, projects, mode)
+    buckets = [r[0] for r in conn.execute(f"SELECT DISTINCT bucket FROM rollup_q WHERE {where}", args)]
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS report_period(bucket INTEGER PRIMARY KEY, period TEXT)")
+    conn.execute("DELETE FROM temp.report_period")
+    conn.executemany("INSERT INTO temp.report_period VALUES (?, ?)",
+                     [(b, period_of(b * QUARTER)) for b in buckets])
+    where, args = _filters("r.", since, until, providers, projects, mode)
+    cost = COST_COLUMN[mode]
+    sql = (
+        "SELECT MIN(r.bucket), r.provider_id, r.account_id, r.model, '', '', SUM(r.input), SUM(r.output), "
+        f"SUM(r.cache_read), SUM(r.cache_write), SUM(r.reasoning), SUM(r.{cost}), SUM(r.requests) "
+        f"FROM rollup_q r JOIN temp.report_period p ON p.bucket = r.bucket WHERE {where} "
+        "GROUP BY p.period, r.provider_id, r.account_id, r.model ORDER BY 1"
+    )
+    for r in conn.execute(sql, args):
+        yield _row(r)
+
+
+def _row(r: tuple) -> Row:
+    return Row(r[0] * QUARTER, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11] or 0.0, r[12])
+
+
+def _filters(alias: str, since, until, providers, projects, mode) -> Tuple[str, List[object]]:
+    """The WHERE clause (columns prefixed by alias) and its arguments."""
+    if mode not in COST_COLUMN:
+        raise ValueError(f"unknown cost mode {mode!r} (use auto, calculate or display)")
+    a = alias
+    where = [f"({a}input + {a}output + {a}cache_read + {a}cache_write + {a}requests) > 0"]
+    args: List[object] = []
+    if since is not None:
+        where.append(f"{a}bucket >= ?")
+        args.append(int(since // QUARTER))
+    if until is not None:
+        where.append(f"{a}bucket < ?")
+        args.append(int(-(-until // QUARTER)))
+    for column, values in (("provider_id", providers), ("project", projects)):
+        if values:
+            where.append(f"{a}{column} IN ({','.join('?' * len(values))})")
+            args.extend(values)
+    return " AND ".join(where), args
 
 
 def session_info(conn: sqlite3.Connection) -> Dict[tuple, tuple]:
