@@ -6,12 +6,12 @@ _openusage() {
         [[ "$word" == -* ]] && continue
         next="${path:+$path }$word"
         case "$next" in
-            "auth"|"auth import-cookies"|"blocks"|"cache"|"config"|"daily"|"demo"|"detect"|"export"|"hub"|"hub-view"|"list"|"monthly"|"plugin"|"pricing"|"session"|"status"|"statusline"|"telemetry"|"telemetry daemon"|"telemetry hook"|"usage"|"version"|"weekly") path="$next" ;;
+            "auth"|"auth import-cookies"|"blocks"|"cache"|"config"|"daily"|"demo"|"detect"|"export"|"hub"|"hub-view"|"integrations"|"integrations install"|"integrations list"|"integrations uninstall"|"integrations upgrade"|"list"|"monthly"|"plugin"|"pricing"|"session"|"status"|"statusline"|"telemetry"|"telemetry daemon"|"telemetry hook"|"usage"|"version"|"weekly") path="$next" ;;
         esac
     done
     local words=""
     case "$path" in
-        "") words="auth blocks cache config daily demo detect export hub hub-view list monthly plugin pricing session status statusline telemetry usage version weekly --config --help --json --no-color --plugin-dir --socket-path --version --window" ;;
+        "") words="auth blocks cache config daily demo detect export hub hub-view integrations list monthly plugin pricing session status statusline telemetry usage version weekly --config --help --json --no-color --plugin-dir --socket-path --version --window" ;;
         "auth") words="import-cookies --config --help --json --no-color --plugin-dir --socket-path" ;;
         "auth import-cookies") words="--config --format --help --json --no-color --plugin-dir --provider --socket-path" ;;
         "blocks") words="--breakdown --config --help --json --last --mode --no-color --plugin-dir --project --provider --since --socket-path --source --timezone --until --week-start" ;;
@@ -23,6 +23,11 @@ _openusage() {
         "export") words="--config --format --help --json --no-color --output --plugin-dir --socket-path --what --window" ;;
         "hub") words="--allow-public --config --headless --help --json --listen --no-color --plugin-dir --socket-path" ;;
         "hub-view") words="--config --help --interval --json --no-color --plugin-dir --socket-path" ;;
+        "integrations") words="install list uninstall upgrade --config --help --json --no-color --plugin-dir --socket-path" ;;
+        "integrations install") words="--chain --config --help --json --no-color --plugin-dir --socket-path" ;;
+        "integrations list") words="--all --config --help --json --no-color --plugin-dir --socket-path" ;;
+        "integrations uninstall") words="--config --help --json --no-color --plugin-dir --socket-path" ;;
+        "integrations upgrade") words="--all --config --help --json --no-color --plugin-dir --socket-path" ;;
         "list") words="--config --help --json --no-color --plugin-dir --socket-path" ;;
         "monthly") words="--breakdown --config --help --json --last --mode --no-color --plugin-dir --project --provider --since --socket-path --source --timezone --until --week-start" ;;
         "plugin") words="list validate --config --help --json --no-color --plugin-dir --socket-path" ;;
