@@ -256,12 +256,14 @@ class Writer(threading.Thread):
         bucket = int(ev.occurred_at // db.QUARTER)
         day = self._day(bucket)
         base = (ev.provider_id, ev.account_id)
-        if any(d[c] for c in ("input", "output", "cache_read", "cache_write", "cost", "requests")):
+        # Each delta is built once as a tuple in its table's column order (the hot path of a cold scan).
+        if d["input"] or d["output"] or d["cache_read"] or d["cache_write"] or d["cost"] or d["requests"]:
             model = ev.model or ""
-            agg.usage_q[(*base, bucket, model, ev.project or "", ev.session_id or "")].add(d)
-            agg.usage_d[(*base, day, model)].add(d)
+            quarter = tuple(d.get(c, 0) for c in _QUARTER_COLS)
+            agg.usage_q[(*base, bucket, model, ev.project or "", ev.session_id or "")].add(quarter)
+            agg.usage_d[(*base, day, model)].add(quarter[:len(_USAGE_COLS)])
         tokens = d["input"] + d["output"] + d["cache_read"] + d["cache_write"]
-        dim_delta = {"calls": d["calls"], "requests": d["requests"], "tokens": tokens, "cost": d["cost"]}
+        dim_delta = (d["calls"], d["requests"], tokens, d["cost"])
         for dim, name in (("tool", ev.tool_name), ("mcp", ev.mcp_server), ("project", ev.project),
                           ("session", ev.session_id)):
             if name:
@@ -315,25 +317,26 @@ def rebuild_day_rollups(conn: sqlite3.Connection) -> None:
 
 
 class _Sums:
-    __slots__ = ("values", "cols")
+    __slots__ = ("values",)
 
-    def __init__(self, cols: Tuple[str, ...]):
-        self.cols = cols
-        self.values = [0] * len(cols)
+    def __init__(self, width: int):
+        self.values = [0] * width
 
-    def add(self, delta: Dict[str, float]) -> None:
-        for i, col in enumerate(self.cols):
-            self.values[i] += delta.get(col, 0)
+    def add(self, delta: Tuple[float, ...]) -> None:
+        values = self.values
+        for i, v in enumerate(delta):
+            if v:
+                values[i] += v
 
 
 class _Aggregate:
     """Rollup deltas of one transaction, summed in memory and written once per key."""
 
     def __init__(self) -> None:
-        self.usage_q: Dict[tuple, _Sums] = defaultdict(lambda: _Sums(_QUARTER_COLS))
-        self.usage_d: Dict[tuple, _Sums] = defaultdict(lambda: _Sums(_USAGE_COLS))
-        self.dim_q: Dict[tuple, _Sums] = defaultdict(lambda: _Sums(_DIM_COLS))
-        self.dim_d: Dict[tuple, _Sums] = defaultdict(lambda: _Sums(_DIM_COLS))
+        self.usage_q: Dict[tuple, _Sums] = defaultdict(lambda: _Sums(len(_QUARTER_COLS)))
+        self.usage_d: Dict[tuple, _Sums] = defaultdict(lambda: _Sums(len(_USAGE_COLS)))
+        self.dim_q: Dict[tuple, _Sums] = defaultdict(lambda: _Sums(len(_DIM_COLS)))
+        self.dim_d: Dict[tuple, _Sums] = defaultdict(lambda: _Sums(len(_DIM_COLS)))
         self.sessions: Dict[tuple, List[Any]] = {}
 
     def add_session(self, base: Tuple[str, str], session_id: str, project: Optional[str], at: float) -> None:
