@@ -228,6 +228,8 @@ def make_context(
     allowed = list(provider.env_vars)
     if account.api_key_env:
         allowed.append(account.api_key_env)
+    # Other keys an account names by variable (admin_key_env, management_key_env, ...).
+    allowed.extend(v for k, v in account.extra.items() if k.endswith("_key_env") and isinstance(v, str))
     return FetchContext(
         now=now if now is not None else time.time(),
         log=log or logging.getLogger(f"openusage.provider.{provider.id}"),

@@ -1,0 +1,230 @@
+"""Anthropic API: rate limits from a minimal probe, and the organization's usage and cost reports with an
+Admin key.
+
+{"id": "anthropic", "provider": "anthropic", "api_key_env": "ANTHROPIC_API_KEY",
+ "probe_model": "claude-haiku-4-5", "probe": "messages" | "count_tokens" | "none",
+ "admin_key_env": "ANTHROPIC_ADMIN_KEY", "timeout_seconds": 20}
+
+`base_url` is the API root without `/v1`, as in the Anthropic SDKs (default https://api.anthropic.com).
+- Probe: `anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{limit,remaining,reset}` headers
+  (reset = RFC 3339) of `POST /v1/messages` with `max_tokens: 1` (a few tokens per poll). Token counting
+  (`"probe": "count_tokens"`) is free but has its own limits, so its headers may be absent or differ.
+- Admin key (`sk-ant-admin...`, organizations only): `GET /v1/organizations/usage_report/messages` (daily
+  buckets per model: `uncached_input_tokens`, `cache_read_input_tokens`, `cache_creation.ephemeral_{5m,1h}
+  _input_tokens`, `output_tokens`, `server_tool_use.web_search_requests`) and
+  `GET /v1/organizations/cost_report?group_by[]=description` (`amount`: a decimal string in cents of
+  `currency`), from the start of the current UTC month, following `next_page` while `has_more`.
+Docs: docs.anthropic.com/en/api/rate-limits, platform.claude.com/docs/en/manage-claude/usage-cost-api,
+platform.claude.com/docs/en/api/admin/cost_report.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+from openusage.core.snapshot import DailyPoint, ModelUsage, Spend, Tokens, UsageSnapshot
+from openusage.core.timeutil import format_rfc3339
+from openusage.providers import api_support as api
+from openusage.providers.base import AccountConfig, FetchContext, FetchResult, HttpResponse, Provider, ProviderError
+from openusage.providers.http_common import base_url, json_body, number
+from openusage.providers.ratelimit_headers import anthropic_style
+
+PROVIDER_ID = "anthropic"
+DEFAULT_BASE = "https://api.anthropic.com"
+KEY_ENV = "ANTHROPIC_API_KEY"
+ADMIN_ENVS = ("ANTHROPIC_ADMIN_KEY", "ANTHROPIC_ADMIN_API_KEY")
+API_VERSION = "2023-06-01"
+DEFAULT_PROBE_MODEL = "claude-haiku-4-5"
+
+
+class AnthropicProvider(Provider):
+    id = PROVIDER_ID
+    name = "Anthropic API"
+    source_modes = ("api",)
+    env_vars = (KEY_ENV, *ADMIN_ENVS)
+    default_interval = 300.0  # the default probe is a (tiny) billed request
+    fetch_timeout = 60.0  # several requests of up to timeout_seconds each
+    widgets = {
+        "gauges": ["rpm", "input_tpm", "output_tpm"],
+        "figures": ["spend.cycle", "tokens.total"],
+        "sections": ["models", "daily", "limits"],
+    }
+
+    # --- detection --------------------------------------------------------------------------
+
+    def detect(self, env: Dict[str, str], home: str, which: Callable[[str], Optional[str]]) -> List[AccountConfig]:
+        found = api.detect_env(PROVIDER_ID, env, [KEY_ENV])
+        if not found:
+            for name in ADMIN_ENVS:
+                if env.get(name):
+                    return [AccountConfig(id=PROVIDER_ID, provider=PROVIDER_ID, detected_by=f"env:{name}",
+                                          extra={"admin_key_env": name})]
+        return found
+
+    # --- fetch ------------------------------------------------------------------------------
+
+    def fetch(self, account: AccountConfig, ctx: FetchContext) -> FetchResult:
+        base = base_url(account, DEFAULT_BASE)
+        key = api.main_key(ctx, account, KEY_ENV)
+        admin = api.extra_key(ctx, account, "admin_key_env", *ADMIN_ENVS)
+        if key and key.startswith("sk-ant-admin") and not admin:
+            key, admin = None, key  # an Admin key cannot send messages; use it for the reports only
+        if not key and not admin:
+            admin_env = account.extra.get("admin_key_env") or ADMIN_ENVS[0]
+            raise ProviderError("AUTH", f"no API key: set {account.api_key_env or KEY_ENV} "
+                                        f"(or {admin_env} for organization usage)")
+        snap = api.new_snapshot(PROVIDER_ID, account, ctx, "Anthropic")
+        if key:
+            self._probe(account, ctx, base, key, snap)
+        if admin:
+            try:
+                self._reports(account, ctx, base, admin, snap)
+            except ProviderError as exc:
+                if not key:
+                    raise
+                api.partial_failure(snap, exc, "organization usage")
+        api.apply_limits_status(snap)
+        return FetchResult(snapshot=snap)
+
+    def _probe(self, account: AccountConfig, ctx: FetchContext, base: str, key: str, snap: UsageSnapshot) -> None:
+        kind = str(account.extra.get("probe") or "messages")
+        if kind == "none":
+            return
+        model = account.probe_model or DEFAULT_PROBE_MODEL
+        messages = [{"role": "user", "content": "hi"}]
+        if kind == "count_tokens":
+            resp = api.call(ctx, account, f"{base}/v1/messages/count_tokens", headers(key), "POST",
+                            {"model": model, "messages": messages}, "token-count probe")
+        else:
+            resp = api.call(ctx, account, f"{base}/v1/messages", headers(key), "POST",
+                            {"model": model, "max_tokens": 1, "messages": messages}, "message probe")
+        json_body(resp, "probe answer")  # a 200 that is not JSON is a broken proxy, not a success
+        apply_probe(snap, resp, ctx.now, model)
+
+    def _reports(self, account: AccountConfig, ctx: FetchContext, base: str, admin: str,
+                 snap: UsageSnapshot) -> None:
+        start = format_rfc3339(api.month_start(ctx.now)).replace(".000Z", "Z")
+
+        def reader(path: str, params: Dict[str, Any], what: str) -> Callable[[Optional[str]], Dict[str, Any]]:
+            def page(cursor: Optional[str]) -> Dict[str, Any]:
+                url = api.with_query(f"{base}{path}", dict(params, page=cursor))
+                return api.get_object(ctx, account, url, headers(admin), what)
+            return page
+
+        common = {"starting_at": start, "bucket_width": "1d", "limit": 31}
+        usage = api.pages(reader("/v1/organizations/usage_report/messages", dict(common, **{"group_by[]": "model"}),
+                                 "usage report"))
+        costs = api.pages(reader("/v1/organizations/cost_report", dict(common, **{"group_by[]": "description"}),
+                                 "cost report"))
+        apply_reports(snap, parse_usage_report(usage), parse_cost_report(costs), start)
+
+
+def headers(key: str) -> Dict[str, str]:
+    return {"x-api-key": key, "anthropic-version": API_VERSION, "Accept": "application/json"}
+
+
+# --- parsing (pure) -------------------------------------------------------------------------
+
+
+def apply_probe(snap: UsageSnapshot, resp: HttpResponse, now: float, model: str) -> None:
+    limits = anthropic_style(resp.headers, now)
+    if limits:
+        snap.rate_limits = dict(snap.rate_limits or {}, **limits)
+    extras = dict(snap.extras or {}, probe_model=model)
+    if resp.headers.get("anthropic-organization-id"):
+        extras["organization"] = resp.headers["anthropic-organization-id"]
+    if not limits:
+        extras["rate_limits"] = "not sent on this probe"
+    snap.extras = extras
+
+
+def _results(pages: Iterable[Dict[str, Any]]) -> Iterable[Tuple[str, Dict[str, Any]]]:
+    """(UTC date of the bucket, result) across pages."""
+    for page in pages:
+        for bucket in page.get("data") or []:
+            if not isinstance(bucket, dict):
+                continue
+            start = bucket.get("starting_at")
+            date = start[:10] if isinstance(start, str) and len(start) >= 10 else ""
+            for result in bucket.get("results") or []:
+                if isinstance(result, dict):
+                    yield date, result
+
+
+def usage_tokens(result: Dict[str, Any]) -> Tuple[int, int, int, int]:
+    """(fresh input, cache read, cache write 5m+1h, output) of one usage-report result."""
+    creation = result.get("cache_creation") if isinstance(result.get("cache_creation"), dict) else {}
+    writes = (api.as_int(creation.get("ephemeral_5m_input_tokens")) or 0) + (
+        api.as_int(creation.get("ephemeral_1h_input_tokens")) or 0)
+    return (api.as_int(result.get("uncached_input_tokens")) or 0,
+            api.as_int(result.get("cache_read_input_tokens")) or 0,
+            writes,
+            api.as_int(result.get("output_tokens")) or 0)
+
+
+def parse_usage_report(pages: Iterable[Dict[str, Any]]) -> Tuple[Dict[str, ModelUsage], Dict[str, int], int]:
+    """(usage per model, tokens per UTC date, web search requests) of usage-report pages."""
+    models: Dict[str, ModelUsage] = {}
+    daily: Dict[str, int] = {}
+    searches = 0
+    for date, result in _results(pages):
+        fresh, read, write, output = usage_tokens(result)
+        name = str(result.get("model") or "unknown")
+        m = models.setdefault(name, ModelUsage(model=name, input=0, output=0, cache_read=0, cache_write=0))
+        m.input += fresh
+        m.cache_read += read
+        m.cache_write += write
+        m.output += output
+        if date:
+            daily[date] = daily.get(date, 0) + fresh + read + write + output
+        tools = result.get("server_tool_use") if isinstance(result.get("server_tool_use"), dict) else {}
+        searches += api.as_int(tools.get("web_search_requests")) or 0
+    return models, daily, searches
+
+
+def parse_cost_report(pages: Iterable[Dict[str, Any]]) -> Tuple[Optional[float], str, Dict[str, float],
+                                                                 Dict[str, float]]:
+    """(total, currency, cost per model, cost per UTC date); amounts are decimal strings in cents."""
+    total: Optional[float] = None
+    currency = "USD"
+    per_model: Dict[str, float] = {}
+    daily: Dict[str, float] = {}
+    for date, result in _results(pages):
+        cents = number(result.get("amount"))
+        if cents is None:
+            continue
+        value = cents / 100.0
+        total = (total or 0.0) + value
+        currency = str(result.get("currency") or currency).upper()
+        if result.get("model"):
+            per_model[str(result["model"])] = per_model.get(str(result["model"]), 0.0) + value
+        if date:
+            daily[date] = daily.get(date, 0.0) + value
+    return total, currency, per_model, daily
+
+
+def apply_reports(snap: UsageSnapshot, usage: Tuple[Dict[str, ModelUsage], Dict[str, int], int],
+                  costs: Tuple[Optional[float], str, Dict[str, float], Dict[str, float]],
+                  cycle_start: Optional[str] = None) -> None:
+    models, daily_tokens, searches = usage
+    total, currency, per_model, daily_cost = costs
+    if total is not None:
+        snap.spend = Spend(cycle=round(total, 6))
+        snap.currency = currency
+    for name, cost in per_model.items():
+        models.setdefault(name, ModelUsage(model=name)).cost = round(cost, 6)
+    if models:
+        ordered = sorted(models.values(), key=lambda m: (-m.total_tokens(), -(m.cost or 0), m.model))
+        snap.models = ordered
+        snap.tokens = Tokens(input=sum(m.input or 0 for m in ordered), output=sum(m.output or 0 for m in ordered),
+                             cache_read=sum(m.cache_read or 0 for m in ordered),
+                             cache_write=sum(m.cache_write or 0 for m in ordered)).with_total()
+    dates = sorted(set(daily_tokens) | set(daily_cost))
+    if dates:
+        snap.daily = [DailyPoint(date=d, tokens=daily_tokens.get(d),
+                                 cost=round(daily_cost[d], 6) if d in daily_cost else None) for d in dates]
+    extras = dict(snap.extras or {})
+    if searches:
+        extras["web_search_requests"] = searches
+    if cycle_start:
+        extras["cycle_start"] = cycle_start
+    snap.extras = extras or None

@@ -1,0 +1,194 @@
+"""What the HTTP API providers share beyond http_common: timeouts, JSON calls, detection, statuses.
+
+Account keys every API provider understands (besides id, provider, api_key_env, base_url, probe_model):
+`timeout_seconds` (per request, default 20).
+"""
+from __future__ import annotations
+
+import calendar
+import time
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+from urllib.parse import urlencode
+
+from openusage.core.snapshot import STATUS_RANK, UsageSnapshot
+from openusage.core.timeutil import format_rfc3339
+from openusage.providers import http_common
+from openusage.providers.base import AccountConfig, FetchContext, HttpResponse, ProviderError, mask_secret
+from openusage.providers.ratelimit_headers import LOW_FRACTION, limits_status
+
+DEFAULT_TIMEOUT = 20.0
+
+
+def timeout(account: AccountConfig, default: float = DEFAULT_TIMEOUT) -> float:
+    """Seconds one request may take: the account's `timeout_seconds`, else the provider's default."""
+    value = http_common.number(account.extra.get("timeout_seconds"))
+    return value if value and value > 0 else default
+
+
+def with_query(url: str, params: Optional[Mapping[str, Any]] = None) -> str:
+    """The URL with query parameters; a list value repeats its key."""
+    if not params:
+        return url
+    pairs = []
+    for key, value in params.items():
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if item is not None:
+                pairs.append((key, item))
+    return url + ("&" if "?" in url else "?") + urlencode(pairs)
+
+
+def call(ctx: FetchContext, account: AccountConfig, url: str, headers: Dict[str, str], method: str = "GET",
+         body: Any = None, what: str = "request", default_timeout: float = DEFAULT_TIMEOUT) -> HttpResponse:
+    """One request mapped through http_common.check (AUTH, LIMIT, ERR raised)."""
+    resp = ctx.http.request(url, method=method, headers=headers, body=body,
+                            timeout=timeout(account, default_timeout))
+    return checked(resp, what, headers)
+
+
+SECRET_HEADERS = ("authorization", "x-api-key", "api-key", "x-goog-api-key")
+
+
+def checked(resp: HttpResponse, what: str, headers: Mapping[str, str]) -> HttpResponse:
+    """http_common.check, with any key the request carried masked out of the error message (servers
+    sometimes echo the key they refused)."""
+    try:
+        return http_common.check(resp, what)
+    except ProviderError as exc:
+        message = exc.message
+        for name, value in headers.items():
+            if name.lower() in SECRET_HEADERS and value:
+                secret = value.split(" ", 1)[-1]
+                message = message.replace(secret, mask_secret(secret))
+        if message == exc.message:
+            raise
+        raise ProviderError(exc.status, message, exc.resets_at) from exc
+
+
+def get_json(ctx: FetchContext, account: AccountConfig, url: str, headers: Dict[str, str], what: str,
+             method: str = "GET", body: Any = None, default_timeout: float = DEFAULT_TIMEOUT) -> Any:
+    """A checked request's JSON body; ERR when it is not JSON."""
+    resp = call(ctx, account, url, headers, method, body, what, default_timeout)
+    return http_common.json_body(resp, what)
+
+
+def get_object(ctx: FetchContext, account: AccountConfig, url: str, headers: Dict[str, str], what: str,
+               method: str = "GET", body: Any = None, default_timeout: float = DEFAULT_TIMEOUT) -> Dict[str, Any]:
+    """Like get_json, but the body must be a JSON object."""
+    data = get_json(ctx, account, url, headers, what, method, body, default_timeout)
+    if not isinstance(data, dict):
+        raise ProviderError("ERR", f"{what} is not a JSON object")
+    return data
+
+
+def pages(fetch_page: Callable[[Optional[str]], Dict[str, Any]], max_pages: int = 10) -> List[Dict[str, Any]]:
+    """Follow `has_more`/`next_page` cursors (OpenAI and Anthropic admin APIs), at most max_pages."""
+    out: List[Dict[str, Any]] = []
+    cursor: Optional[str] = None
+    for _ in range(max_pages):
+        page = fetch_page(cursor)
+        out.append(page)
+        cursor = page.get("next_page")
+        if not page.get("has_more") or not isinstance(cursor, str) or not cursor:
+            break
+    return out
+
+
+def env_key(ctx: FetchContext, name: str) -> Optional[str]:
+    """A variable's value, or None when unset; AUTH (not a crash) when the variable is not readable."""
+    try:
+        return ctx.env.get(name)
+    except PermissionError as exc:
+        raise ProviderError("AUTH", f"{name} is not a variable this provider may read") from exc
+
+
+def main_key(ctx: FetchContext, account: AccountConfig, default_env: str) -> Optional[str]:
+    """The account's API key from api_key_env (or the default variable); None when unset."""
+    return env_key(ctx, account.api_key_env or default_env)
+
+
+def extra_key(ctx: FetchContext, account: AccountConfig, option: str, *default_envs: str) -> Optional[str]:
+    """A second key (admin, management) named by an account option such as `admin_key_env`, else the first
+    set one of the default variables."""
+    if account.extra.get(option):
+        return env_key(ctx, str(account.extra[option]))
+    for name in default_envs:
+        value = env_key(ctx, name)
+        if value:
+            return value
+    return None
+
+
+def detect_env(provider_id: str, env: Mapping[str, str], names: Sequence[str]) -> List[AccountConfig]:
+    """One account when one of the variables is set (the first set one is used)."""
+    for name in names:
+        if env.get(name):
+            return [AccountConfig(id=provider_id, provider=provider_id, api_key_env=name, detected_by=f"env:{name}")]
+    return []
+
+
+def bearer(key: str) -> Dict[str, str]:
+    return {"Authorization": f"Bearer {key}", "Accept": "application/json"}
+
+
+def new_snapshot(provider_id: str, account: AccountConfig, ctx: FetchContext, default_name: str) -> UsageSnapshot:
+    return UsageSnapshot(provider_id=provider_id, account_id=account.id,
+                         display_name=account.display_name or default_name,
+                         timestamp=format_rfc3339(ctx.now), status="OK")
+
+
+def worse(a: str, b: str) -> str:
+    return a if STATUS_RANK.get(a, 0) >= STATUS_RANK.get(b, 0) else b
+
+
+def raise_status(snapshot: UsageSnapshot, status: str, message: Optional[str]) -> None:
+    """Make the snapshot's status at least `status`, joining messages."""
+    if STATUS_RANK.get(status, 0) > STATUS_RANK.get(snapshot.status or "OK", 0):
+        snapshot.status = status
+    if message:
+        snapshot.message = f"{snapshot.message}; {message}" if snapshot.message else message
+
+
+def apply_limits_status(snapshot: UsageSnapshot) -> None:
+    status, message = limits_status(snapshot.rate_limits)
+    raise_status(snapshot, status, message)
+
+
+def partial_failure(snapshot: UsageSnapshot, exc: ProviderError, what: str) -> None:
+    """A secondary source failed: keep what was fetched, carry its status and a short message."""
+    raise_status(snapshot, exc.status, exc.message if exc.message.startswith(what) else f"{what}: {exc.message}")
+    if exc.resets_at:
+        snapshot.extras = dict(snapshot.extras or {}, resets_at=exc.resets_at)
+
+
+def balance_status(amount: Optional[float], state: Dict[str, Any], key: str = "peak_balance",
+                   low: Optional[float] = None) -> str:
+    """LIMIT at or below zero; WARN at or below `low`, or at most 20 % of the highest balance seen since
+    the last top-up (kept in the account's state); else OK."""
+    if amount is None:
+        return "OK"
+    peak = http_common.number(state.get(key))
+    if peak is None or amount > peak:
+        peak = amount  # first poll, or a top-up
+    state[key] = peak
+    if amount <= 0:
+        return "LIMIT"
+    if low is not None and amount <= low:
+        return "WARN"
+    if peak > 0 and amount <= LOW_FRACTION * peak:
+        return "WARN"
+    return "OK"
+
+
+def month_start(now: float) -> int:
+    """Epoch seconds of the first instant of the current UTC month (the billing cycle of the APIs)."""
+    t = time.gmtime(now)
+    return calendar.timegm((t.tm_year, t.tm_mon, 1, 0, 0, 0))
+
+
+def utc_date(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(epoch))
+
+
+def as_int(value: Any) -> Optional[int]:
+    n = http_common.number(value)
+    return int(n) if n is not None else None

@@ -1,0 +1,62 @@
+"""Groq: rate limits from the headers of a minimal probe.
+
+{"id": "groq", "provider": "groq", "api_key_env": "GROQ_API_KEY", "probe_model": "llama-3.1-8b-instant",
+ "probe": "chat" | "models", "timeout_seconds": 20}
+
+Groq's `x-ratelimit-limit-requests` counts requests per DAY and `x-ratelimit-limit-tokens` tokens per
+MINUTE (`-remaining-*`, `-reset-*` as durations such as `2m59.56s`), hence the windows `rpd` and `tpm`.
+The headers come with chat completions; `"probe": "models"` uses the free `GET /models` instead, where
+they may be missing. Spend and usage history are only in the console (a browser session), not the API.
+Docs: console.groq.com/docs/rate-limits.
+"""
+from __future__ import annotations
+
+from typing import Callable, Dict, List, Optional
+
+from openusage.core.snapshot import UsageSnapshot
+from openusage.providers import api_support as api
+from openusage.providers.base import AccountConfig, FetchContext, FetchResult, HttpResponse, Provider
+from openusage.providers.http_common import api_key, base_url, json_body
+from openusage.providers.ratelimit_headers import openai_style
+
+PROVIDER_ID = "groq"
+DEFAULT_BASE = "https://api.groq.com/openai/v1"
+KEY_ENV = "GROQ_API_KEY"
+DEFAULT_PROBE_MODEL = "llama-3.1-8b-instant"
+WINDOWS = {"requests": "rpd", "tokens": "tpm"}
+
+
+class GroqProvider(Provider):
+    id = PROVIDER_ID
+    name = "Groq"
+    source_modes = ("api",)
+    env_vars = (KEY_ENV,)
+    default_interval = 300.0  # the default probe is a (tiny) request
+    widgets = {"gauges": ["rpd", "tpm"], "sections": ["limits"]}
+
+    def detect(self, env: Dict[str, str], home: str, which: Callable[[str], Optional[str]]) -> List[AccountConfig]:
+        return api.detect_env(PROVIDER_ID, env, [KEY_ENV])
+
+    def fetch(self, account: AccountConfig, ctx: FetchContext) -> FetchResult:
+        key = api_key(ctx, account, KEY_ENV)
+        base = base_url(account, DEFAULT_BASE)
+        model = account.probe_model or DEFAULT_PROBE_MODEL
+        if account.extra.get("probe") == "models":
+            resp = api.call(ctx, account, f"{base}/models", api.bearer(key), what="models probe")
+        else:
+            body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}
+            resp = api.call(ctx, account, f"{base}/chat/completions", api.bearer(key), "POST", body, "chat probe")
+        json_body(resp, "probe answer")  # a 200 that is not JSON is a broken proxy, not a success
+        snap = api.new_snapshot(PROVIDER_ID, account, ctx, "Groq")
+        apply_headers(snap, resp, ctx.now, model)
+        api.apply_limits_status(snap)
+        return FetchResult(snapshot=snap)
+
+
+def apply_headers(snap: UsageSnapshot, resp: HttpResponse, now: float, model: str) -> None:
+    """`rpd` and `tpm` windows from the probe's headers."""
+    limits = openai_style(resp.headers, WINDOWS, now)
+    snap.rate_limits = limits or None
+    snap.extras = {"probe_model": model}
+    if not limits:
+        snap.extras["rate_limits"] = "not sent on this probe"

@@ -1,0 +1,217 @@
+"""OpenAI API: rate limits from a minimal probe, and the organization's usage and costs with an Admin key.
+
+{"id": "openai", "provider": "openai", "api_key_env": "OPENAI_API_KEY", "probe_model": "gpt-4o-mini",
+ "probe": "chat" | "models" | "none", "admin_key_env": "OPENAI_ADMIN_KEY", "timeout_seconds": 20}
+
+- Probe: `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` headers. OpenAI sends them reliably only on
+  completion calls, so the default probe is a one-token chat completion (a fraction of a cent per poll);
+  `"probe": "models"` reads them from the free `GET /models/<model>` when the account's answers carry them.
+- Admin key (`sk-admin-...`): `GET /organization/costs` (daily cost buckets, `amount.value` in
+  `amount.currency`) and `GET /organization/usage/completions?group_by=model` (daily token buckets per
+  model) from the start of the current UTC month, following `next_page` while `has_more`.
+Docs: platform.openai.com/docs/guides/rate-limits, /docs/api-reference/usage, /docs/api-reference/usage/costs.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+from openusage.core.snapshot import DailyPoint, ModelUsage, Spend, Tokens, UsageSnapshot
+from openusage.core.timeutil import format_rfc3339
+from openusage.providers import api_support as api
+from openusage.providers.base import AccountConfig, FetchContext, FetchResult, HttpResponse, Provider, ProviderError
+from openusage.providers.http_common import base_url, json_body, number
+from openusage.providers.ratelimit_headers import openai_style
+
+PROVIDER_ID = "openai"
+DEFAULT_BASE = "https://api.openai.com/v1"
+KEY_ENV = "OPENAI_API_KEY"
+ADMIN_ENV = "OPENAI_ADMIN_KEY"
+DEFAULT_PROBE_MODEL = "gpt-4o-mini"
+WINDOWS = {"requests": "rpm", "tokens": "tpm"}
+
+
+class OpenAIProvider(Provider):
+    id = PROVIDER_ID
+    name = "OpenAI API"
+    source_modes = ("api",)
+    env_vars = (KEY_ENV, ADMIN_ENV)
+    default_interval = 300.0  # the default probe is a (tiny) billed request
+    fetch_timeout = 60.0  # several requests of up to timeout_seconds each
+    widgets = {
+        "gauges": ["rpm", "tpm"],
+        "figures": ["spend.cycle", "tokens.total"],
+        "sections": ["models", "daily", "limits"],
+    }
+
+    # --- detection --------------------------------------------------------------------------
+
+    def detect(self, env: Dict[str, str], home: str, which: Callable[[str], Optional[str]]) -> List[AccountConfig]:
+        found = api.detect_env(PROVIDER_ID, env, [KEY_ENV])
+        if not found and env.get(ADMIN_ENV):
+            found = [AccountConfig(id=PROVIDER_ID, provider=PROVIDER_ID, detected_by=f"env:{ADMIN_ENV}")]
+        return found
+
+    # --- fetch ------------------------------------------------------------------------------
+
+    def fetch(self, account: AccountConfig, ctx: FetchContext) -> FetchResult:
+        base = base_url(account, DEFAULT_BASE)
+        key = api.main_key(ctx, account, KEY_ENV)
+        admin = api.extra_key(ctx, account, "admin_key_env", ADMIN_ENV)
+        if key and key.startswith("sk-admin-") and not admin:
+            key, admin = None, key  # an Admin key cannot make completions; use it for usage only
+        if not key and not admin:
+            admin_env = account.extra.get("admin_key_env") or ADMIN_ENV
+            raise ProviderError("AUTH", f"no API key: set {account.api_key_env or KEY_ENV} "
+                                        f"(or {admin_env} for organization usage)")
+        snap = api.new_snapshot(PROVIDER_ID, account, ctx, "OpenAI")
+        if key:
+            self._probe(account, ctx, base, key, snap)
+        if admin:
+            try:
+                self._organization(account, ctx, base, admin, snap)
+            except ProviderError as exc:
+                if not key:
+                    raise
+                api.partial_failure(snap, exc, "organization usage")
+        api.apply_limits_status(snap)
+        return FetchResult(snapshot=snap)
+
+    def _probe(self, account: AccountConfig, ctx: FetchContext, base: str, key: str, snap: UsageSnapshot) -> None:
+        kind = str(account.extra.get("probe") or "chat")
+        model = account.probe_model or DEFAULT_PROBE_MODEL
+        headers = api.bearer(key)
+        if kind == "none":
+            return
+        if kind == "models":
+            resp = api.call(ctx, account, f"{base}/models/{model}", headers, what="model probe")
+        else:
+            body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_completion_tokens": 1}
+            resp = api.call(ctx, account, f"{base}/chat/completions", headers, "POST", body, "chat probe")
+        json_body(resp, "probe answer")  # a 200 that is not JSON is a broken proxy, not a success
+        apply_probe(snap, resp, ctx.now, model)
+
+    def _organization(self, account: AccountConfig, ctx: FetchContext, base: str, admin: str,
+                      snap: UsageSnapshot) -> None:
+        start = api.month_start(ctx.now)
+        headers = api.bearer(admin)
+
+        def reader(path: str, params: Dict[str, Any], what: str) -> Callable[[Optional[str]], Dict[str, Any]]:
+            def page(cursor: Optional[str]) -> Dict[str, Any]:
+                url = api.with_query(f"{base}{path}", dict(params, page=cursor))
+                return api.get_object(ctx, account, url, headers, what)
+            return page
+
+        costs = api.pages(reader("/organization/costs", {"start_time": start, "bucket_width": "1d", "limit": 31},
+                                 "organization costs"))
+        usage = api.pages(reader("/organization/usage/completions",
+                                 {"start_time": start, "bucket_width": "1d", "group_by": "model", "limit": 31},
+                                 "organization usage"))
+        apply_organization(snap, parse_costs(costs), parse_completions(usage), format_rfc3339(start))
+
+
+# --- parsing (pure) -------------------------------------------------------------------------
+
+
+def apply_probe(snap: UsageSnapshot, resp: HttpResponse, now: float, model: str) -> None:
+    """Rate limits from the probe's headers, plus what the probe tells about the account."""
+    limits = openai_style(resp.headers, WINDOWS, now)
+    if limits:
+        snap.rate_limits = dict(snap.rate_limits or {}, **limits)
+    extras = dict(snap.extras or {}, probe_model=model)
+    for header, name in (("openai-organization", "organization"), ("openai-project", "project")):
+        if resp.headers.get(header):
+            extras[name] = resp.headers[header]
+    if not limits:
+        extras["rate_limits"] = "not sent on this probe"
+    snap.extras = extras
+
+
+def _buckets(pages: Iterable[Dict[str, Any]]) -> Iterable[Tuple[str, Dict[str, Any]]]:
+    """(UTC date, result) for every result of every bucket of every page."""
+    for page in pages:
+        for bucket in page.get("data") or []:
+            if not isinstance(bucket, dict):
+                continue
+            start = number(bucket.get("start_time"))
+            date = api.utc_date(start) if start is not None else ""
+            for result in bucket.get("results") or []:
+                if isinstance(result, dict):
+                    yield date, result
+
+
+def parse_costs(pages: Iterable[Dict[str, Any]]) -> Tuple[Optional[float], Optional[str], Dict[str, float]]:
+    """(total, currency, cost per UTC date) of /organization/costs pages."""
+    total: Optional[float] = None
+    currency: Optional[str] = None
+    daily: Dict[str, float] = {}
+    for date, result in _buckets(pages):
+        amount = result.get("amount") if isinstance(result.get("amount"), dict) else {}
+        value = number(amount.get("value"))
+        if value is None:
+            continue
+        total = (total or 0.0) + value
+        currency = currency or (str(amount["currency"]).upper() if amount.get("currency") else None)
+        if date:
+            daily[date] = daily.get(date, 0.0) + value
+    return total, currency, daily
+
+
+def completion_tokens(result: Dict[str, Any]) -> Tuple[int, int, int, int]:
+    """(fresh input, cache read, cache write, output) of one usage result.
+
+    `input_tokens` includes cached and cache-write tokens; `input_uncached_tokens` (newer) is the fresh part.
+    """
+    total_in = api.as_int(result.get("input_tokens")) or 0
+    cached = api.as_int(result.get("input_cached_tokens")) or 0
+    writes = (api.as_int(result.get("input_cache_write_tokens")) or 0) + (
+        api.as_int(result.get("input_cache_write_12h_tokens")) or 0)
+    fresh = api.as_int(result.get("input_uncached_tokens"))
+    if fresh is None:
+        fresh = max(0, total_in - cached - writes)
+    return fresh, cached, writes, api.as_int(result.get("output_tokens")) or 0
+
+
+def parse_completions(pages: Iterable[Dict[str, Any]]) -> Tuple[List[ModelUsage], Dict[str, DailyPoint]]:
+    """Per-model totals and per-day tokens/requests of /organization/usage/completions pages."""
+    models: Dict[str, ModelUsage] = {}
+    daily: Dict[str, DailyPoint] = {}
+    for date, result in _buckets(pages):
+        fresh, cached, writes, output = completion_tokens(result)
+        requests = api.as_int(result.get("num_model_requests")) or 0
+        name = str(result.get("model") or "unknown")
+        m = models.setdefault(name, ModelUsage(model=name, input=0, output=0, cache_read=0, cache_write=0,
+                                               requests=0))
+        m.input += fresh
+        m.cache_read += cached
+        m.cache_write += writes
+        m.output += output
+        m.requests += requests
+        if date:
+            day = daily.setdefault(date, DailyPoint(date=date, tokens=0, requests=0))
+            day.tokens += fresh + cached + writes + output
+            day.requests += requests
+    ordered = sorted(models.values(), key=lambda m: (-m.total_tokens(), m.model))
+    return ordered, daily
+
+
+def apply_organization(snap: UsageSnapshot,
+                       costs: Tuple[Optional[float], Optional[str], Dict[str, float]],
+                       usage: Tuple[List[ModelUsage], Dict[str, DailyPoint]],
+                       cycle_start: Optional[str] = None) -> None:
+    """Month-to-date spend, tokens, models and daily points into the snapshot."""
+    total, currency, daily_cost = costs
+    models, daily = usage
+    if total is not None:
+        snap.spend = Spend(cycle=round(total, 6))
+        snap.currency = currency or "USD"
+    if models:
+        snap.models = models
+        snap.tokens = Tokens(input=sum(m.input or 0 for m in models), output=sum(m.output or 0 for m in models),
+                             cache_read=sum(m.cache_read or 0 for m in models),
+                             cache_write=sum(m.cache_write or 0 for m in models)).with_total()
+    for date, cost in daily_cost.items():
+        daily.setdefault(date, DailyPoint(date=date)).cost = round(cost, 6)
+    if daily:
+        snap.daily = [daily[d] for d in sorted(daily)]
+    if cycle_start:
+        snap.extras = dict(snap.extras or {}, cycle_start=cycle_start)
