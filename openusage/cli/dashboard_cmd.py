@@ -1,7 +1,9 @@
-"""openusage (no command): the read model as a table, starting the daemon if none answers."""
+"""openusage (no command): the dashboard on a terminal, else the read model as a table (or JSON);
+the daemon is started in the background if none answers."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any, Dict, List
 
@@ -24,9 +26,27 @@ def fetch_read_model(args: argparse.Namespace, window: str) -> Dict[str, Any]:
         raise CliError(str(exc)) from exc
 
 
+def interactive(args: argparse.Namespace) -> bool:
+    """The full-screen dashboard only when stdin and stdout are terminals that can move the cursor."""
+    if getattr(args, "json", False) or os.environ.get("TERM") == "dumb":
+        return False
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def open_dashboard(args: argparse.Namespace, settings: config.Settings, window: str) -> int:
+    from openusage.tui import app
+    from openusage.tui.source import DaemonSource
+
+    socket_path = paths.socket_path(getattr(args, "socket_path", None))
+    source = DaemonSource(socket_path, getattr(args, "config", None))
+    return app.run_dashboard(source, settings, args, window=window)
+
+
 def run(args: argparse.Namespace) -> int:
     settings = config.load(args.config)
     window = getattr(args, "window", None) or settings.get("data.time_window", "30d")
+    if interactive(args):
+        return open_dashboard(args, settings, window)
     model = fetch_read_model(args, window)
     if args.json:
         print_json(model)

@@ -1,0 +1,577 @@
+"""The dashboard's event loop: keys from blessed, data from a source on a fetch thread, one painter.
+
+The loop waits in term.inkey(timeout) - up to a second when idle, so countdowns and ages move - and
+takes fetch results from a queue; the source is only ever called on the fetch thread, so a slow or
+absent daemon never freezes the keys. SIGTERM and SIGHUP raise SystemExit, which unwinds blessed's
+context managers and leaves the terminal as it was; SIGWINCH wakes the loop to repaint at once.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+from openusage.core.snapshot import UsageSnapshot
+from openusage.core.windows import WINDOWS
+from openusage.tui import state as st
+from openusage.tui import themes, views
+from openusage.tui.painter import Painter
+from openusage.tui.views import analytics, dashboard, detail, help
+
+IDLE_TICK = 1.0  # seconds between repaints when nothing happens (ages and countdowns move)
+BUSY_TICK = 0.1  # while a fetch is under way
+REFRESH_FOLLOW_UP = 2.0  # after `r`, read again this much later: the poll takes a moment
+MAX_RETRY = 30.0
+
+
+class _Wake(Exception):
+    """Raised by the SIGWINCH handler to end a wait in inkey() early."""
+
+
+def widget_specs() -> Dict[str, Dict[str, List[str]]]:
+    """Each known provider's widget spec (which rate limits are gauges, which sections it has)."""
+    try:
+        from openusage.providers import REGISTRY
+    except Exception:  # a broken provider module must not take the dashboard down
+        return {}
+    return {pid: dict(getattr(p, "widgets", None) or {}) for pid, p in REGISTRY.items()}
+
+
+class Fetcher(threading.Thread):
+    """Calls the source on its own thread; jobs in, results out, both through queues."""
+
+    def __init__(self, source: Any, results: queue.Queue):
+        super().__init__(name="openusage-fetch", daemon=True)
+        self.source = source
+        self.jobs: queue.Queue = queue.Queue()
+        self.results = results
+
+    def run(self) -> None:
+        specs_sent = False
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            kind, arg = job
+            try:
+                if kind == "refresh":
+                    self.source.refresh(arg)
+                    result: Tuple[Any, ...] = ("refreshed", arg)
+                else:
+                    model = self.source.fetch(arg)
+                    specs = None if specs_sent else widget_specs()
+                    specs_sent = True
+                    result = ("data", arg, model, specs)
+            except Exception as exc:  # any failure of the source is shown, never raised
+                result = ("error", kind, arg, _message(exc))
+            self.results.put(result)
+
+    def submit(self, kind: str, arg: Optional[str]) -> None:
+        self.jobs.put((kind, arg))
+
+    def stop(self) -> None:
+        self.jobs.put(None)
+
+
+def _message(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+class App:
+    def __init__(self, term: Any, source: Any, settings: Any, state: st.UIState, interval: float = 30.0,
+                 size: Optional[Callable[[], Tuple[int, int]]] = None, clock: Callable[[], float] = time.time):
+        self.term = term
+        self.source = source
+        self.settings = settings
+        self.state = state
+        self.interval = max(1.0, float(interval))
+        self.clock = clock
+        self._size = size
+        self.painter = Painter(term, state.theme, state.color)
+        self.data = st.Data()
+        self.results: queue.Queue = queue.Queue()
+        self.fetcher: Optional[Fetcher] = None
+        self.running = True
+        self.fetching = False
+        self.fetch_again = False
+        self.next_fetch_at = 0.0  # monotonic
+        self.follow_up_at: Optional[float] = None
+        self.failures = 0
+        self._waiting = False
+
+    # --- size, drawing --------------------------------------------------------------------------
+
+    def size(self) -> Tuple[int, int]:
+        if self._size is not None:
+            return self._size()
+        return self.term.width, self.term.height
+
+    def frame(self) -> List[views.Line]:
+        width, height = self.size()
+        self.data.now = self.clock()
+        self.data.source = self.source.describe()
+        return views.render_frame(self.state, self.data, width, height)
+
+    def draw(self) -> int:
+        width, height = self.size()
+        return self.painter.paint(self.frame(), width, height)
+
+    # --- fetching -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.fetcher = Fetcher(self.source, self.results)
+        self.fetcher.start()
+        self.request_fetch()
+
+    def stop(self) -> None:
+        self.running = False
+        if self.fetcher is not None:
+            self.fetcher.stop()
+
+    def request_fetch(self) -> None:
+        if self.fetcher is None:
+            return
+        if self.fetching:
+            self.fetch_again = True
+            return
+        self.fetching = True
+        self.data.requested = self.state.window
+        self.fetcher.submit("fetch", self.state.window)
+
+    def request_refresh(self, provider: Optional[str] = None) -> None:
+        if self.fetcher is not None:
+            self.fetcher.submit("refresh", provider)
+        self.data.notice = "refresh requested"
+
+    def poll_results(self, wait: float = 0.0) -> bool:
+        """Apply every result waiting (waiting up to `wait` s for the first); True if any came."""
+        got = False
+        while True:
+            try:
+                result = self.results.get(timeout=wait) if wait and not got else self.results.get_nowait()
+            except queue.Empty:
+                return got
+            got = True
+            self.apply(result)
+
+    def apply(self, result: Tuple[Any, ...]) -> None:
+        kind = result[0]
+        now = time.monotonic()
+        if kind == "data":
+            _, window, model, specs = result
+            if specs is not None:
+                self.data.widgets = specs
+            self.set_model(window, model)
+            self.failures = 0
+            self.next_fetch_at = now + self.interval
+            self._fetch_done()
+        elif kind == "refreshed":
+            self.request_fetch()
+            self.follow_up_at = now + REFRESH_FOLLOW_UP
+        elif kind == "error":
+            _, job, _, message = result
+            self.data.error = message
+            if job == "fetch":
+                self.failures += 1
+                self.data.stale = bool(self.data.snapshots)
+                self.next_fetch_at = now + min(MAX_RETRY, self.interval, 2.0 * 2 ** (self.failures - 1))
+                self._fetch_done()
+
+    def _fetch_done(self) -> None:
+        self.fetching = False
+        self.data.requested = None
+        if self.fetch_again:
+            self.fetch_again = False
+            self.request_fetch()
+
+    def set_model(self, window: str, model: Dict[str, Any]) -> None:
+        """Take a read model: tiles that went missing stay, marked, and bad snapshots are skipped."""
+        snapshots: Dict[str, UsageSnapshot] = {}
+        bad = 0
+        for key, raw in (model.get("snapshots") or {}).items():
+            try:
+                snapshots[key] = UsageSnapshot.from_dict(raw)
+            except (ValueError, TypeError):
+                bad += 1
+        for key, old in self.data.snapshots.items():
+            if key not in snapshots:
+                old.message = "not in the latest read model"
+                snapshots[key] = old
+        st.resolve(self.state, snapshots)
+        data = self.data
+        data.snapshots = snapshots
+        data.window = model.get("window") or window
+        data.generated_at = model.get("generated_at")
+        data.fetched_at = self.clock()
+        data.error = f"{bad} snapshot(s) could not be read" if bad else None
+        data.stale = False
+        data.loading = False
+        keys = st.visible_keys(self.state, snapshots)
+        if self.state.selected not in keys:
+            st.select(self.state, keys, 0)
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if self.follow_up_at is not None and now >= self.follow_up_at:
+            self.follow_up_at = None
+            return True
+        return now >= self.next_fetch_at
+
+    def timeout(self) -> float:
+        if self.fetching:
+            return BUSY_TICK
+        now = time.monotonic()
+        wait = self.next_fetch_at - now
+        if self.follow_up_at is not None:
+            wait = min(wait, self.follow_up_at - now)
+        return max(0.05, min(IDLE_TICK, wait))
+
+    # --- the loop -------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.term.stream.write(self.term.home + self.term.clear)
+        self.start()
+        self.draw()
+        try:
+            while self.running:
+                key = self.wait_key(self.timeout())
+                self.poll_results()
+                if key:
+                    self.handle_key(key)
+                if self.running and self.due() and not self.fetching:
+                    self.request_fetch()
+                if self.running:
+                    self.draw()
+        finally:
+            self.stop()
+
+    def wait_key(self, timeout: float) -> Any:
+        try:
+            self._waiting = True
+            return self.term.inkey(timeout=timeout)
+        except _Wake:
+            return None
+        finally:
+            self._waiting = False
+
+    def on_resize(self, *_: Any) -> None:
+        if self._waiting:
+            raise _Wake()
+
+    # --- keys -----------------------------------------------------------------------------------
+
+    def handle_key(self, key: Any) -> None:
+        """Act on one key (a blessed Keystroke or a plain string)."""
+        name = getattr(key, "name", None) if getattr(key, "is_sequence", False) else None
+        ch = str(key)
+        if name is None and ch in ("\t", "\r", "\n", "\x1b", "\x7f", "\x08"):
+            name = {"\t": "KEY_TAB", "\r": "KEY_ENTER", "\n": "KEY_ENTER", "\x1b": "KEY_ESCAPE",
+                    "\x7f": "KEY_BACKSPACE", "\x08": "KEY_BACKSPACE"}[ch]
+        self.data.notice = None
+        if self.state.editing_filter:
+            self._filter_key(name, ch)
+        else:
+            self._command_key(name, ch)
+        self.settle()
+
+    def _filter_key(self, name: Optional[str], ch: str) -> None:
+        s = self.state
+        if name == "KEY_ENTER":
+            s.editing_filter = False
+        elif name == "KEY_ESCAPE":
+            s.filter, s.editing_filter = "", False
+        elif name in ("KEY_BACKSPACE", "KEY_DELETE"):
+            s.filter = s.filter[:-1]
+        elif name is None and len(ch) == 1 and ch.isprintable():
+            s.filter += ch
+        s.scroll["dashboard"] = s.scroll["list"] = 0
+        keys = st.visible_keys(s, self.data.snapshots)
+        if keys and s.selected not in keys:
+            st.select(s, keys, 0)
+
+    def _command_key(self, name: Optional[str], ch: str) -> None:
+        action = COMMANDS.get(name or ch)
+        if action is not None:
+            getattr(self, action)()
+            return
+        move = MOVES.get(name or ch)
+        if move is not None:
+            self.move(*move)
+
+    # commands
+
+    def back(self) -> None:
+        s = self.state
+        if s.screen == "help":
+            s.screen = s.previous
+        elif s.screen in ("detail", "analytics"):
+            s.screen = s.main
+        elif s.filter:
+            s.filter = ""
+        else:
+            self.running = False
+
+    def quit_or_back(self) -> None:
+        s = self.state
+        if s.screen in ("help", "detail", "analytics"):
+            self.back()
+        else:
+            self.running = False
+
+    def quit(self) -> None:
+        self.running = False
+
+    def toggle_help(self) -> None:
+        s = self.state
+        if s.screen == "help":
+            s.screen = s.previous
+        else:
+            s.previous = s.screen
+            s.scroll["help"] = 0
+            s.screen = "help"
+
+    def tab(self) -> None:
+        s = self.state
+        if s.screen == "detail":
+            self.detail_tab(1)
+        elif s.screen in st.MAIN_SCREENS:
+            s.main = "list" if s.main == "dashboard" else "dashboard"
+            s.screen = s.main
+        else:
+            s.screen = s.main
+
+    def back_tab(self) -> None:
+        if self.state.screen == "detail":
+            self.detail_tab(-1)
+
+    def enter(self) -> None:
+        s = self.state
+        if s.screen in st.MAIN_SCREENS and s.selected in self.data.snapshots:
+            s.screen = "detail"
+            s.scroll["detail"] = 0
+
+    def next_window(self) -> None:
+        s = self.state
+        s.window = WINDOWS[(WINDOWS.index(s.window) + 1) % len(WINDOWS)] if s.window in WINDOWS else "30d"
+        self.request_fetch()
+
+    def refresh(self) -> None:
+        self.request_refresh(None)
+
+    def start_filter(self) -> None:
+        s = self.state
+        if s.screen not in st.MAIN_SCREENS:
+            s.screen = s.main
+        s.editing_filter = True
+
+    def next_theme(self) -> None:
+        s = self.state
+        s.theme = themes.next_theme(s.theme)
+        self.painter.set_theme(s.theme)
+        self._save(lambda: st.save_theme(self.settings, s.theme), f"theme {s.theme}")
+
+    def toggle_costs(self) -> None:
+        s = self.state
+        key = s.selected
+        if key is None or key not in self.data.snapshots:
+            return
+        if key in s.hidden_costs:
+            s.hidden_costs.discard(key)
+            what = "shown"
+        else:
+            s.hidden_costs.add(key)
+            what = "hidden"
+        self._save(lambda: st.save_dashboard(self.settings, s, self.data.snapshots), f"costs {what}")
+
+    def move_down(self) -> None:
+        self._reorder(1)
+
+    def move_up(self) -> None:
+        self._reorder(-1)
+
+    def _reorder(self, delta: int) -> None:
+        if self.state.screen not in st.MAIN_SCREENS:
+            return
+        if st.move_selected(self.state, self.data.snapshots, delta):
+            self._save(lambda: st.save_dashboard(self.settings, self.state, self.data.snapshots), "order saved")
+
+    def analytics(self) -> None:
+        s = self.state
+        if s.screen != "analytics":
+            s.screen = "analytics"
+            s.analytics_scope = None
+            s.scroll["analytics"] = 0
+            return
+        self._scope_step(1)
+
+    def toggle_metric(self) -> None:
+        s = self.state
+        s.analytics_metric = "tokens" if s.analytics_metric == "cost" else "cost"
+
+    def next_tab(self) -> None:
+        self.detail_tab(1)
+
+    def previous_tab(self) -> None:
+        self.detail_tab(-1)
+
+    def detail_tab(self, delta: int) -> None:
+        s = self.state
+        if s.screen == "detail":
+            s.detail_tab = (s.detail_tab + delta) % len(st.DETAIL_TABS)
+            s.scroll["detail"] = 0
+
+    def _save(self, write: Callable[[], None], done: str) -> None:
+        try:
+            write()
+        except OSError as exc:
+            self.data.notice = f"could not save settings: {exc.strerror or exc}"
+        else:
+            self.data.notice = done
+
+    # movement
+
+    def move(self, how: str, amount: int) -> None:
+        s = self.state
+        width, height = self.size()
+        page = views.page_size(s, self.data, width, height)
+        if s.screen in st.MAIN_SCREENS:
+            keys = st.visible_keys(s, self.data.snapshots)
+            if not keys or (s.screen == "list" and how == "col"):
+                return
+            cols = dashboard.geometry(width, height - 2, len(keys))[0] if s.screen == "dashboard" else 1
+            step = {"row": cols, "col": 1, "page": cols * page, "end": len(keys)}[how]
+            st.select(s, keys, st.selected_index(s, keys) + step * amount)
+        elif how == "col" and s.screen == "detail":
+            self.detail_tab(amount)
+        elif how == "col" and s.screen == "analytics":
+            self._scope_step(amount)
+        elif how != "col":
+            step = {"row": 1, "page": page, "end": 1 << 30}[how]
+            s.scroll[s.screen] = max(0, s.scroll.get(s.screen, 0) + step * amount)
+
+    def _scope_step(self, delta: int) -> None:
+        s = self.state
+        scopes: List[Optional[str]] = [None] + st.visible_keys(s, self.data.snapshots)
+        i = scopes.index(s.analytics_scope) if s.analytics_scope in scopes else 0
+        s.analytics_scope = scopes[(i + delta) % len(scopes)]
+        s.scroll["analytics"] = 0
+
+    def settle(self) -> None:
+        """Keep scroll positions where the views draw them, so moving back is immediate."""
+        s = self.state
+        width, height = self.size()
+        body = max(1, height - 2)
+        keys = st.visible_keys(s, self.data.snapshots)
+        index = st.selected_index(s, keys)
+        if s.screen == "dashboard" and keys:
+            cols, _, rows, _ = dashboard.geometry(width, body, len(keys))
+            total = (len(keys) + cols - 1) // cols
+            s.scroll["dashboard"] = dashboard.first_visible(s.scroll["dashboard"], index // cols, rows, total)
+        elif s.screen == "list" and keys:
+            rows = views.page_size(s, self.data, width, height)
+            s.scroll["list"] = dashboard.first_visible(s.scroll["list"], index, rows, len(keys))
+        elif s.screen in ("detail", "analytics", "help"):
+            total = self._content_rows(width, body)
+            page = views.page_size(s, self.data, width, height)
+            s.scroll[s.screen] = max(0, min(s.scroll.get(s.screen, 0), total - page))
+
+    def _content_rows(self, width: int, body: int) -> int:
+        s = self.state
+        if s.screen == "detail":
+            snap = views.selected_snapshot(s, self.data)
+            if snap is None:
+                return 0
+            rows = detail.content(s.selected or "", snap, s, self.data, width)
+            return len(rows) - (1 if s.tab not in ("overview", "limits") and rows else 0)
+        if s.screen == "analytics":
+            return len(analytics.all_days(analytics.collect(s, self.data)[2], self.data.now))
+        return len(help.all_lines(s.ascii)) if width < 80 else (len(help.all_lines(s.ascii)) + 1) // 2 + 2
+
+
+COMMANDS = {
+    "q": "quit_or_back", "KEY_ESCAPE": "back", "?": "toggle_help", "KEY_TAB": "tab", "KEY_BTAB": "back_tab",
+    "KEY_ENTER": "enter", "w": "next_window", "r": "refresh", "/": "start_filter", "t": "next_theme",
+    "c": "toggle_costs", "J": "move_down", "K": "move_up", "a": "analytics", "m": "toggle_metric",
+    "[": "previous_tab", "]": "next_tab", "\x03": "quit",
+}
+MOVES = {
+    "j": ("row", 1), "KEY_DOWN": ("row", 1), "k": ("row", -1), "KEY_UP": ("row", -1),
+    "l": ("col", 1), "KEY_RIGHT": ("col", 1), "h": ("col", -1), "KEY_LEFT": ("col", -1),
+    "KEY_PGDOWN": ("page", 1), "KEY_PGUP": ("page", -1),
+    "KEY_HOME": ("end", -1), "KEY_END": ("end", 1),
+}
+
+
+# --- running it on a terminal -------------------------------------------------------------------
+
+
+def locale_is_utf8(env: Optional[Dict[str, str]] = None) -> bool:
+    """Whether the locale (LC_ALL, then LC_CTYPE, then LANG) is a UTF-8 one."""
+    env = os.environ if env is None else env
+    for name in ("LC_ALL", "LC_CTYPE", "LANG"):
+        value = env.get(name)
+        if value:
+            return "utf-8" in value.lower() or "utf8" in value.lower()
+    return False
+
+
+def make_terminal(**kwargs: Any) -> Any:
+    """A blessed Terminal that moves the cursor even under NO_COLOR (colours are dropped by the painter)."""
+    import blessed
+
+    saved = os.environ.pop("NO_COLOR", None)
+    try:
+        return blessed.Terminal(**kwargs)
+    finally:
+        if saved is not None:
+            os.environ["NO_COLOR"] = saved
+
+
+def wants_color(args: Any = None) -> bool:
+    return not (os.environ.get("NO_COLOR") or getattr(args, "no_color", False))
+
+
+@contextmanager
+def _signals(app: App) -> Iterator[None]:
+    """SIGTERM and SIGHUP unwind (restoring the terminal); SIGWINCH repaints at once."""
+
+    fired: List[int] = []
+
+    def terminate(signum: int, _frame: Any) -> None:
+        if fired:  # already unwinding: let the terminal be restored in peace
+            return
+        fired.append(signum)
+        raise SystemExit(128 + signum)
+
+    wanted = {signal.SIGTERM: terminate, signal.SIGHUP: terminate, signal.SIGWINCH: app.on_resize}
+    previous = {sig: signal.signal(sig, handler) for sig, handler in wanted.items()}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run_dashboard(source: Any, settings: Any, args: Any = None, interval: Optional[float] = None,
+                  window: Optional[str] = None) -> int:
+    """Open the full-screen dashboard on this terminal until the user quits; the exit code."""
+    state = st.from_settings(settings, window=window or getattr(args, "window", None), color=wants_color(args),
+                             ascii_only=not locale_is_utf8())
+    term = make_terminal()
+    app = App(term, source, settings, state,
+              interval=interval or float(settings.get("ui.refresh_interval_seconds", 30) or 30))
+    try:
+        with _signals(app), term.fullscreen(), term.cbreak(), term.hidden_cursor():
+            app.run()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
+    return 0

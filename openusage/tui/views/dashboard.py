@@ -1,0 +1,206 @@
+"""The dashboard: a grid of tiles, one per account.
+
+A tile shows the name and a status badge on its border, then spend, tokens and tool calls, gauges
+for rate limits and quotas with reset countdowns, the top models, a sparkline of the window's daily
+spend (or tokens), the token split, the status message and balances, as many as its height holds.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Tuple
+
+from openusage.core.snapshot import UsageSnapshot
+from openusage.tui import widgets
+from openusage.tui.state import Data, UIState, selected_index, visible_keys
+from openusage.tui.views import badge, costs_hidden, empty_message, name_of, status_of
+from openusage.tui.widgets import Glyphs, Line
+
+TILE_MIN_WIDTH = 38
+TILE_HEIGHT = 10
+TILE_MAX_HEIGHT = 14
+MAX_GAUGES = 3  # in a tile of TILE_HEIGHT; a taller tile shows more
+
+LimitItem = Tuple[str, Optional[float], Optional[str]]  # label, used share, resets_at
+
+
+def geometry(width: int, height: int, count: int = 0) -> Tuple[int, int, int, int]:
+    """(columns, tile width, tile rows that fit, tile height) for a body of width x height.
+
+    When every one of `count` tiles fits, the tiles grow taller (up to TILE_MAX_HEIGHT) to use the room.
+    """
+    cols = max(1, width // TILE_MIN_WIDTH)
+    tile_w = width // cols
+    tile_h = min(TILE_HEIGHT, max(4, height))
+    needed = (count + cols - 1) // cols
+    if needed and needed * tile_h < height:
+        tile_h = max(tile_h, min(TILE_MAX_HEIGHT, height // needed))
+    return cols, tile_w, max(1, height // tile_h), tile_h
+
+
+def first_visible(scroll: int, index: int, page: int, total: int) -> int:
+    """The first row to show so that row `index` is on a page of `page` rows, moving as little as can be."""
+    first = min(scroll, index)
+    first = max(first, index - page + 1)
+    return max(0, min(first, max(0, total - page)))
+
+
+# --- what a snapshot shows ----------------------------------------------------------------------
+
+
+def limit_items(snap: UsageSnapshot, spec: Dict[str, Any], hide_costs: bool = False) -> List[LimitItem]:
+    """Rate limits (the provider's chosen gauges first) and the spend quota, as gauge items."""
+    limits = snap.rate_limits or {}
+    chosen = [n for n in spec.get("gauges", []) if n in limits]
+    names = chosen + sorted(n for n in limits if n not in chosen)
+    items: List[LimitItem] = [(n, limits[n].fraction_used(), limits[n].resets_at) for n in names]
+    spend = snap.spend
+    if not hide_costs and spend and spend.limits and spend.limits.hard:
+        spent = spend.cycle if spend.cycle is not None else spend.total
+        if spent is not None:
+            items.append(("budget", spent / spend.limits.hard, None))
+    return items
+
+
+def daily_series(snap: UsageSnapshot, hide_costs: bool) -> Tuple[str, List[Optional[float]]]:
+    """('spend' or 'tokens', values per day): spend unless hidden or absent."""
+    days = snap.daily or []
+    if not hide_costs and any(d.cost is not None for d in days):
+        return "spend", [d.cost for d in days]
+    return "tokens", [None if d.tokens is None else float(d.tokens) for d in days]
+
+
+def top_models(snap: UsageSnapshot, hide_costs: bool, count: int = 3) -> List[Tuple[str, float]]:
+    """(model, share) of the biggest models by cost (or tokens when costs are hidden or absent)."""
+    models = snap.models or []
+    use_cost = not hide_costs and any(m.cost for m in models)
+    weights = [(m.model, float(m.cost or 0) if use_cost else float(m.total_tokens())) for m in models]
+    total = sum(w for _, w in weights)
+    if total <= 0:
+        return [(name, 0.0) for name, _ in weights[:count]]
+    weights.sort(key=lambda item: -item[1])
+    return [(name, w / total) for name, w in weights[:count]]
+
+
+def figures(snap: UsageSnapshot, hidden: bool, g: Glyphs) -> Line:
+    spend = snap.spend.total if snap.spend else None
+    tokens = snap.tokens.total if snap.tokens else None
+    parts: Line = []
+    if hidden:
+        parts.append(("cost hidden", "dim"))
+    elif spend is not None:
+        parts.append((widgets.money(spend, snap.currency), "money"))
+    if tokens is not None:
+        parts += [(widgets.compact(tokens), "value"), (" tok", "dim")]
+    if snap.tool_calls is not None:
+        parts += [(widgets.compact(snap.tool_calls), "value"), (" calls", "dim")]
+    if not parts:
+        return [("no usage in this window", "dim")]
+    out: Line = []
+    for i, seg in enumerate(parts):
+        if i and seg[1] != "dim":
+            out.append((f" {g.dot} ", "dim"))
+        out.append(seg)
+    return out
+
+
+def message_role(status: str) -> str:
+    return {"WARN": "stale", "LIMIT": "error", "AUTH": "error", "ERR": "error"}.get(status, "dim")
+
+
+def gauge_lines(items: List[LimitItem], width: int, state: UIState, now: float) -> List[Line]:
+    g = widgets.glyphs_for(state.ascii)
+    if not items:
+        return []
+    label_w = min(7, max(widgets.text_width(label) for label, _, _ in items))
+    suffixes = []
+    for _, _, resets_at in items:
+        left = widgets.countdown(resets_at, now)
+        suffixes.append(f"{g.reset}{left}" if left else "")
+    suffix_w = max(widgets.text_width(s) for s in suffixes)
+    out = []
+    for (label, used, _), suffix in zip(items, suffixes):
+        out.append(widgets.gauge(label, used, width, g, state.warn, state.crit, label_width=label_w,
+                                 suffix=widgets.fit(suffix, suffix_w) if suffix_w else ""))
+    return out
+
+
+def tile_body(key: str, snap: UsageSnapshot, state: UIState, data: Data, width: int, rows: int) -> List[Line]:
+    """The lines inside a tile, most important first, cut to `rows`."""
+    g = widgets.glyphs_for(state.ascii)
+    hidden = costs_hidden(state, key)
+    status = status_of(snap)
+    spec = data.widgets.get(snap.provider_id, {})
+    lines: List[Line] = [figures(snap, hidden, g)]
+    if status != "OK" and snap.message:
+        lines.append([(snap.message, message_role(status))])
+    room = MAX_GAUGES + max(0, rows - (TILE_HEIGHT - 2))
+    lines += gauge_lines(limit_items(snap, spec, hidden)[:room], width, state, data.now)
+    models = top_models(snap, hidden)
+    if models:
+        text = f" {g.dot} ".join(f"{name} {share * 100:.0f}%" for name, share in models)
+        lines.append([("top ", "dim"), (text, "text")])
+    kind, values = daily_series(snap, hidden)
+    if any(v is not None for v in values):
+        label = f" daily {kind}"
+        spark_w = max(1, min(len(values), width - len(label)))
+        lines.append([(widgets.sparkline(values, spark_w, g), "spark"), (label, "dim")])
+    tok = snap.tokens
+    if tok and (tok.input is not None or tok.output is not None):
+        cache = (tok.cache_read or 0) + (tok.cache_write or 0)
+        lines.append([("in ", "dim"), (widgets.compact(tok.input), "text"), ("  out ", "dim"),
+                      (widgets.compact(tok.output), "text"), ("  cache ", "dim"), (widgets.compact(cache), "text")])
+    if status == "OK" and snap.message:
+        lines.append([(snap.message, "dim")])
+    balance = snap.spend.balance if snap.spend else None
+    if balance and not hidden and any(v is not None for v in (balance.cash, balance.voucher, balance.granted)):
+        parts = [f"{widgets.money(v, snap.currency)} {n}" for n, v in
+                 (("cash", balance.cash), ("voucher", balance.voucher), ("granted", balance.granted)) if v is not None]
+        lines.append([("balance ", "dim"), (", ".join(parts), "text")])
+    return lines[:rows]
+
+
+def tile(key: str, snap: UsageSnapshot, state: UIState, data: Data, width: int, height: int,
+         selected: bool) -> List[Line]:
+    g = widgets.glyphs_for(state.ascii)
+    inner = width - 4  # border and one space each side
+    body = [[(" ", "text")] + line for line in tile_body(key, snap, state, data, inner, height - 2)]
+    title: Line = [(name_of(key, snap), "title" if not selected else "border_sel")]
+    border = "border_sel" if selected else "border"
+    if selected:
+        title = [(g.pointer + " ", "border_sel")] + title
+    return widgets.box(body, width, height, g, title=title, badge=badge(status_of(snap), state), border=border)
+
+
+# --- the screen ---------------------------------------------------------------------------------
+
+
+def render(state: UIState, data: Data, width: int, height: int) -> List[Line]:
+    keys = visible_keys(state, data.snapshots)
+    if not keys:
+        return [[], [("  " + empty_message(state, data), "dim")]]
+    cols, tile_w, rows_fit, tile_h = geometry(width, height, len(keys))
+    total_rows = (len(keys) + cols - 1) // cols
+    index = selected_index(state, keys)
+    first = first_visible(state.scroll.get("dashboard", 0), index // cols, rows_fit, total_rows)
+    lines: List[Line] = []
+    for row in range(first, min(total_rows, first + rows_fit)):
+        tiles = []
+        for col in range(cols):
+            i = row * cols + col
+            if i >= len(keys):
+                break
+            key = keys[i]
+            tiles.append(tile(key, data.snapshots[key], state, data, tile_w, tile_h, i == index))
+        for y in range(tile_h):
+            line: Line = []
+            for t in tiles:
+                line += t[y]
+            lines.append(line)
+    hidden_below = total_rows - (first + rows_fit)
+    notes = []
+    if first > 0:
+        notes.append(f"{first} row{'s' if first != 1 else ''} above")
+    if hidden_below > 0:
+        notes.append(f"{hidden_below} row{'s' if hidden_below != 1 else ''} below")
+    if notes and len(lines) < height:
+        lines.append([("  " + ", ".join(notes) + " (j/k, PgUp/PgDn)", "dim")])
+    return lines
