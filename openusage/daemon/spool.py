@@ -71,9 +71,14 @@ def _check_caps(directory: str, incoming: int) -> None:
     total = incoming
     with os.scandir(directory) as it:
         for entry in it:
-            if entry.name.endswith(".json") and entry.is_file():
-                count += 1
-                total += entry.stat().st_size
+            if not entry.name.endswith(".json"):
+                continue
+            try:
+                size = entry.stat().st_size
+            except FileNotFoundError:
+                continue  # drained by the daemon while we looked: it no longer counts
+            count += 1
+            total += size
     if count >= MAX_FILES or total > MAX_BYTES:
         raise SpoolFull(f"spool {directory} is full ({count} files, {total // 1024} KiB); event not kept")
 

@@ -59,3 +59,31 @@ def test_caps_refuse_beyond_limits(tmp_path, monkeypatch):
     spool.write(directory, "s", None, b"{}", 2.0)
     with pytest.raises(spool.SpoolFull):
         spool.write(directory, "s", None, b"{}", 3.0)
+
+
+def test_write_while_the_daemon_drains_a_file_away(tmp_path, monkeypatch):
+    """A file listed by the cap check but drained before its stat must not fail the hook's write."""
+    first = spool.write(str(tmp_path), "claude-code", None, b'{"a":1}', 1.0)
+    real_scandir = os.scandir
+
+    class Vanishing:
+        def __init__(self, entries):
+            self.entries = entries
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.entries.close()
+
+        def __iter__(self):
+            for entry in self.entries:
+                if entry.path == first:
+                    os.unlink(first)  # the daemon's drain wins the race
+                yield entry
+
+    monkeypatch.setattr(spool.os, "scandir", lambda d: Vanishing(real_scandir(d)))
+    second = spool.write(str(tmp_path), "claude-code", None, b'{"b":2}', 2.0)
+    monkeypatch.setattr(spool.os, "scandir", real_scandir)
+    assert os.path.exists(second) and not os.path.exists(first)
+    assert spool.depth(str(tmp_path))["pending"] == 1
