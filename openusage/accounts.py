@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from openusage.config import Settings
 from openusage.providers import REGISTRY
@@ -16,16 +16,17 @@ from openusage.providers.base import AccountConfig, Provider
 log = logging.getLogger("openusage.accounts")
 
 
-def detect_all(environ: Optional[Dict[str, str]] = None, home: Optional[str] = None) -> List[AccountConfig]:
-    """Accounts every registered provider finds on this machine."""
+def detect_all(environ: Optional[Dict[str, str]] = None, home: Optional[str] = None,
+               only: Optional[Iterable[str]] = None) -> List[AccountConfig]:
+    """Accounts every registered provider (or those of `only`) finds on this machine."""
     env = dict(os.environ if environ is None else environ)
     home = home or os.path.expanduser("~")
     found: List[AccountConfig] = []
-    for provider in REGISTRY.values():
+    for pid in list(REGISTRY) if only is None else [p for p in only if p in REGISTRY]:
         try:
-            found.extend(provider.detect(env, home, shutil.which))
+            found.extend(REGISTRY[pid].detect(env, home, shutil.which))
         except Exception as exc:  # detection must never stop the daemon
-            log.warning("detection by %s failed: %s", provider.id, exc)
+            log.warning("detection by %s failed: %s", pid, exc)
     return found
 
 

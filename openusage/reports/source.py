@@ -48,7 +48,14 @@ def daemon_db(socket_path: str) -> Optional[str]:
 
 def local_collectors(settings: config.Settings, providers: Optional[List[str]] = None) -> List[tuple]:
     """(provider, account) pairs of the collectors that read local logs."""
-    pairs = [(p, a) for p, a in accounts_mod.resolve(settings)
+    from openusage.providers import local_ids
+
+    # Only the local collectors detect (and are imported): a report never needs the API providers.
+    wanted = local_ids()
+    if providers and set(providers) <= set(wanted):
+        wanted = [p for p in wanted if p in providers]
+    detected = accounts_mod.detect_all(only=wanted) if settings.get("auto_detect", True) else []
+    pairs = [(p, a) for p, a in accounts_mod.resolve(settings, detected)
              if p is not None and p.emits_events and "local" in p.source_modes and p.id != "demo"]
     if providers:
         pairs = [(p, a) for p, a in pairs if p.id in providers or a.id in providers]
