@@ -7,10 +7,12 @@ each fact once).
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
+from openusage.core import pricing
 from openusage.core.events import EVENT_TYPES, UsageEvent, split_mcp_tool
 from openusage.core.timeutil import to_epoch
 
@@ -172,7 +174,14 @@ def _generic(p: Dict[str, Any], received_at: float) -> UsageEvent:
     ev.cache_write_tokens = _int(usage.get("cache_write_tokens"))
     ev.reasoning_tokens = _int(usage.get("reasoning_tokens"))
     cost = p.get("cost_usd")
-    ev.cost_usd = float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) else None
+    logged = float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) else None
+    ev.cost_logged_usd = logged if logged is not None and math.isfinite(logged) and logged >= 0 else None
+    if ev.event_type == "message_usage" and ev.model:
+        # Priced like a collector prices the same message, so the copy that arrives first (hook or
+        # log) carries the same costs in every cost mode.
+        ev.cost_computed_usd = pricing.compute_cost(ev.model, ev.input_tokens, ev.output_tokens,
+                                                    ev.cache_read_tokens, ev.cache_write_tokens)
+    ev.cost_usd = pricing.apply_cost_mode("auto", ev.cost_logged_usd, ev.cost_computed_usd)
     ev.requests = _int(p.get("requests")) or (1 if ev.event_type == "message_usage" else 0)
     if ev.mcp_server is None:
         ev.mcp_server = split_mcp_tool(ev.tool_name)

@@ -5,6 +5,10 @@ so no opencode.json entry is needed. The plugin starts our hook with one event o
 finished assistant message (tokens and cost, in the generic event shape of daemon/pipeline.py) and
 for each tool call. It uses OpenCode's v1 plugin API (one exported plugin function, the `event` and
 `tool.execute.after` hooks), which every v1 loader accepts.
+
+Its events carry provider_id "opencode" (the upstream provider, e.g. "anthropic", goes in
+upstream_provider) and the same ids, token mapping and project as the OpenCode collector
+(providers/opencode.py), so a message or tool call seen by both counts once, on the OpenCode tile.
 """
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ const HOOK = __HOOK_ARGV__
 const SEEN_LIMIT = 5000
 const seen = new Set() // ids of the messages already sent
 const providers = new Map() // sessionID -> providerID of its latest assistant message
+let directory // the directory OpenCode was started in: the project of messages without a path
 
 function send(event) {
   try {
@@ -48,10 +53,23 @@ function count(value) {
   return typeof value === "number" && Number.isFinite(value) && value > 0 ? Math.round(value) : 0
 }
 
-function projectOf(info) {
-  const dir = info.path ? info.path.root || info.path.cwd : ""
-  const parts = String(dir || "").split(/[\\\\/]/).filter(Boolean)
+function baseName(dir) {
+  const parts = typeof dir === "string" ? dir.split(/[\\\\/]/).filter(Boolean) : []
   return parts.length ? parts[parts.length - 1] : undefined
+}
+
+function projectOf(info) {
+  const path = info.path || {}
+  return baseName(path.root) || baseName(path.cwd) || baseName(directory)
+}
+
+// OpenCode stores reasoning beside output, except older records whose total shows it inside output;
+// output_tokens includes reasoning once either way (the collector maps tokens the same way).
+function outputOf(tokens, input, cacheRead, cacheWrite) {
+  const output = count(tokens.output)
+  const reasoning = count(tokens.reasoning)
+  const inside = typeof tokens.total === "number" && tokens.total === input + cacheRead + cacheWrite + output
+  return reasoning && !inside ? output + reasoning : output
 }
 
 function onMessage(info) {
@@ -63,19 +81,27 @@ function onMessage(info) {
   seen.add(info.id)
   const tokens = info.tokens || {}
   const cache = tokens.cache || {}
+  const input = count(tokens.input)
+  const cacheRead = count(cache.read)
+  const cacheWrite = count(cache.write)
+  const output = outputOf(tokens, input, cacheRead, cacheWrite)
   const event = {
     event_type: "message_usage",
-    provider_id: info.providerID,
+    provider_id: "opencode",
+    upstream_provider: info.providerID,
+    mode: info.mode,
+    agent: info.agent,
     model: info.modelID,
     session_id: info.sessionID,
     turn_id: info.parentID,
     message_id: info.id,
-    input_tokens: count(tokens.input),
-    output_tokens: count(tokens.output),
-    reasoning_tokens: count(tokens.reasoning),
-    cache_read_tokens: count(cache.read),
-    cache_write_tokens: count(cache.write),
-    cost_usd: typeof info.cost === "number" && Number.isFinite(info.cost) ? info.cost : undefined,
+    input_tokens: input,
+    output_tokens: output,
+    reasoning_tokens: Math.min(count(tokens.reasoning), output),
+    cache_read_tokens: cacheRead,
+    cache_write_tokens: cacheWrite,
+    // OpenCode's own estimate; 0 (subscription providers) is no logged cost
+    cost_usd: typeof info.cost === "number" && Number.isFinite(info.cost) && info.cost > 0 ? info.cost : undefined,
     project: projectOf(info),
     occurred_at: completed,
   }
@@ -87,7 +113,8 @@ function onToolCall(input) {
   if (!input || typeof input.callID !== "string") return
   send({
     event_type: "tool_usage",
-    provider_id: providers.get(input.sessionID),
+    provider_id: "opencode",
+    upstream_provider: providers.get(input.sessionID),
     tool_name: input.tool,
     tool_call_id: input.callID,
     session_id: input.sessionID,
@@ -95,7 +122,14 @@ function onToolCall(input) {
   })
 }
 
-export const OpenusagePlugin = async () => ({
+export const OpenusagePlugin = async (ctx) => {
+  try {
+    directory = ctx && ctx.directory
+  } catch {}
+  return hooks
+}
+
+const hooks = {
   event: async ({ event }) => {
     try {
       if (event && event.type === "message.updated") onMessage(event.properties && event.properties.info)
@@ -106,7 +140,7 @@ export const OpenusagePlugin = async () => ({
       onToolCall(input)
     } catch {}
   },
-})
+}
 """
 
 

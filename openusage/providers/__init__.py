@@ -14,6 +14,9 @@ from openusage.providers.base import Provider
 # id -> (module, class, reads local agent logs). Order is the order providers are listed in.
 BUILTINS: Dict[str, Tuple[str, str, bool]] = {
     "claude_code": ("openusage.providers.claude_code", "ClaudeCodeProvider", True),
+    "codex": ("openusage.providers.codex", "CodexProvider", True),
+    "gemini_cli": ("openusage.providers.gemini_cli", "GeminiCLIProvider", True),
+    "opencode": ("openusage.providers.opencode", "OpenCodeProvider", True),
     "openai": ("openusage.providers.openai", "OpenAIProvider", False),
     "anthropic": ("openusage.providers.anthropic", "AnthropicProvider", False),
     "openrouter": ("openusage.providers.openrouter", "OpenRouterProvider", False),

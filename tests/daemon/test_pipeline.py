@@ -98,3 +98,23 @@ def test_bad_bodies(body, message):
 def test_bad_source():
     with pytest.raises(pipeline.HookError, match="invalid source"):
         pipeline.events_from_delivery("../etc", b"{}", None, T, {})
+
+
+def test_generic_message_usage_is_priced_like_a_collector_prices_it():
+    """A plugin's message (OpenCode) carries the price table's cost, and its own as the logged cost."""
+    from openusage.core import pricing
+
+    base = {"event_type": "message_usage", "provider_id": "opencode", "model": "claude-sonnet-4-5",
+            "message_id": "msg_1", "input_tokens": 1000, "output_tokens": 500, "cache_read_tokens": 2000,
+            "cache_write_tokens": 100}
+    computed = pricing.compute_cost("claude-sonnet-4-5", 1000, 500, 2000, 100)
+    assert computed and computed > 0
+    plain = one("opencode", base)[0]
+    assert plain.cost_logged_usd is None
+    assert plain.cost_computed_usd == pytest.approx(computed)
+    assert plain.cost_usd == pytest.approx(computed)
+    logged = one("opencode", dict(base, cost_usd=0.25))[0]
+    assert (logged.cost_logged_usd, logged.cost_usd) == (0.25, 0.25)
+    assert logged.cost_computed_usd == pytest.approx(computed)
+    unknown = one("opencode", dict(base, model="no-such-model-xyz"))[0]
+    assert unknown.cost_usd is None and unknown.cost_computed_usd is None

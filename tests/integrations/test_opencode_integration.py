@@ -12,6 +12,7 @@ from support import DaemonProcess, wait_for
 from openusage.daemon import client
 from openusage.integrations import artifact, opencode
 from openusage.integrations.artifact import IntegrationError
+from openusage.providers import opencode as collector
 from openusage.store import db
 
 NODE = shutil.which("node")
@@ -80,27 +81,42 @@ def test_upgrade_rewrites_the_plugin(target, monkeypatch):
     assert opencode.inspect(target).current
 
 
+# Two finished assistant messages as OpenCode's message.updated event carries them.
+DONE = {"id": "msg_1", "sessionID": "ses_1", "role": "assistant", "parentID": "msg_0",
+        "modelID": "claude-sonnet-4-5", "providerID": "anthropic", "mode": "build",
+        "path": {"cwd": "/w/app/sub", "root": "/w/app"}, "cost": 0.0123,
+        "time": {"created": 1763800000000, "completed": 1763800005000},
+        "tokens": {"input": 100, "output": 50, "reasoning": 7, "cache": {"read": 1000, "write": 20}}}
+# An older OpenAI-style record: total shows reasoning inside output; no path; no cost (subscription).
+SECOND = {"id": "msg_2", "sessionID": "ses_1", "role": "assistant", "parentID": "msg_0", "modelID": "gpt-5",
+          "providerID": "openai", "cost": 0, "time": {"created": 1763800006000, "completed": 1763800009000},
+          "tokens": {"total": 1300, "input": 200, "output": 100, "reasoning": 40, "cache": {"read": 1000, "write": 0}}}
+
 DRIVER = r"""
 const [plugin] = process.argv.slice(2)
 const mod = await import(plugin)
 const names = Object.keys(mod)
 if (names.length !== 1 || typeof mod[names[0]] !== "function") throw new Error("exports: " + names)
-const hooks = await mod[names[0]]({ directory: "/w/app" })
-const base = { id: "msg_1", sessionID: "ses_1", role: "assistant", parentID: "msg_0", modelID: "claude-sonnet-4-5",
-               providerID: "anthropic", path: { cwd: "/w/app/sub", root: "/w/app" }, cost: 0.0123,
-               tokens: { input: 100, output: 50, reasoning: 7, cache: { read: 1000, write: 20 } } }
+const hooks = await mod[names[0]]({ directory: "/w/started-here", worktree: "/" })
+const done = __DONE__
+const second = __SECOND__
 // streaming updates without time.completed are not sent; the completed one is sent once
-await hooks.event({ event: { type: "message.updated", properties: { info: { ...base, time: { created: 1 } } } } })
-const done = { ...base, time: { created: 1763800000000, completed: 1763800005000 } }
+const streaming = { ...done, time: { created: done.time.created } }
+await hooks.event({ event: { type: "message.updated", properties: { info: streaming } } })
 await hooks.event({ event: { type: "message.updated", properties: { info: done } } })
 await hooks.event({ event: { type: "message.updated", properties: { info: done } } })
 await hooks.event({ event: { type: "message.updated", properties: { info: { role: "user", id: "msg_0" } } } })
+await hooks.event({ event: { type: "message.updated", properties: { info: second } } })
 await hooks["tool.execute.after"]({ tool: "bash", sessionID: "ses_1", callID: "call_1" }, { title: "", output: "" })
 // nothing a broken event does reaches OpenCode
 await hooks.event({ event: null })
 await hooks.event({})
 await hooks["tool.execute.after"](undefined)
 """
+
+COLUMNS = ("source", "provider_id", "event_type", "message_id", "tool_call_id", "tool_name", "model",
+           "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
+           "cost_usd", "project", "session_id", "turn_id", "occurred_at", "dedup_key", "raw")
 
 
 @pytest.mark.skipif(NODE is None, reason="node is not installed")
@@ -112,7 +128,7 @@ def test_plugin_sends_messages_and_tool_calls_to_the_daemon(target, short_dir, t
     module = tmp_path / "plugin.mjs"  # node needs .mjs for an ES module outside a "type": "module" package
     shutil.copyfile(target, module)
     driver = tmp_path / "driver.mjs"
-    driver.write_text(DRIVER)
+    driver.write_text(DRIVER.replace("__DONE__", json.dumps(DONE)).replace("__SECOND__", json.dumps(SECOND)))
     daemon = DaemonProcess(state, os.path.join(state, "telemetry.sock"))
     try:
         daemon.start()
@@ -120,23 +136,41 @@ def test_plugin_sends_messages_and_tool_calls_to_the_daemon(target, short_dir, t
         proc = subprocess.run([NODE, str(driver), str(module)], capture_output=True, text=True, env=env,
                               timeout=60)
         assert proc.returncode == 0, proc.stderr
-        assert wait_for(lambda: client.call_json(daemon.socket_path, "GET", "/healthz")["events_stored"] >= 2, 20)
+        assert wait_for(lambda: client.call_json(daemon.socket_path, "GET", "/healthz")["events_stored"] >= 3, 20)
         conn = db.connect(os.path.join(state, "telemetry.db"), readonly=True)
         try:
-            rows = conn.execute("SELECT source, provider_id, event_type, message_id, tool_call_id, tool_name, "
-                                "model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, "
-                                "reasoning_tokens, cost_usd, project, session_id, occurred_at FROM events "
-                                "ORDER BY event_type").fetchall()
+            rows = conn.execute("SELECT " + ", ".join(COLUMNS) + " FROM events ORDER BY event_type, message_id"
+                                ).fetchall()
         finally:
             conn.close()
-        assert client.call_json(daemon.socket_path, "GET", "/healthz")["events_stored"] == 2
+        assert client.call_json(daemon.socket_path, "GET", "/healthz")["events_stored"] == 3
     finally:
         daemon.stop(signal.SIGKILL)
         for stream in (daemon.proc.stdout, daemon.proc.stderr) if daemon.proc else ():
             stream.close()
-    message, tool = [tuple(r) for r in rows]
-    # provider_id "anthropic" is linked to claude_code by the default provider links
-    assert message[:4] == ("opencode", "claude_code", "message_usage", "msg_1")
-    assert message[6:15] == ("claude-sonnet-4-5", 100, 50, 1000, 20, 7, 0.0123, "app", "ses_1")
-    assert message[15] == 1763800005.0
-    assert tool[:6] == ("opencode", "claude_code", "tool_usage", None, "call_1", "bash")
+    first, second, tool = [dict(zip(COLUMNS, r)) for r in rows]
+    # provider_id "opencode", never the upstream "anthropic" (which the default links map to claude_code)
+    assert (first["source"], first["provider_id"], first["event_type"], first["message_id"]) == (
+        "opencode", "opencode", "message_usage", "msg_1")
+    # OpenCode stores reasoning beside output: output_tokens = 50 + 7
+    assert tuple(first[c] for c in COLUMNS[6:16]) == (
+        "claude-sonnet-4-5", 100, 57, 1000, 20, 7, 0.0123, "app", "ses_1", "msg_0")
+    assert first["occurred_at"] == 1763800005.0
+    assert json.loads(first["raw"])["upstream_provider"] == "anthropic"
+    # total = input + cache + output: reasoning is already inside output; no path: the start directory
+    # no cost of its own: the price table's, as the collector prices it (checked below)
+    assert tuple(second[c] for c in COLUMNS[6:15]) == (
+        "gpt-5", 200, 100, 1000, 0, 40, second["cost_usd"], "started-here", "ses_1")
+    assert second["cost_usd"] > 0
+    assert (tool["provider_id"], tool["tool_call_id"], tool["tool_name"]) == ("opencode", "call_1", "bash")
+    assert json.loads(tool["raw"])["upstream_provider"] == "openai"
+    # the collector reads the same messages from OpenCode's store with the same keys and numbers
+    for info, row, directory in ((DONE, first, None), (SECOND, second, "/w/started-here")):
+        msg = collector.parse_message(info)
+        ev = collector.usage_event(msg, "opencode", msg.project or collector.project_name(directory), "db")
+        assert ev.dedup_key() == row["dedup_key"]
+        assert (ev.input_tokens, ev.output_tokens, ev.cache_read_tokens, ev.cache_write_tokens, ev.reasoning_tokens,
+                ev.project, ev.session_id, ev.turn_id, ev.occurred_at) == tuple(
+                    row[c] for c in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+                                     "reasoning_tokens", "project", "session_id", "turn_id", "occurred_at"))
+        assert ev.cost_usd == pytest.approx(row["cost_usd"])

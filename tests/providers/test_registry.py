@@ -42,4 +42,4 @@ def test_plugins_are_added_removed_and_listed_in_order():
 
 
 def test_local_ids_are_the_log_collectors():
-    assert local_ids() == ["claude_code"]
+    assert local_ids()[:4] == ["claude_code", "codex", "gemini_cli", "opencode"]
