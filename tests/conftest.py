@@ -18,6 +18,7 @@ from openusage.store.writer import Writer
 
 _CLEARED_PREFIXES = ("OPENUSAGE_", "XDG_", "CLAUDE_", "CODEX_", "GEMINI_", "OPENCODE_")
 _CLEARED = {"NO_COLOR", "FORCE_COLOR", "CLAUDE_CONFIG_DIR", "CODEX_HOME"}
+_CLEARED |= {"GITHUB_TOKEN", "GH_TOKEN"}  # a real token would let detection add a Copilot account
 
 
 @pytest.fixture(autouse=True)

@@ -29,6 +29,8 @@ BUILTINS: Dict[str, Tuple[str, str, bool]] = {
     "zai": ("openusage.providers.zai", "ZAIProvider", False),
     "azure_openai": ("openusage.providers.azure_openai", "AzureOpenAIProvider", False),
     "ollama": ("openusage.providers.ollama", "OllamaProvider", False),
+    "copilot": ("openusage.providers.copilot", "CopilotProvider", False),
+    "cursor": ("openusage.providers.cursor", "CursorProvider", False),
     "demo": ("openusage.providers.demo", "DemoProvider", False),
     "custom": ("openusage.providers.custom", "CustomCommandProvider", False),
 }
