@@ -4,17 +4,47 @@ from __future__ import annotations
 import re
 import time
 from datetime import datetime, timezone
-from typing import Optional, Union
+from typing import Dict, Optional, Union
 
 _RFC3339 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:?\d{2})$"
 )
 
 
+# The form agents write ("2026-11-09T01:47:03.044Z"), parsed without datetime: log scans see it
+# on every line. Midnights are cached per date; the sum is the same float the general path gives.
+_UTC_FORM = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?Z\Z")
+_MIDNIGHTS: Dict[str, Optional[int]] = {}
+
+
+def _utc_midnight(date: str) -> Optional[int]:
+    found = _MIDNIGHTS.get(date, -1)
+    if found != -1:
+        return found
+    try:
+        epoch: Optional[int] = int(datetime(int(date[:4]), int(date[5:7]), int(date[8:10]),
+                                            tzinfo=timezone.utc).timestamp())
+    except ValueError:
+        epoch = None
+    if len(_MIDNIGHTS) > 20_000:
+        _MIDNIGHTS.clear()
+    _MIDNIGHTS[date] = epoch
+    return epoch
+
+
 def parse_rfc3339(text: str) -> Optional[float]:
     """Epoch seconds for an RFC 3339 timestamp, or None when it does not parse."""
     if not isinstance(text, str):
         return None
+    fast = _UTC_FORM.match(text)
+    if fast is not None:
+        date, hour, minute, second, frac = fast.groups()
+        midnight = _utc_midnight(date)
+        h, mi, sec = int(hour), int(minute), int(second)
+        if midnight is None or h > 23 or mi > 59 or sec > 59:
+            return None
+        whole = float(midnight + h * 3600 + mi * 60 + sec)
+        return whole + float(frac) if frac else whole
     m = _RFC3339.match(text.strip())
     if not m:
         return None

@@ -18,6 +18,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
+from json.scanner import make_scanner
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from openusage.core import pricing
@@ -415,15 +416,21 @@ class AssistantLine:
         return raw
 
 
+_scan_json = make_scanner(json.JSONDecoder())  # the C scanner, without json.loads' wrappers
+
+
 def parse_raw_line(raw: bytes) -> Optional[AssistantLine]:
     """parse_line for one line of bytes; cheap substring tests skip the lines that cannot matter."""
     # Most bytes in a transcript are user lines (tool results, file contents): never decode those.
     if b"assistant" not in raw or (b'"usage"' not in raw and b'"tool_use"' not in raw):
         return None
     try:
-        obj = json.loads(raw)
-    except ValueError:  # also UnicodeDecodeError
+        text = raw.decode("utf-8").strip()
+        obj, end = _scan_json(text, 0)
+    except (ValueError, StopIteration):  # ValueError covers UnicodeDecodeError and JSONDecodeError
         raise SkippedLine("bad_json") from None
+    if end != len(text):
+        raise SkippedLine("bad_json")  # trailing bytes after the object
     return parse_line(obj)
 
 
@@ -432,33 +439,36 @@ def parse_line(obj: Any) -> Optional[AssistantLine]:
 
     Raises SkippedLine("bad_timestamp") for an assistant line whose timestamp does not parse.
     """
-    if not isinstance(obj, dict):
+    # Runs for every assistant line of every transcript: plain dict access, no helper per field.
+    if type(obj) is not dict:
         return None
     message = obj.get("message")
-    if not isinstance(message, dict) or not _is_assistant(obj, message):
+    if type(message) is not dict or not _is_assistant(obj, message):
         return None
     usage = message.get("usage")
-    tools = _tool_uses(message.get("content"))
-    if not isinstance(usage, dict) and not tools:
+    content = message.get("content")
+    tools = _tool_uses(content) if type(content) is list else []
+    if type(usage) is not dict and not tools:
         return None
     occurred = parse_rfc3339(obj.get("timestamp"))  # type: ignore[arg-type]
     if occurred is None:
         raise SkippedLine("bad_timestamp")
+    get = obj.get
     line = AssistantLine(
-        occurred_at=occurred,
-        session_id=_text(obj.get("sessionId")),
-        message_id=_text(message.get("id")),
-        request_id=_text(obj.get("requestId")),
-        model=_text(message.get("model")),
-        cost_logged=_cost(obj.get("costUSD")),
-        cwd=_text(obj.get("cwd")),
-        sidechain=obj.get("isSidechain") is True,
+        occurred,
+        _text(get("sessionId")),
+        _text(message.get("id")),
+        _text(get("requestId")),
+        _text(message.get("model")),
+        cost_logged=_cost(get("costUSD")) if "costUSD" in obj else None,
+        cwd=_text(get("cwd")),
+        sidechain=get("isSidechain") is True,
         tools=tools,
-        uuid=_text(obj.get("uuid")),
-        version=_text(obj.get("version")),
-        agent_id=_text(obj.get("agentId")),
+        uuid=_text(get("uuid")),
+        version=_text(get("version")),
+        agent_id=_text(get("agentId")) if "agentId" in obj else None,
     )
-    if isinstance(usage, dict):
+    if type(usage) is dict:
         _read_usage(line, usage)
     return line
 
@@ -496,7 +506,7 @@ def _tool_uses(content: Any) -> List[Tuple[str, str]]:
         return []
     out = []
     for block in content:
-        if isinstance(block, dict) and block.get("type") == "tool_use":
+        if type(block) is dict and block.get("type") == "tool_use":
             tool_id, name = _text(block.get("id")), _text(block.get("name"))
             if tool_id and name:
                 out.append((tool_id, name))
@@ -504,7 +514,7 @@ def _tool_uses(content: Any) -> List[Tuple[str, str]]:
 
 
 def _text(value: Any) -> Optional[str]:
-    return value if isinstance(value, str) and value else None
+    return value if type(value) is str and value else None
 
 
 def _count(value: Any) -> int:

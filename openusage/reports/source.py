@@ -24,6 +24,7 @@ from openusage.store.writer import Writer
 log = logging.getLogger("openusage.reports")
 
 SOURCES = ("auto", "daemon", "direct")
+SCAN_BATCH = 5000  # events per write during a direct scan
 
 
 class SourceError(Exception):
@@ -67,7 +68,7 @@ def scan_direct(settings: config.Settings, providers: Optional[List[str]] = None
     """Bring the cache database up to date with the local logs; its path."""
     path = cache_db_path()
     paths.ensure_private_dir(os.path.dirname(path))
-    writer = Writer(path, check=False)
+    writer = Writer(path, check=False, keep_raw=False)
     writer.start()
     spinner = _Spinner() if progress else None
     try:
@@ -76,14 +77,21 @@ def scan_direct(settings: config.Settings, providers: Optional[List[str]] = None
             ctx = make_context(provider, account, state, log=log)
             try:
                 result = provider.fetch(account, ctx)
-                batch = []
+                # Parsing goes on while the writer commits the previous batches (SQLite works
+                # outside the GIL); at most a few batches wait, so memory stays bounded.
+                batch: list = []
+                waiting: list = []
                 for ev in result.events or ():
                     batch.append(ev)
-                    if len(batch) >= 5000:
-                        writer.submit_events(batch).wait(300)
+                    if len(batch) >= SCAN_BATCH:
+                        waiting.append(writer.submit_events(batch))
                         batch = []
+                        if len(waiting) > 2:
+                            waiting.pop(0).wait(300)
                 if batch:
-                    writer.submit_events(batch).wait(300)
+                    waiting.append(writer.submit_events(batch))
+                for ticket in waiting:
+                    ticket.wait(300)
             except Exception as exc:  # one broken collector must not hide the others' data
                 log.warning("scan of %s failed: %s", provider.id, exc)
                 continue

@@ -28,6 +28,8 @@ _USAGE_COLS = ("input", "output", "cache_read", "cache_write", "reasoning", "cos
 _QUARTER_COLS = _USAGE_COLS + ("cost_calc", "cost_logged")
 _DIM_COLS = ("calls", "requests", "tokens", "cost")
 _GROWABLE = {"message_usage"}  # a later copy of the same message may carry larger totals
+BULK_ROLLUP_MIN = 256  # new events in one write from which SQLite sums the rollups
+_LOOKUP_CHUNK = 500  # dedup keys per lookup query (older SQLite allows 999 variables)
 
 
 class Ticket:
@@ -53,12 +55,15 @@ class Ticket:
 class Writer(threading.Thread):
     """Owns the write connection; everything that changes the database goes through it."""
 
-    def __init__(self, db_path: str, conn: Optional[sqlite3.Connection] = None, check: bool = True):
+    def __init__(self, db_path: str, conn: Optional[sqlite3.Connection] = None, check: bool = True,
+                 keep_raw: bool = True):
         super().__init__(name="store-writer", daemon=True)
         self.db_path = db_path
+        self.keep_raw = keep_raw  # the reports cache never shows raw payloads: it need not keep them
         self.conn = conn or db.open_store(db_path, check=check)
         self._queue: queue.Queue[Any] = queue.Queue()
         self._day_cache: Dict[int, str] = {}
+        self._day_function = False
         self.counters = {
             "events_stored": int(db.get_meta(self.conn, "events_stored", "0")),
             "events_updated": int(db.get_meta(self.conn, "events_updated", "0")),
@@ -190,44 +195,94 @@ class Writer(threading.Thread):
     # --- events and rollups ------------------------------------------------------------------
 
     def _apply_events(self, events: List[UsageEvent], agg: _Aggregate) -> Dict[str, int]:
-        stored = updated = dups = 0
-        now = time.time()
+        """Store new events, grow stored messages, drop duplicates; rollups follow what was stored.
+
+        Copies of one key are settled in memory first (in arrival order, against the stored row),
+        so each key costs at most one write; a large batch is inserted with executemany and its
+        rollups are summed by SQLite (a cold scan of months of logs is one such batch after another).
+        """
+        copies: Dict[str, List[UsageEvent]] = {}
         for ev in events:
             key = ev.dedup_key()
-            cur = self.conn.execute(_INSERT_EVENT, _event_row(ev, key, now))
-            if cur.rowcount == 1:
-                stored += 1
-                self._add_rollups(agg, ev, _full_delta(ev))
-                continue
-            delta = self._grow(ev, key) if ev.event_type in _GROWABLE else None
-            if delta is None:
-                dups += 1
+            found = copies.get(key)
+            if found is None:
+                copies[key] = [ev]
             else:
-                updated += 1
-                self._add_rollups(agg, ev, delta)
+                found.append(ev)
+        stored_rows = self._stored_rows(copies)
+        stored = updated = dups = 0
+        fresh: List[Tuple[str, UsageEvent]] = []
+        for key, evs in copies.items():
+            row = stored_rows.get(key)
+            best: Optional[UsageEvent] = None
+            best_total = row[1] + row[2] + row[3] + row[4] if row is not None else -1
+            for ev in evs:
+                if best is None and row is None:
+                    best, best_total = ev, ev.total_tokens()
+                    stored += 1
+                elif ev.event_type in _GROWABLE and ev.total_tokens() > best_total:
+                    best, best_total = ev, ev.total_tokens()
+                    updated += 1
+                else:
+                    dups += 1
+            if best is None:
+                continue
+            if row is None:
+                fresh.append((key, best))
+            else:
+                self._add_rollups(agg, best, self._grow(best, row))
+        self._insert(fresh, agg)
         self.counters["events_stored"] += stored
         self.counters["events_updated"] += updated
         self.counters["duplicates_dropped"] += dups
         return {"stored": stored, "updated": updated, "duplicates": dups}
 
-    def _grow(self, ev: UsageEvent, key: str) -> Optional[Dict[str, float]]:
-        """Replace a stored message by a later copy with larger totals; the rollup delta, or None."""
-        row = self.conn.execute(
-            "SELECT id, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, "
-            "cost_usd, cost_logged_usd, cost_computed_usd FROM events WHERE dedup_key=?",
-            (key,),
-        ).fetchone()
-        if row is None:
-            return None
-        old_total = row[1] + row[2] + row[3] + row[4]
-        if ev.total_tokens() <= old_total:
-            return None
+    def _raw(self, ev: UsageEvent) -> Optional[str]:
+        return _raw_json(ev) if self.keep_raw else None
+
+    def _stored_rows(self, keys: Dict[str, Any]) -> Dict[str, tuple]:
+        """The stored rows of these dedup keys: key -> (id, input, output, cache_read, cache_write, ...)."""
+        found: Dict[str, tuple] = {}
+        if self.conn.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None:
+            return found  # a first scan into an empty store: nothing to look up
+        wanted = list(keys)
+        for i in range(0, len(wanted), _LOOKUP_CHUNK):
+            chunk = wanted[i:i + _LOOKUP_CHUNK]
+            for row in self.conn.execute(
+                "SELECT dedup_key, id, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, "
+                "reasoning_tokens, cost_usd, cost_logged_usd, cost_computed_usd FROM events "
+                f"WHERE dedup_key IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ):
+                found[row[0]] = row[1:]
+        return found
+
+    def _insert(self, fresh: List[Tuple[str, UsageEvent]], agg: _Aggregate) -> None:
+        if not fresh:
+            return
+        now = time.time()
+        if len(fresh) < BULK_ROLLUP_MIN:
+            for key, ev in fresh:
+                self.conn.execute(_INSERT_EVENT, _event_row(ev, key, now, self._raw(ev)))
+                self._add_rollups(agg, ev, _full_delta(ev))
+            return
+        first_id = self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM events").fetchone()[0]
+        self.conn.executemany(_INSERT_EVENT, [_event_row(ev, key, now, self._raw(ev)) for key, ev in fresh])
+        if not self._day_function:
+            self.conn.create_function("ou_local_day", 1, self._day, deterministic=True)
+            self.conn.execute(_BATCH_DIMS_TABLE)
+            self._day_function = True
+        for sql in _BULK_ROLLUP_SQL:
+            self.conn.execute(sql, {"first": first_id})
+
+    def _grow(self, ev: UsageEvent, row: tuple) -> Dict[str, float]:
+        """Replace a stored message (its row) by a later copy with larger totals; the rollup delta."""
         self.conn.execute(
             "UPDATE events SET input_tokens=?, output_tokens=?, cache_read_tokens=?, cache_write_tokens=?, "
             "reasoning_tokens=?, cost_usd=?, cost_logged_usd=?, cost_computed_usd=?, model=COALESCE(?, model), raw=? "
             "WHERE id=?",
             (ev.input_tokens, ev.output_tokens, ev.cache_read_tokens, ev.cache_write_tokens, ev.reasoning_tokens,
-             ev.cost_usd, ev.cost_logged_usd, ev.cost_computed_usd, ev.model, _raw_json(ev), row[0]),
+             ev.cost_usd, ev.cost_logged_usd, ev.cost_computed_usd, ev.model, self._raw(ev), row[0]),
         )
         old_calc = (row[8] if row[8] is not None else row[6]) or 0.0
         return {
@@ -341,6 +396,7 @@ class _Aggregate:
 
     def add_session(self, base: Tuple[str, str], session_id: str, project: Optional[str], at: float) -> None:
         key = (*base, session_id)
+        project = project or None  # an empty project is no project: it must not hide a later real one
         cur = self.sessions.get(key)
         if cur is None:
             self.sessions[key] = [project, at, at]
@@ -364,7 +420,7 @@ class _Aggregate:
             conn.executemany(
                 "INSERT INTO sessions(provider_id, account_id, session_id, project, first_at, last_at) "
                 "VALUES(?,?,?,?,?,?) ON CONFLICT(provider_id, account_id, session_id) DO UPDATE SET "
-                "project=COALESCE(sessions.project, excluded.project), "
+                "project=COALESCE(NULLIF(sessions.project, ''), excluded.project), "
                 "first_at=MIN(sessions.first_at, excluded.first_at), last_at=MAX(sessions.last_at, excluded.last_at)",
                 [(*k, *v) for k, v in self.sessions.items()],
             )
@@ -406,12 +462,12 @@ def _raw_json(ev: UsageEvent) -> Optional[str]:
     return json.dumps(ev.raw, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def _event_row(ev: UsageEvent, key: str, now: float) -> tuple:
+def _event_row(ev: UsageEvent, key: str, now: float, raw: Optional[str]) -> tuple:
     return (
         key, ev.source, ev.provider_id, ev.account_id, ev.event_type, ev.occurred_at, ev.session_id, ev.turn_id,
         ev.message_id, ev.tool_call_id, ev.model, ev.input_tokens, ev.output_tokens, ev.cache_read_tokens,
         ev.cache_write_tokens, ev.reasoning_tokens, ev.cost_usd, ev.cost_logged_usd, ev.cost_computed_usd,
-        ev.requests, ev.tool_name, ev.project, ev.mcp_server, _raw_json(ev), now,
+        ev.requests, ev.tool_name, ev.project, ev.mcp_server, raw, now,
     )
 
 
@@ -443,3 +499,69 @@ def _store_snapshot(conn: sqlite3.Connection, snapshot: UsageSnapshot, fetched_a
         "status=excluded.status, body=excluded.body",
         (snapshot.provider_id, snapshot.account_id, fetched_at, snapshot.status, body),
     )
+
+
+# Rollups of the events inserted in one bulk write (ids >= :first), summed by SQLite exactly as
+# _add_rollups sums them one by one: the same columns, conditions and keys.
+_BUCKET = "(CAST(occurred_at AS INTEGER) / 900)"  # floor(occurred_at / QUARTER) for epoch seconds >= 0
+_USAGE_WHERE = (
+    "id >= :first AND (input_tokens <> 0 OR output_tokens <> 0 OR cache_read_tokens <> 0 OR "
+    "cache_write_tokens <> 0 OR COALESCE(cost_usd, 0) <> 0 OR requests <> 0)"
+)
+_USAGE_SUMS = (
+    "SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens), "
+    "SUM(reasoning_tokens), SUM(COALESCE(cost_usd, 0)), SUM(requests), COUNT(*)"
+)
+# One scan of the batch yields its four dimensions (tool, MCP server, project, session) per bucket.
+_BATCH_DIMS = (
+    "INSERT INTO temp.batch_dims SELECT provider_id, account_id, b, dim, name, SUM(calls), SUM(requests), "
+    "SUM(tokens), SUM(cost) FROM (SELECT provider_id, account_id, "
+    f"{_BUCKET} AS b, d.dim AS dim, CASE d.dim WHEN 'tool' THEN tool_name WHEN 'mcp' THEN mcp_server "
+    "WHEN 'project' THEN project ELSE session_id END AS name, event_type = 'tool_usage' AS calls, requests, "
+    "input_tokens + output_tokens + cache_read_tokens + cache_write_tokens AS tokens, "
+    "COALESCE(cost_usd, 0) AS cost FROM events, (SELECT 'tool' AS dim UNION ALL SELECT 'mcp' "
+    "UNION ALL SELECT 'project' UNION ALL SELECT 'session') AS d WHERE id >= :first) "
+    "WHERE name <> '' GROUP BY 1, 2, 3, 4, 5"
+)
+_BATCH_DIMS_TABLE = (
+    "CREATE TEMP TABLE IF NOT EXISTS batch_dims(provider_id, account_id, b, dim, name, calls, requests, "
+    "tokens, cost)"
+)
+
+
+def _sets(cols: Iterable[str]) -> str:
+    return ", ".join(f"{c}={c}+excluded.{c}" for c in cols)
+
+
+_BULK_ROLLUP_SQL = (
+    f"INSERT INTO rollup_q(provider_id, account_id, bucket, model, project, session_id, {', '.join(_QUARTER_COLS)}) "
+    f"SELECT provider_id, account_id, {_BUCKET}, COALESCE(model, ''), COALESCE(project, ''), "
+    f"COALESCE(session_id, ''), {_USAGE_SUMS}, SUM(COALESCE(cost_computed_usd, cost_usd, 0)), "
+    f"SUM(COALESCE(cost_logged_usd, 0)) FROM events WHERE {_USAGE_WHERE} GROUP BY 1, 2, 3, 4, 5, 6 "
+    f"ON CONFLICT(provider_id, account_id, bucket, model, project, session_id) DO UPDATE SET {_sets(_QUARTER_COLS)}",
+    f"INSERT INTO rollup_d(provider_id, account_id, day, model, {', '.join(_USAGE_COLS)}) "
+    "SELECT provider_id, account_id, ou_local_day(b), m, SUM(i), SUM(o), SUM(cr), SUM(cw), SUM(r), SUM(c), "
+    "SUM(q), SUM(n) FROM ("
+    f"SELECT provider_id, account_id, {_BUCKET} AS b, COALESCE(model, '') AS m, SUM(input_tokens) AS i, "
+    "SUM(output_tokens) AS o, SUM(cache_read_tokens) AS cr, SUM(cache_write_tokens) AS cw, "
+    "SUM(reasoning_tokens) AS r, SUM(COALESCE(cost_usd, 0)) AS c, SUM(requests) AS q, COUNT(*) AS n "
+    f"FROM events WHERE {_USAGE_WHERE} GROUP BY 1, 2, 3, 4) WHERE 1 GROUP BY 1, 2, 3, 4 "
+    f"ON CONFLICT(provider_id, account_id, day, model) DO UPDATE SET {_sets(_USAGE_COLS)}",
+    "DELETE FROM temp.batch_dims",
+    _BATCH_DIMS,
+    f"INSERT INTO dim_q(provider_id, account_id, bucket, dim, name, {', '.join(_DIM_COLS)}) "
+    "SELECT * FROM temp.batch_dims WHERE 1 "
+    f"ON CONFLICT(provider_id, account_id, bucket, dim, name) DO UPDATE SET {_sets(_DIM_COLS)}",
+    f"INSERT INTO dim_d(provider_id, account_id, day, dim, name, {', '.join(_DIM_COLS)}) "
+    "SELECT provider_id, account_id, ou_local_day(b), dim, name, SUM(calls), SUM(requests), SUM(tokens), "
+    "SUM(cost) FROM temp.batch_dims WHERE 1 GROUP BY 1, 2, 3, 4, 5 "
+    f"ON CONFLICT(provider_id, account_id, day, dim, name) DO UPDATE SET {_sets(_DIM_COLS)}",
+    "INSERT INTO sessions(provider_id, account_id, session_id, project, first_at, last_at) "
+    # The session's first non-empty project: the smallest "<id, zero-padded><project>", unpadded.
+    "SELECT provider_id, account_id, session_id, "
+    "substr(MIN(CASE WHEN project <> '' THEN printf('%020d', id) || project END), 21), "
+    "MIN(occurred_at), MAX(occurred_at) FROM events WHERE id >= :first AND session_id <> '' GROUP BY 1, 2, 3 "
+    "ON CONFLICT(provider_id, account_id, session_id) DO UPDATE SET "
+    "project=COALESCE(NULLIF(sessions.project, ''), excluded.project), "
+    "first_at=MIN(sessions.first_at, excluded.first_at), last_at=MAX(sessions.last_at, excluded.last_at)",
+)
