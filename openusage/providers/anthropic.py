@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from openusage.core.snapshot import DailyPoint, ModelUsage, Spend, Tokens, UsageSnapshot
+from openusage.core.snapshot import DailyPoint, ModelUsage, Spend, UsageSnapshot
 from openusage.core.timeutil import format_rfc3339
 from openusage.providers import api_support as api
-from openusage.providers.base import AccountConfig, FetchContext, FetchResult, HttpResponse, Provider, ProviderError
+from openusage.providers.base import AccountConfig, FetchContext, FetchResult, HttpResponse, Provider
 from openusage.providers.http_common import base_url, json_body, number
 from openusage.providers.ratelimit_headers import anthropic_style
 
@@ -64,25 +64,10 @@ class AnthropicProvider(Provider):
 
     def fetch(self, account: AccountConfig, ctx: FetchContext) -> FetchResult:
         base = base_url(account, DEFAULT_BASE)
-        key = api.main_key(ctx, account, KEY_ENV)
-        admin = api.extra_key(ctx, account, "admin_key_env", *ADMIN_ENVS)
-        if key and key.startswith("sk-ant-admin") and not admin:
-            key, admin = None, key  # an Admin key cannot send messages; use it for the reports only
-        if not key and not admin:
-            admin_env = account.extra.get("admin_key_env") or ADMIN_ENVS[0]
-            raise ProviderError("AUTH", f"no API key: set {account.api_key_env or KEY_ENV} "
-                                        f"(or {admin_env} for organization usage)")
+        key, admin = api.key_and_admin(ctx, account, KEY_ENV, ADMIN_ENVS, "sk-ant-admin")
         snap = api.new_snapshot(PROVIDER_ID, account, ctx, "Anthropic")
-        if key:
-            self._probe(account, ctx, base, key, snap)
-        if admin:
-            try:
-                self._reports(account, ctx, base, admin, snap)
-            except ProviderError as exc:
-                if not key:
-                    raise
-                api.partial_failure(snap, exc, "organization usage")
-        api.apply_limits_status(snap)
+        api.probe_and_reports(snap, key, admin, lambda k: self._probe(account, ctx, base, k, snap),
+                              lambda a: self._reports(account, ctx, base, a, snap))
         return FetchResult(snapshot=snap)
 
     def _probe(self, account: AccountConfig, ctx: FetchContext, base: str, key: str, snap: UsageSnapshot) -> None:
@@ -103,18 +88,11 @@ class AnthropicProvider(Provider):
     def _reports(self, account: AccountConfig, ctx: FetchContext, base: str, admin: str,
                  snap: UsageSnapshot) -> None:
         start = format_rfc3339(api.month_start(ctx.now)).replace(".000Z", "Z")
-
-        def reader(path: str, params: Dict[str, Any], what: str) -> Callable[[Optional[str]], Dict[str, Any]]:
-            def page(cursor: Optional[str]) -> Dict[str, Any]:
-                url = api.with_query(f"{base}{path}", dict(params, page=cursor))
-                return api.get_object(ctx, account, url, headers(admin), what)
-            return page
-
         common = {"starting_at": start, "bucket_width": "1d", "limit": 31}
-        usage = api.pages(reader("/v1/organizations/usage_report/messages", dict(common, **{"group_by[]": "model"}),
-                                 "usage report"))
-        costs = api.pages(reader("/v1/organizations/cost_report", dict(common, **{"group_by[]": "description"}),
-                                 "cost report"))
+        usage = api.paged_objects(ctx, account, f"{base}/v1/organizations/usage_report/messages",
+                                  dict(common, **{"group_by[]": "model"}), headers(admin), "usage report")
+        costs = api.paged_objects(ctx, account, f"{base}/v1/organizations/cost_report",
+                                  dict(common, **{"group_by[]": "description"}), headers(admin), "cost report")
         apply_reports(snap, parse_usage_report(usage), parse_cost_report(costs), start)
 
 
@@ -126,28 +104,16 @@ def headers(key: str) -> Dict[str, str]:
 
 
 def apply_probe(snap: UsageSnapshot, resp: HttpResponse, now: float, model: str) -> None:
-    limits = anthropic_style(resp.headers, now)
-    if limits:
-        snap.rate_limits = dict(snap.rate_limits or {}, **limits)
-    extras = dict(snap.extras or {}, probe_model=model)
+    facts = {"probe_model": model}
     if resp.headers.get("anthropic-organization-id"):
-        extras["organization"] = resp.headers["anthropic-organization-id"]
-    if not limits:
-        extras["rate_limits"] = "not sent on this probe"
-    snap.extras = extras
+        facts["organization"] = resp.headers["anthropic-organization-id"]
+    api.apply_probe_limits(snap, anthropic_style(resp.headers, now), **facts)
 
 
-def _results(pages: Iterable[Dict[str, Any]]) -> Iterable[Tuple[str, Dict[str, Any]]]:
-    """(UTC date of the bucket, result) across pages."""
-    for page in pages:
-        for bucket in page.get("data") or []:
-            if not isinstance(bucket, dict):
-                continue
-            start = bucket.get("starting_at")
-            date = start[:10] if isinstance(start, str) and len(start) >= 10 else ""
-            for result in bucket.get("results") or []:
-                if isinstance(result, dict):
-                    yield date, result
+def _bucket_date(bucket: Dict[str, Any]) -> str:
+    """A bucket's UTC date from its `starting_at` (RFC 3339)."""
+    start = bucket.get("starting_at")
+    return start[:10] if isinstance(start, str) and len(start) >= 10 else ""
 
 
 def usage_tokens(result: Dict[str, Any]) -> Tuple[int, int, int, int]:
@@ -166,7 +132,7 @@ def parse_usage_report(pages: Iterable[Dict[str, Any]]) -> Tuple[Dict[str, Model
     models: Dict[str, ModelUsage] = {}
     daily: Dict[str, int] = {}
     searches = 0
-    for date, result in _results(pages):
+    for date, result in api.bucket_results(pages, _bucket_date):
         fresh, read, write, output = usage_tokens(result)
         name = str(result.get("model") or "unknown")
         m = models.setdefault(name, ModelUsage(model=name, input=0, output=0, cache_read=0, cache_write=0))
@@ -188,7 +154,7 @@ def parse_cost_report(pages: Iterable[Dict[str, Any]]) -> Tuple[Optional[float],
     currency = "USD"
     per_model: Dict[str, float] = {}
     daily: Dict[str, float] = {}
-    for date, result in _results(pages):
+    for date, result in api.bucket_results(pages, _bucket_date):
         cents = number(result.get("amount"))
         if cents is None:
             continue
@@ -215,9 +181,7 @@ def apply_reports(snap: UsageSnapshot, usage: Tuple[Dict[str, ModelUsage], Dict[
     if models:
         ordered = sorted(models.values(), key=lambda m: (-m.total_tokens(), -(m.cost or 0), m.model))
         snap.models = ordered
-        snap.tokens = Tokens(input=sum(m.input or 0 for m in ordered), output=sum(m.output or 0 for m in ordered),
-                             cache_read=sum(m.cache_read or 0 for m in ordered),
-                             cache_write=sum(m.cache_write or 0 for m in ordered)).with_total()
+        snap.tokens = api.sum_tokens(ordered)
     dates = sorted(set(daily_tokens) | set(daily_cost))
     if dates:
         snap.daily = [DailyPoint(date=d, tokens=daily_tokens.get(d),

@@ -1,4 +1,5 @@
-"""What the HTTP API providers share beyond http_common: timeouts, JSON calls, detection, statuses.
+"""What the HTTP API providers share beyond http_common: timeouts, JSON calls, paged reports, keys,
+detection, rate-limit probes, statuses.
 
 Account keys every API provider understands (besides id, provider, api_key_env, base_url, probe_model):
 `timeout_seconds` (per request, default 20).
@@ -7,10 +8,10 @@ from __future__ import annotations
 
 import calendar
 import time
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import urlencode
 
-from openusage.core.snapshot import STATUS_RANK, UsageSnapshot
+from openusage.core.snapshot import STATUS_RANK, ModelUsage, RateLimit, Tokens, UsageSnapshot
 from openusage.core.timeutil import format_rfc3339
 from openusage.providers import http_common
 from openusage.providers.base import AccountConfig, FetchContext, HttpResponse, ProviderError, mask_secret
@@ -93,6 +94,33 @@ def pages(fetch_page: Callable[[Optional[str]], Dict[str, Any]], max_pages: int 
     return out
 
 
+def paged_objects(ctx: FetchContext, account: AccountConfig, url: str, params: Mapping[str, Any],
+                  headers: Dict[str, str], what: str) -> List[Dict[str, Any]]:
+    """Every page of a report endpoint whose cursor goes back as the `page` parameter."""
+    return pages(lambda cursor: get_object(ctx, account, with_query(url, dict(params, page=cursor)), headers, what))
+
+
+def bucket_results(report_pages: Iterable[Dict[str, Any]],
+                   date_of: Callable[[Dict[str, Any]], str]) -> Iterable[Tuple[str, Dict[str, Any]]]:
+    """(UTC date, result) for every result of every bucket of report pages (`data[].results[]`); `date_of`
+    reads a bucket's date, '' when it has none."""
+    for page in report_pages:
+        for bucket in page.get("data") or []:
+            if not isinstance(bucket, dict):
+                continue
+            date = date_of(bucket)
+            for result in bucket.get("results") or []:
+                if isinstance(result, dict):
+                    yield date, result
+
+
+def sum_tokens(models: Sequence[ModelUsage]) -> Tokens:
+    """Input, output and cache tokens summed over the models, with their total."""
+    return Tokens(input=sum(m.input or 0 for m in models), output=sum(m.output or 0 for m in models),
+                  cache_read=sum(m.cache_read or 0 for m in models),
+                  cache_write=sum(m.cache_write or 0 for m in models)).with_total()
+
+
 def env_key(ctx: FetchContext, name: str) -> Optional[str]:
     """A variable's value, or None when unset; AUTH (not a crash) when the variable is not readable."""
     try:
@@ -116,6 +144,69 @@ def extra_key(ctx: FetchContext, account: AccountConfig, option: str, *default_e
         if value:
             return value
     return None
+
+
+def first_key(ctx: FetchContext, account: AccountConfig, default_envs: Sequence[str]) -> str:
+    """The key from the account's api_key_env, else from the first set default variable; AUTH when unset."""
+    names = [account.api_key_env] if account.api_key_env else list(default_envs)
+    key = next((v for v in (env_key(ctx, n) for n in names) if v), None)
+    if not key:
+        raise ProviderError("AUTH", f"no API key: set {names[0]}")
+    return key
+
+
+def key_and_admin(ctx: FetchContext, account: AccountConfig, key_env: str, admin_envs: Sequence[str],
+                  admin_prefix: str) -> Tuple[Optional[str], Optional[str]]:
+    """(API key, Admin key) of an account that may have either or both; AUTH naming both variables when
+    neither is set. An Admin key found in the API key's variable cannot call models: it serves the
+    organization reports only."""
+    key = main_key(ctx, account, key_env)
+    admin = extra_key(ctx, account, "admin_key_env", *admin_envs)
+    if key and key.startswith(admin_prefix) and not admin:
+        key, admin = None, key
+    if not key and not admin:
+        admin_env = account.extra.get("admin_key_env") or admin_envs[0]
+        raise ProviderError("AUTH", f"no API key: set {account.api_key_env or key_env} "
+                                    f"(or {admin_env} for organization usage)")
+    return key, admin
+
+
+def probe_and_reports(snap: UsageSnapshot, key: Optional[str], admin: Optional[str],
+                      probe: Callable[[str], None], reports: Callable[[str], None]) -> None:
+    """The rate-limit probe with the API key, then the organization reports with the Admin key, then the
+    status of the windows. A report failure only degrades the snapshot when the probe ran; alone it raises."""
+    if key:
+        probe(key)
+    if admin:
+        try:
+            reports(admin)
+        except ProviderError as exc:
+            if not key:
+                raise
+            partial_failure(snap, exc, "organization usage")
+    apply_limits_status(snap)
+
+
+def chat_probe(ctx: FetchContext, account: AccountConfig, base: str, key: str, model: str,
+               token_field: str = "max_tokens") -> HttpResponse:
+    """A one-token chat completion on an OpenAI-compatible API, for the rate-limit headers of its answer."""
+    body = {"model": model, "messages": [{"role": "user", "content": "hi"}], token_field: 1}
+    return call(ctx, account, f"{base}/chat/completions", bearer(key), "POST", body, "chat probe")
+
+
+def compatible_probe(ctx: FetchContext, account: AccountConfig, key_env: str, default_base: str,
+                     default_model: str) -> Tuple[HttpResponse, Any, str]:
+    """(answer, its JSON body, probe model) of an OpenAI-compatible API's probe: a one-token chat completion,
+    or with `"probe": "models"` the free `GET /models`. AUTH without a key."""
+    key = http_common.api_key(ctx, account, key_env)
+    base = http_common.base_url(account, default_base)
+    model = account.probe_model or default_model
+    if account.extra.get("probe") == "models":
+        resp = call(ctx, account, f"{base}/models", bearer(key), what="models probe")
+    else:
+        resp = chat_probe(ctx, account, base, key, model)
+    # A 200 that is not JSON is a broken proxy, not a success.
+    return resp, http_common.json_body(resp, "probe answer"), model
 
 
 def detect_env(provider_id: str, env: Mapping[str, str], names: Sequence[str]) -> List[AccountConfig]:
@@ -146,6 +237,17 @@ def raise_status(snapshot: UsageSnapshot, status: str, message: Optional[str]) -
         snapshot.status = status
     if message:
         snapshot.message = f"{snapshot.message}; {message}" if snapshot.message else message
+
+
+def apply_probe_limits(snap: UsageSnapshot, limits: Mapping[str, RateLimit], **facts: Any) -> None:
+    """A probe's windows into the snapshot and its facts (probe model, organization, ...) into extras;
+    extras say so when the probe's answer carried no rate-limit headers."""
+    if limits:
+        snap.rate_limits = dict(snap.rate_limits or {}, **limits)
+    extras = dict(snap.extras or {}, **facts)
+    if not limits:
+        extras["rate_limits"] = "not sent on this probe"
+    snap.extras = extras
 
 
 def apply_limits_status(snapshot: UsageSnapshot) -> None:

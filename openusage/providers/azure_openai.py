@@ -62,12 +62,10 @@ class AzureOpenAIProvider(Provider):
         resp = api.call(ctx, account, url, headers, "POST", body, "deployment probe")
         data = json_body(resp, "probe answer")
         snap = api.new_snapshot(PROVIDER_ID, account, ctx, "Azure OpenAI")
-        snap.rate_limits = openai_style(resp.headers, WINDOWS, ctx.now) or None
-        snap.extras = {"deployment": str(deployment), "api_version": version}
+        facts: Dict[str, Any] = {"deployment": str(deployment), "api_version": version}
         if isinstance(data, dict) and data.get("model"):
-            snap.extras["model"] = data["model"]
-        if not snap.rate_limits:
-            snap.extras["rate_limits"] = "not sent on this probe"
+            facts["model"] = data["model"]
+        api.apply_probe_limits(snap, openai_style(resp.headers, WINDOWS, ctx.now), **facts)
         api.apply_limits_status(snap)
         return FetchResult(snapshot=snap)
 

@@ -40,10 +40,7 @@ class GeminiAPIProvider(Provider):
         return api.detect_env(PROVIDER_ID, env, KEY_ENVS)
 
     def fetch(self, account: AccountConfig, ctx: FetchContext) -> FetchResult:
-        names = [account.api_key_env] if account.api_key_env else list(KEY_ENVS)
-        key = next((v for v in (api.env_key(ctx, n) for n in names) if v), None)
-        if not key:
-            raise ProviderError("AUTH", f"no API key: set {names[0]}")
+        key = api.first_key(ctx, account, KEY_ENVS)
         base = base_url(account, DEFAULT_BASE)
         headers = {"x-goog-api-key": key, "Accept": "application/json"}
         models: List[Dict[str, Any]] = []

@@ -16,7 +16,6 @@ from typing import Callable, Dict, List, Optional
 from openusage.core.snapshot import UsageSnapshot
 from openusage.providers import api_support as api
 from openusage.providers.base import AccountConfig, FetchContext, FetchResult, HttpResponse, Provider
-from openusage.providers.http_common import api_key, base_url, json_body
 from openusage.providers.ratelimit_headers import openai_style
 
 PROVIDER_ID = "groq"
@@ -38,15 +37,7 @@ class GroqProvider(Provider):
         return api.detect_env(PROVIDER_ID, env, [KEY_ENV])
 
     def fetch(self, account: AccountConfig, ctx: FetchContext) -> FetchResult:
-        key = api_key(ctx, account, KEY_ENV)
-        base = base_url(account, DEFAULT_BASE)
-        model = account.probe_model or DEFAULT_PROBE_MODEL
-        if account.extra.get("probe") == "models":
-            resp = api.call(ctx, account, f"{base}/models", api.bearer(key), what="models probe")
-        else:
-            body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}
-            resp = api.call(ctx, account, f"{base}/chat/completions", api.bearer(key), "POST", body, "chat probe")
-        json_body(resp, "probe answer")  # a 200 that is not JSON is a broken proxy, not a success
+        resp, _, model = api.compatible_probe(ctx, account, KEY_ENV, DEFAULT_BASE, DEFAULT_PROBE_MODEL)
         snap = api.new_snapshot(PROVIDER_ID, account, ctx, "Groq")
         apply_headers(snap, resp, ctx.now, model)
         api.apply_limits_status(snap)
@@ -55,8 +46,4 @@ class GroqProvider(Provider):
 
 def apply_headers(snap: UsageSnapshot, resp: HttpResponse, now: float, model: str) -> None:
     """`rpd` and `tpm` windows from the probe's headers."""
-    limits = openai_style(resp.headers, WINDOWS, now)
-    snap.rate_limits = limits or None
-    snap.extras = {"probe_model": model}
-    if not limits:
-        snap.extras["rate_limits"] = "not sent on this probe"
+    api.apply_probe_limits(snap, openai_style(resp.headers, WINDOWS, now), probe_model=model)

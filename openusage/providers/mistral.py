@@ -14,12 +14,11 @@ Docs: docs.mistral.ai/deployment/laplateforme/tier, docs.mistral.ai/api (models,
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from openusage.core.snapshot import RateLimit
 from openusage.providers import api_support as api
 from openusage.providers.base import AccountConfig, FetchContext, FetchResult, Provider
-from openusage.providers.http_common import api_key, base_url, json_body
 from openusage.providers.ratelimit_headers import read_window
 
 PROVIDER_ID = "mistral"
@@ -49,22 +48,12 @@ class MistralProvider(Provider):
         return api.detect_env(PROVIDER_ID, env, [KEY_ENV])
 
     def fetch(self, account: AccountConfig, ctx: FetchContext) -> FetchResult:
-        key = api_key(ctx, account, KEY_ENV)
-        base = base_url(account, DEFAULT_BASE)
-        model = account.probe_model or DEFAULT_PROBE_MODEL
-        if account.extra.get("probe") == "models":
-            resp = api.call(ctx, account, f"{base}/models", api.bearer(key), what="models probe")
-        else:
-            body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}
-            resp = api.call(ctx, account, f"{base}/chat/completions", api.bearer(key), "POST", body, "chat probe")
-        data = json_body(resp, "probe answer")
+        resp, data, model = api.compatible_probe(ctx, account, KEY_ENV, DEFAULT_BASE, DEFAULT_PROBE_MODEL)
         snap = api.new_snapshot(PROVIDER_ID, account, ctx, "Mistral AI")
-        snap.rate_limits = parse_headers(resp.headers, ctx.now) or None
-        snap.extras = {"probe_model": model}
+        facts: Dict[str, Any] = {"probe_model": model}
         if isinstance(data, dict) and isinstance(data.get("data"), list):
-            snap.extras["models_available"] = len(data["data"])
-        if not snap.rate_limits:
-            snap.extras["rate_limits"] = "not sent on this probe"
+            facts["models_available"] = len(data["data"])
+        api.apply_probe_limits(snap, parse_headers(resp.headers, ctx.now), **facts)
         api.apply_limits_status(snap)
         return FetchResult(snapshot=snap)
 

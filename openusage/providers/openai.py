@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from openusage.core.snapshot import DailyPoint, ModelUsage, Spend, Tokens, UsageSnapshot
+from openusage.core.snapshot import DailyPoint, ModelUsage, Spend, UsageSnapshot
 from openusage.core.timeutil import format_rfc3339
 from openusage.providers import api_support as api
-from openusage.providers.base import AccountConfig, FetchContext, FetchResult, HttpResponse, Provider, ProviderError
+from openusage.providers.base import AccountConfig, FetchContext, FetchResult, HttpResponse, Provider
 from openusage.providers.http_common import base_url, json_body, number
 from openusage.providers.ratelimit_headers import openai_style
 
@@ -55,38 +55,21 @@ class OpenAIProvider(Provider):
 
     def fetch(self, account: AccountConfig, ctx: FetchContext) -> FetchResult:
         base = base_url(account, DEFAULT_BASE)
-        key = api.main_key(ctx, account, KEY_ENV)
-        admin = api.extra_key(ctx, account, "admin_key_env", ADMIN_ENV)
-        if key and key.startswith("sk-admin-") and not admin:
-            key, admin = None, key  # an Admin key cannot make completions; use it for usage only
-        if not key and not admin:
-            admin_env = account.extra.get("admin_key_env") or ADMIN_ENV
-            raise ProviderError("AUTH", f"no API key: set {account.api_key_env or KEY_ENV} "
-                                        f"(or {admin_env} for organization usage)")
+        key, admin = api.key_and_admin(ctx, account, KEY_ENV, [ADMIN_ENV], "sk-admin-")
         snap = api.new_snapshot(PROVIDER_ID, account, ctx, "OpenAI")
-        if key:
-            self._probe(account, ctx, base, key, snap)
-        if admin:
-            try:
-                self._organization(account, ctx, base, admin, snap)
-            except ProviderError as exc:
-                if not key:
-                    raise
-                api.partial_failure(snap, exc, "organization usage")
-        api.apply_limits_status(snap)
+        api.probe_and_reports(snap, key, admin, lambda k: self._probe(account, ctx, base, k, snap),
+                              lambda a: self._organization(account, ctx, base, a, snap))
         return FetchResult(snapshot=snap)
 
     def _probe(self, account: AccountConfig, ctx: FetchContext, base: str, key: str, snap: UsageSnapshot) -> None:
         kind = str(account.extra.get("probe") or "chat")
         model = account.probe_model or DEFAULT_PROBE_MODEL
-        headers = api.bearer(key)
         if kind == "none":
             return
         if kind == "models":
-            resp = api.call(ctx, account, f"{base}/models/{model}", headers, what="model probe")
+            resp = api.call(ctx, account, f"{base}/models/{model}", api.bearer(key), what="model probe")
         else:
-            body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_completion_tokens": 1}
-            resp = api.call(ctx, account, f"{base}/chat/completions", headers, "POST", body, "chat probe")
+            resp = api.chat_probe(ctx, account, base, key, model, "max_completion_tokens")
         json_body(resp, "probe answer")  # a 200 that is not JSON is a broken proxy, not a success
         apply_probe(snap, resp, ctx.now, model)
 
@@ -94,18 +77,12 @@ class OpenAIProvider(Provider):
                       snap: UsageSnapshot) -> None:
         start = api.month_start(ctx.now)
         headers = api.bearer(admin)
-
-        def reader(path: str, params: Dict[str, Any], what: str) -> Callable[[Optional[str]], Dict[str, Any]]:
-            def page(cursor: Optional[str]) -> Dict[str, Any]:
-                url = api.with_query(f"{base}{path}", dict(params, page=cursor))
-                return api.get_object(ctx, account, url, headers, what)
-            return page
-
-        costs = api.pages(reader("/organization/costs", {"start_time": start, "bucket_width": "1d", "limit": 31},
-                                 "organization costs"))
-        usage = api.pages(reader("/organization/usage/completions",
-                                 {"start_time": start, "bucket_width": "1d", "group_by": "model", "limit": 31},
-                                 "organization usage"))
+        costs = api.paged_objects(ctx, account, f"{base}/organization/costs",
+                                  {"start_time": start, "bucket_width": "1d", "limit": 31}, headers,
+                                  "organization costs")
+        usage = api.paged_objects(ctx, account, f"{base}/organization/usage/completions",
+                                  {"start_time": start, "bucket_width": "1d", "group_by": "model", "limit": 31},
+                                  headers, "organization usage")
         apply_organization(snap, parse_costs(costs), parse_completions(usage), format_rfc3339(start))
 
 
@@ -114,29 +91,17 @@ class OpenAIProvider(Provider):
 
 def apply_probe(snap: UsageSnapshot, resp: HttpResponse, now: float, model: str) -> None:
     """Rate limits from the probe's headers, plus what the probe tells about the account."""
-    limits = openai_style(resp.headers, WINDOWS, now)
-    if limits:
-        snap.rate_limits = dict(snap.rate_limits or {}, **limits)
-    extras = dict(snap.extras or {}, probe_model=model)
+    facts = {"probe_model": model}
     for header, name in (("openai-organization", "organization"), ("openai-project", "project")):
         if resp.headers.get(header):
-            extras[name] = resp.headers[header]
-    if not limits:
-        extras["rate_limits"] = "not sent on this probe"
-    snap.extras = extras
+            facts[name] = resp.headers[header]
+    api.apply_probe_limits(snap, openai_style(resp.headers, WINDOWS, now), **facts)
 
 
-def _buckets(pages: Iterable[Dict[str, Any]]) -> Iterable[Tuple[str, Dict[str, Any]]]:
-    """(UTC date, result) for every result of every bucket of every page."""
-    for page in pages:
-        for bucket in page.get("data") or []:
-            if not isinstance(bucket, dict):
-                continue
-            start = number(bucket.get("start_time"))
-            date = api.utc_date(start) if start is not None else ""
-            for result in bucket.get("results") or []:
-                if isinstance(result, dict):
-                    yield date, result
+def _bucket_date(bucket: Dict[str, Any]) -> str:
+    """A bucket's UTC date from its `start_time` (epoch seconds)."""
+    start = number(bucket.get("start_time"))
+    return api.utc_date(start) if start is not None else ""
 
 
 def parse_costs(pages: Iterable[Dict[str, Any]]) -> Tuple[Optional[float], Optional[str], Dict[str, float]]:
@@ -144,7 +109,7 @@ def parse_costs(pages: Iterable[Dict[str, Any]]) -> Tuple[Optional[float], Optio
     total: Optional[float] = None
     currency: Optional[str] = None
     daily: Dict[str, float] = {}
-    for date, result in _buckets(pages):
+    for date, result in api.bucket_results(pages, _bucket_date):
         amount = result.get("amount") if isinstance(result.get("amount"), dict) else {}
         value = number(amount.get("value"))
         if value is None:
@@ -175,7 +140,7 @@ def parse_completions(pages: Iterable[Dict[str, Any]]) -> Tuple[List[ModelUsage]
     """Per-model totals and per-day tokens/requests of /organization/usage/completions pages."""
     models: Dict[str, ModelUsage] = {}
     daily: Dict[str, DailyPoint] = {}
-    for date, result in _buckets(pages):
+    for date, result in api.bucket_results(pages, _bucket_date):
         fresh, cached, writes, output = completion_tokens(result)
         requests = api.as_int(result.get("num_model_requests")) or 0
         name = str(result.get("model") or "unknown")
@@ -206,9 +171,7 @@ def apply_organization(snap: UsageSnapshot,
         snap.currency = currency or "USD"
     if models:
         snap.models = models
-        snap.tokens = Tokens(input=sum(m.input or 0 for m in models), output=sum(m.output or 0 for m in models),
-                             cache_read=sum(m.cache_read or 0 for m in models),
-                             cache_write=sum(m.cache_write or 0 for m in models)).with_total()
+        snap.tokens = api.sum_tokens(models)
     for date, cost in daily_cost.items():
         daily.setdefault(date, DailyPoint(date=date)).cost = round(cost, 6)
     if daily:

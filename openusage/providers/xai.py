@@ -71,14 +71,9 @@ class XAIProvider(Provider):
 
     def _probe(self, account: AccountConfig, ctx: FetchContext, base: str, key: str, snap: UsageSnapshot) -> None:
         model = account.probe_model or DEFAULT_PROBE_MODEL
-        body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}
-        resp = api.call(ctx, account, f"{base}/chat/completions", api.bearer(key), "POST", body, "chat probe")
+        resp = api.chat_probe(ctx, account, base, key, model)
         json_body(resp, "probe answer")
-        limits = openai_style(resp.headers, WINDOWS, ctx.now)
-        snap.rate_limits = limits or None
-        snap.extras = dict(snap.extras or {}, probe_model=model)
-        if not limits:
-            snap.extras["rate_limits"] = "not sent on this probe"
+        api.apply_probe_limits(snap, openai_style(resp.headers, WINDOWS, ctx.now), probe_model=model)
 
     def _prepaid(self, account: AccountConfig, ctx: FetchContext, manager: str, team: str,
                  snap: UsageSnapshot) -> None:

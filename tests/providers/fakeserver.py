@@ -10,6 +10,13 @@
 
 A route's path matches without the query string; the query is recorded apart. Unrouted paths get 404.
 A delayed answer waits on an event that is set when the server stops, so no thread outlives a test.
+The `server` fixture (tests/providers/conftest.py) yields a started FakeServer.
+
+An API provider's failure tests aim at one request through an Endpoint:
+
+    PROBE = Endpoint("POST", "/v1/chat/completions", fetch)      # fetch(srv, **options) -> snapshot
+    assert PROBE.error(server, 429, body, {"retry-after": "5"}).status == "LIMIT"
+    PROBE.check_timeout_and_malformed(server, b"<html>", "probe answer is not valid JSON")
 """
 from __future__ import annotations
 
@@ -21,8 +28,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 from openusage.core.snapshot import UsageSnapshot
-from openusage.providers.base import make_context
+from openusage.providers.base import ProviderError, make_context
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "providers")
 NOW = 1795348800.0  # 2026-11-22T12:00:00Z: the fixtures' buckets fall in this month
@@ -43,6 +52,36 @@ def fixture(provider_id: str, name: str) -> Any:
     """A recorded-shape payload from tests/fixtures/providers/<id>/<name>.json."""
     with open(os.path.join(FIXTURES, provider_id, name + ".json"), encoding="utf-8") as fh:
         return json.load(fh)
+
+
+def fetch_error(fetch: Callable[..., Any], *args: Any, **kwargs: Any) -> ProviderError:
+    """The ProviderError fetch(*args, **kwargs) must raise (the test fails when it raises none)."""
+    with pytest.raises(ProviderError) as info:
+        fetch(*args, **kwargs)
+    return info.value
+
+
+@dataclass
+class Endpoint:
+    """The one request an API provider's failure tests aim at, and the test module's fetch(srv, **options)."""
+    method: str
+    path: str
+    fetch: Callable[..., Any]
+
+    def error(self, srv: FakeServer, status: int = 200, body: Any = None, headers: Optional[Dict[str, str]] = None,
+              delay: float = 0.0, **options: Any) -> ProviderError:
+        """Route one answer (body: JSON, or bytes sent as they are) and return the error the fetch raises."""
+        srv.route(self.method, self.path, status=status, body=body, headers=headers, delay=delay)
+        return fetch_error(self.fetch, srv, **options)
+
+    def check_timeout_and_malformed(self, srv: FakeServer, malformed: bytes, message: str,
+                                    headers: Optional[Dict[str, str]] = None) -> None:
+        """An answer slower than timeout_seconds is ERR `request timed out`; an unparsable 200 (with `headers`)
+        is ERR with exactly `message`."""
+        err = self.error(srv, delay=3, timeout_seconds=0.3)
+        assert (err.status, err.message) == ("ERR", "request timed out")
+        err = self.error(srv, body=malformed, headers=headers)
+        assert (err.status, err.message) == ("ERR", message)
 
 
 @dataclass

@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from fakeserver import FakeServer, fixture, run_fetch
+from fakeserver import Endpoint, fixture, run_fetch
 
 from openusage.providers.anthropic import AnthropicProvider, usage_tokens
 from openusage.providers.base import AccountConfig, ProviderError
@@ -25,17 +25,15 @@ HEADERS = {
 }
 
 
-@pytest.fixture
-def server():
-    with FakeServer() as srv:
-        yield srv
-
-
 def fetch(srv, environ=None, probe_model=None, **extra):
     extra.setdefault("timeout_seconds", 2)
     acct = AccountConfig(id="anthropic", provider="anthropic", base_url=srv.url, probe_model=probe_model,
                          extra=extra)
     return run_fetch(AnthropicProvider(), acct, {"ANTHROPIC_API_KEY": KEY} if environ is None else environ)
+
+
+PROBE = Endpoint("POST", "/v1/messages", fetch)
+USAGE_REPORT = Endpoint("GET", "/v1/organizations/usage_report/messages", fetch)
 
 
 def test_message_probe_reads_rate_limits_and_warns_on_a_low_window(server):
@@ -130,22 +128,16 @@ def test_missing_key(server):
     (500, "error_529", {}, "ERR"),
 ])
 def test_http_failures(server, status, name, headers, expected):
-    server.route("POST", "/v1/messages", status=status, body=fixture("anthropic", name), headers=headers)
-    with pytest.raises(ProviderError) as info:
-        fetch(server)
-    assert info.value.status == expected
+    err = PROBE.error(server, status, fixture("anthropic", name), headers)
+    assert err.status == expected
     if expected == "LIMIT":
-        assert info.value.resets_at
+        assert err.resets_at
 
 
 def test_timeout_and_malformed_json(server):
-    server.route("POST", "/v1/messages", delay=3)
-    with pytest.raises(ProviderError, match="timed out"):
-        fetch(server, timeout_seconds=0.3)
-    server.route("GET", "/v1/organizations/usage_report/messages", raw=b"<html>gateway</html>")
-    with pytest.raises(ProviderError) as info:
-        fetch(server, environ={"ANTHROPIC_ADMIN_KEY": ADMIN})
-    assert info.value.status == "ERR" and "usage report is not valid JSON" in info.value.message
+    PROBE.check_timeout_and_malformed(server, b"{", "probe answer is not valid JSON", HEADERS)
+    err = USAGE_REPORT.error(server, body=b"<html>gateway</html>", environ={"ANTHROPIC_ADMIN_KEY": ADMIN})
+    assert err.status == "ERR" and "usage report is not valid JSON" in err.message
 
 
 def test_detection():
@@ -159,9 +151,3 @@ def test_detection():
 
 def test_usage_tokens_tolerate_missing_parts():
     assert usage_tokens({"uncached_input_tokens": 5, "cache_creation": None, "output_tokens": "7"}) == (5, 0, 0, 7)
-
-
-def test_malformed_probe_answer_is_err(server):
-    server.route("POST", "/v1/messages", raw=b"{", headers=HEADERS)
-    with pytest.raises(ProviderError, match="probe answer is not valid JSON"):
-        fetch(server)

@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from fakeserver import FakeServer, fixture, run_fetch
+from fakeserver import Endpoint, fixture, run_fetch
 
 from openusage.providers.azure_openai import AzureOpenAIProvider, probe_request
 from openusage.providers.base import AccountConfig, ProviderError
@@ -17,17 +17,14 @@ HEADERS = {
 }
 
 
-@pytest.fixture
-def server():
-    with FakeServer() as srv:
-        yield srv
-
-
 def fetch(srv, environ=None, base=True, **extra):
     extra.setdefault("timeout_seconds", 2)
     extra.setdefault("deployment", "chat-prod")
     acct = AccountConfig(id="azure_openai", provider="azure_openai", base_url=srv.url if base else None, extra=extra)
     return run_fetch(AzureOpenAIProvider(), acct, {"AZURE_OPENAI_API_KEY": KEY} if environ is None else environ)
+
+
+PROBE = Endpoint("POST", PATH, fetch)
 
 
 def test_deployment_probe(server):
@@ -92,19 +89,12 @@ def test_missing_settings_and_key(server):
     (500, "error_429", {}, "ERR", "server error 500"),
 ])
 def test_http_failures(server, status, name, headers, expected, words):
-    server.route("POST", PATH, status=status, body=fixture("azure_openai", name), headers=headers)
-    with pytest.raises(ProviderError) as info:
-        fetch(server)
-    assert info.value.status == expected and words in info.value.message
+    err = PROBE.error(server, status, fixture("azure_openai", name), headers)
+    assert err.status == expected and words in err.message
 
 
 def test_timeout_and_malformed_json(server):
-    server.route("POST", PATH, delay=3)
-    with pytest.raises(ProviderError, match="timed out"):
-        fetch(server, timeout_seconds=0.3)
-    server.route("POST", PATH, raw=b"<html>", headers=HEADERS)
-    with pytest.raises(ProviderError, match="probe answer is not valid JSON"):
-        fetch(server)
+    PROBE.check_timeout_and_malformed(server, b"<html>", "probe answer is not valid JSON", HEADERS)
 
 
 def test_detection_takes_endpoint_and_deployment():

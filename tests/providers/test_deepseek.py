@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from fakeserver import FakeServer, fixture, run_fetch
+from fakeserver import Endpoint, fixture, run_fetch
 
 from openusage.providers.base import AccountConfig, ProviderError
 from openusage.providers.deepseek import DeepSeekProvider
@@ -9,17 +9,14 @@ from openusage.providers.deepseek import DeepSeekProvider
 KEY = "sk-deepseek0123456789abcdef01234567"
 
 
-@pytest.fixture
-def server():
-    with FakeServer() as srv:
-        yield srv
-
-
 def fetch(srv, environ=None, state=None, **extra):
     extra.setdefault("timeout_seconds", 2)
     acct = AccountConfig(id="deepseek", provider="deepseek", base_url=srv.url, extra=extra)
     return run_fetch(DeepSeekProvider(), acct, {"DEEPSEEK_API_KEY": KEY} if environ is None else environ,
                      state=state if state is not None else {})
+
+
+BALANCE = Endpoint("GET", "/user/balance", fetch)
 
 
 def test_balance_in_native_currency(server):
@@ -73,25 +70,14 @@ def test_missing_key(server):
     (503, {"error": {"message": "Server overloaded"}}, {}, "ERR"),
 ])
 def test_http_failures(server, status, body, headers, expected):
-    server.route("GET", "/user/balance", status=status, body=body, headers=headers)
-    with pytest.raises(ProviderError) as info:
-        fetch(server)
-    assert info.value.status == expected and KEY not in info.value.message
+    err = BALANCE.error(server, status, body, headers)
+    assert err.status == expected and KEY not in err.message
 
 
 def test_timeout_malformed_and_shapeless_answers(server):
-    server.route("GET", "/user/balance", delay=3)
-    with pytest.raises(ProviderError, match="timed out"):
-        fetch(server, timeout_seconds=0.3)
-    server.route("GET", "/user/balance", raw=b"not json")
-    with pytest.raises(ProviderError, match="balance is not valid JSON"):
-        fetch(server)
-    server.route("GET", "/user/balance", body=[1, 2])
-    with pytest.raises(ProviderError, match="not a JSON object"):
-        fetch(server)
-    server.route("GET", "/user/balance", body={"is_available": True})
-    with pytest.raises(ProviderError, match="no balance_infos"):
-        fetch(server)
+    BALANCE.check_timeout_and_malformed(server, b"not json", "balance is not valid JSON")
+    assert "not a JSON object" in BALANCE.error(server, body=[1, 2]).message
+    assert "no balance_infos" in BALANCE.error(server, body={"is_available": True}).message
 
 
 def test_detection():

@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from fakeserver import FakeServer, fixture, run_fetch
+from fakeserver import Endpoint, fixture, run_fetch
 
 from openusage.providers.base import AccountConfig, ProviderError
 from openusage.providers.gemini_api import GeminiAPIProvider
@@ -9,17 +9,14 @@ from openusage.providers.gemini_api import GeminiAPIProvider
 KEY = "AIzaSyD-0123456789abcdefghijklmnopqrstu"
 
 
-@pytest.fixture
-def server():
-    with FakeServer() as srv:
-        yield srv
-
-
 def fetch(srv, environ=None, api_key_env=None, **extra):
     extra.setdefault("timeout_seconds", 2)
     acct = AccountConfig(id="gemini_api", provider="gemini_api", api_key_env=api_key_env, base_url=srv.url,
                          extra=extra)
     return run_fetch(GeminiAPIProvider(), acct, {"GEMINI_API_KEY": KEY} if environ is None else environ)
+
+
+MODELS = Endpoint("GET", "/v1beta/models", fetch)
 
 
 def pages(req):
@@ -50,18 +47,14 @@ def test_missing_key(server):
 
 
 def test_invalid_key_400_is_auth(server):
-    server.route("GET", "/v1beta/models", status=400, body=fixture("gemini_api", "error_400_invalid_key"))
-    with pytest.raises(ProviderError) as info:
-        fetch(server)
-    assert (info.value.status, info.value.message) == ("AUTH", "API key not valid")
+    err = MODELS.error(server, 400, fixture("gemini_api", "error_400_invalid_key"))
+    assert (err.status, err.message) == ("AUTH", "API key not valid")
 
 
 def test_quota_429_carries_retry_delay_and_quota(server):
-    server.route("GET", "/v1beta/models", status=429, body=fixture("gemini_api", "error_429"))
-    with pytest.raises(ProviderError) as info:
-        fetch(server)
-    assert info.value.status == "LIMIT" and info.value.resets_at
-    assert "GenerateRequestsPerDayPerProjectPerModel-FreeTier" in info.value.message
+    err = MODELS.error(server, 429, fixture("gemini_api", "error_429"))
+    assert err.status == "LIMIT" and err.resets_at
+    assert "GenerateRequestsPerDayPerProjectPerModel-FreeTier" in err.message
 
 
 @pytest.mark.parametrize("status, body, expected", [
@@ -71,19 +64,11 @@ def test_quota_429_carries_retry_delay_and_quota(server):
     (500, {"error": {"code": 500, "status": "INTERNAL"}}, "ERR"),
 ])
 def test_other_failures(server, status, body, expected):
-    server.route("GET", "/v1beta/models", status=status, body=body)
-    with pytest.raises(ProviderError) as info:
-        fetch(server)
-    assert info.value.status == expected
+    assert MODELS.error(server, status, body).status == expected
 
 
 def test_timeout_and_malformed_json(server):
-    server.route("GET", "/v1beta/models", delay=3)
-    with pytest.raises(ProviderError, match="timed out"):
-        fetch(server, timeout_seconds=0.3)
-    server.route("GET", "/v1beta/models", raw=b"<!DOCTYPE html>")
-    with pytest.raises(ProviderError, match="model list is not valid JSON"):
-        fetch(server)
+    MODELS.check_timeout_and_malformed(server, b"<!DOCTYPE html>", "model list is not valid JSON")
 
 
 def test_detection():

@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from fakeserver import FakeServer, fixture, run_fetch
+from fakeserver import Endpoint, fixture, run_fetch
 
 from openusage.providers.base import AccountConfig, ProviderError
 from openusage.providers.groq import GroqProvider
@@ -17,17 +17,14 @@ HEADERS = {
 }
 
 
-@pytest.fixture
-def server():
-    with FakeServer() as srv:
-        yield srv
-
-
 def fetch(srv, environ=None, probe_model=None, **extra):
     extra.setdefault("timeout_seconds", 2)
     acct = AccountConfig(id="groq", provider="groq", base_url=srv.url + "/openai/v1", probe_model=probe_model,
                          extra=extra)
     return run_fetch(GroqProvider(), acct, {"GROQ_API_KEY": KEY} if environ is None else environ)
+
+
+PROBE = Endpoint("POST", "/openai/v1/chat/completions", fetch)
 
 
 def test_requests_per_day_and_tokens_per_minute(server):
@@ -67,26 +64,14 @@ def test_missing_key(server):
     (429, "error_429", {"retry-after": "1", "x-ratelimit-reset-tokens": "260ms"}, "LIMIT"),
 ])
 def test_http_failures(server, status, name, headers, expected):
-    server.route("POST", "/openai/v1/chat/completions", status=status, body=fixture("groq", name), headers=headers)
-    with pytest.raises(ProviderError) as info:
-        fetch(server)
-    assert info.value.status == expected
+    assert PROBE.error(server, status, fixture("groq", name), headers).status == expected
 
 
 def test_server_error_timeout_malformed(server):
-    server.route("POST", "/openai/v1/chat/completions", status=500, body={"error": {"message": "x"}})
-    with pytest.raises(ProviderError, match="server error 500"):
-        fetch(server)
-    server.route("POST", "/openai/v1/chat/completions", delay=3)
-    with pytest.raises(ProviderError, match="timed out"):
-        fetch(server, timeout_seconds=0.3)
+    assert "server error 500" in PROBE.error(server, 500, {"error": {"message": "x"}}).message
+    PROBE.check_timeout_and_malformed(server, b"<html>captive portal</html>", "probe answer is not valid JSON",
+                                      HEADERS)
 
 
 def test_detection():
     assert GroqProvider().detect({"GROQ_API_KEY": KEY}, "/h", lambda n: None)[0].api_key_env == "GROQ_API_KEY"
-
-
-def test_malformed_probe_answer_is_err(server):
-    server.route("POST", "/openai/v1/chat/completions", raw=b"<html>captive portal</html>", headers=HEADERS)
-    with pytest.raises(ProviderError, match="probe answer is not valid JSON"):
-        fetch(server)

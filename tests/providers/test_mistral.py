@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from fakeserver import FakeServer, fixture, run_fetch
+from fakeserver import Endpoint, fixture, run_fetch
 
 from openusage.providers.base import AccountConfig, ProviderError
 from openusage.providers.mistral import MistralProvider, parse_headers
@@ -18,16 +18,13 @@ HEADERS = {
 }
 
 
-@pytest.fixture
-def server():
-    with FakeServer() as srv:
-        yield srv
-
-
 def fetch(srv, environ=None, **extra):
     extra.setdefault("timeout_seconds", 2)
     acct = AccountConfig(id="mistral", provider="mistral", base_url=srv.url + "/v1", extra=extra)
     return run_fetch(MistralProvider(), acct, {"MISTRAL_API_KEY": KEY} if environ is None else environ)
+
+
+PROBE = Endpoint("POST", "/v1/chat/completions", fetch)
 
 
 def test_token_windows_per_minute_and_month(server):
@@ -67,22 +64,12 @@ def test_missing_key(server):
     (429, "error_429", {"ratelimitbysize-reset": "12", "retry-after": "12"}, "LIMIT"),
 ])
 def test_http_failures(server, status, name, headers, expected):
-    server.route("POST", "/v1/chat/completions", status=status, body=fixture("mistral", name), headers=headers)
-    with pytest.raises(ProviderError) as info:
-        fetch(server)
-    assert info.value.status == expected
+    assert PROBE.error(server, status, fixture("mistral", name), headers).status == expected
 
 
 def test_server_error_timeout_malformed(server):
-    server.route("POST", "/v1/chat/completions", status=503, body={"message": "unavailable"})
-    with pytest.raises(ProviderError, match="server error 503"):
-        fetch(server)
-    server.route("POST", "/v1/chat/completions", delay=3)
-    with pytest.raises(ProviderError, match="timed out"):
-        fetch(server, timeout_seconds=0.3)
-    server.route("POST", "/v1/chat/completions", raw=b"nope", headers=HEADERS)
-    with pytest.raises(ProviderError, match="not valid JSON"):
-        fetch(server)
+    assert "server error 503" in PROBE.error(server, 503, {"message": "unavailable"}).message
+    PROBE.check_timeout_and_malformed(server, b"nope", "probe answer is not valid JSON", HEADERS)
 
 
 def test_detection():

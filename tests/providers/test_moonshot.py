@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from fakeserver import FakeServer, fixture, run_fetch
+from fakeserver import Endpoint, fixture, run_fetch
 
 from openusage.providers.base import AccountConfig, ProviderError
 from openusage.providers.moonshot import CHINA_BASE, GLOBAL_BASE, MoonshotProvider, currency_for, resolve_base
@@ -9,16 +9,13 @@ from openusage.providers.moonshot import CHINA_BASE, GLOBAL_BASE, MoonshotProvid
 KEY = "sk-moonshot0123456789abcdefghijklmnop"
 
 
-@pytest.fixture
-def server():
-    with FakeServer() as srv:
-        yield srv
-
-
 def fetch(srv, environ=None, **extra):
     extra.setdefault("timeout_seconds", 2)
     acct = AccountConfig(id="moonshot", provider="moonshot", base_url=srv.url + "/v1", extra=extra)
     return run_fetch(MoonshotProvider(), acct, {"MOONSHOT_API_KEY": KEY} if environ is None else environ)
+
+
+BALANCE = Endpoint("GET", "/v1/users/me/balance", fetch)
 
 
 def test_balance(server):
@@ -59,10 +56,8 @@ def test_low_balance_threshold(server):
 
 
 def test_failure_inside_a_200_is_err(server):
-    server.route("GET", "/v1/users/me/balance", body=fixture("moonshot", "balance_failed"))
-    with pytest.raises(ProviderError) as info:
-        fetch(server)
-    assert info.value.status == "ERR" and "internal error" in info.value.message
+    err = BALANCE.error(server, body=fixture("moonshot", "balance_failed"))
+    assert err.status == "ERR" and "internal error" in err.message
 
 
 def test_missing_key(server):
@@ -76,19 +71,11 @@ def test_missing_key(server):
     (500, {"error": {"message": "oops"}}, {}, "ERR"),
 ])
 def test_http_failures(server, status, body, headers, expected):
-    server.route("GET", "/v1/users/me/balance", status=status, body=body, headers=headers)
-    with pytest.raises(ProviderError) as info:
-        fetch(server)
-    assert info.value.status == expected
+    assert BALANCE.error(server, status, body, headers).status == expected
 
 
 def test_timeout_and_malformed_json(server):
-    server.route("GET", "/v1/users/me/balance", delay=3)
-    with pytest.raises(ProviderError, match="timed out"):
-        fetch(server, timeout_seconds=0.3)
-    server.route("GET", "/v1/users/me/balance", raw=b"{")
-    with pytest.raises(ProviderError, match="not valid JSON"):
-        fetch(server)
+    BALANCE.check_timeout_and_malformed(server, b"{", "balance is not valid JSON")
 
 
 def test_detection():

@@ -1,16 +1,10 @@
 import socket
 
 import pytest
-from fakeserver import FakeServer, fixture, run_fetch
+from fakeserver import fixture, run_fetch
 
 from openusage.providers.base import AccountConfig, ProviderError
 from openusage.providers.ollama import OllamaProvider, normalize_host
-
-
-@pytest.fixture
-def server():
-    with FakeServer() as srv:
-        yield srv
 
 
 def routes(srv):

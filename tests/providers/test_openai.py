@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from fakeserver import FakeServer, fixture, run_fetch
+from fakeserver import Endpoint, fixture, run_fetch
 
 from openusage.providers.base import AccountConfig, ProviderError
 from openusage.providers.openai import OpenAIProvider, completion_tokens, parse_completions
@@ -19,12 +19,6 @@ HEADERS = {
 }
 
 
-@pytest.fixture
-def server():
-    with FakeServer() as srv:
-        yield srv
-
-
 def account(srv, **extra):
     extra.setdefault("timeout_seconds", 2)
     return AccountConfig(id="openai", provider="openai", api_key_env="OPENAI_API_KEY", base_url=srv.url + "/v1",
@@ -34,6 +28,10 @@ def account(srv, **extra):
 def fetch(srv, environ=None, **extra):
     env = {"OPENAI_API_KEY": KEY} if environ is None else environ
     return run_fetch(OpenAIProvider(), account(srv, **extra), env)
+
+
+PROBE = Endpoint("POST", "/v1/chat/completions", fetch)
+COSTS = Endpoint("GET", "/v1/organization/costs", fetch)
 
 
 def test_probe_reads_rate_limit_headers(server):
@@ -137,30 +135,21 @@ def test_missing_key_names_the_variables(server):
     (400, {"error": {"message": "max_completion_tokens is not supported"}}, {}, "ERR"),
 ])
 def test_http_failures_map_to_statuses(server, status, body, headers, expected):
-    if isinstance(body, bytes):
-        server.route("POST", "/v1/chat/completions", status=status, raw=body, headers=headers)
-    else:
-        server.route("POST", "/v1/chat/completions", status=status, body=body, headers=headers)
-    with pytest.raises(ProviderError) as info:
-        fetch(server)
-    assert info.value.status == expected
-    assert KEY not in info.value.message
+    err = PROBE.error(server, status, body, headers)
+    assert err.status == expected
+    assert KEY not in err.message
     if expected == "LIMIT":
-        assert info.value.resets_at is not None and "rate limited until" in info.value.message
+        assert err.resets_at is not None and "rate limited until" in err.message
 
 
-def test_timeout_is_err(server):
-    server.route("POST", "/v1/chat/completions", delay=3, body={})
-    with pytest.raises(ProviderError) as info:
-        fetch(server, timeout_seconds=0.3)
-    assert (info.value.status, info.value.message) == ("ERR", "request timed out")
+def test_timeout_and_malformed_probe_answer_are_err(server):
+    PROBE.check_timeout_and_malformed(server, b"<html>captive portal</html>", "probe answer is not valid JSON",
+                                      HEADERS)
 
 
 def test_malformed_admin_json_is_err(server):
-    server.route("GET", "/v1/organization/costs", raw=b'{"object": "page", "data": [')
-    with pytest.raises(ProviderError) as info:
-        fetch(server, environ={"OPENAI_ADMIN_KEY": ADMIN})
-    assert info.value.status == "ERR" and "not valid JSON" in info.value.message
+    err = COSTS.error(server, body=b'{"object": "page", "data": [', environ={"OPENAI_ADMIN_KEY": ADMIN})
+    assert err.status == "ERR" and "not valid JSON" in err.message
 
 
 def test_detection():
@@ -181,19 +170,9 @@ def test_completion_tokens_prefers_the_uncached_field():
     assert models[0].model == "unknown" and daily == {}
 
 
-def test_malformed_probe_answer_is_err(server):
-    server.route("POST", "/v1/chat/completions", raw=b"<html>captive portal</html>", headers=HEADERS)
-    with pytest.raises(ProviderError) as info:
-        fetch(server)
-    assert (info.value.status, info.value.message) == ("ERR", "probe answer is not valid JSON")
-
-
 def test_a_key_echoed_in_an_error_is_masked(server):
-    server.route("POST", "/v1/chat/completions", status=400,
-                 body={"error": {"message": f"Key {KEY} is not allowed to use this model"}})
-    with pytest.raises(ProviderError) as info:
-        fetch(server)
-    assert KEY not in info.value.message and "sk-t…7890" in info.value.message
+    err = PROBE.error(server, 400, {"error": {"message": f"Key {KEY} is not allowed to use this model"}})
+    assert KEY not in err.message and "sk-t…7890" in err.message
 
 
 def test_an_admin_key_under_a_custom_variable_is_read(server):

@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from fakeserver import FakeServer, fixture, run_fetch
+from fakeserver import Endpoint, fixture, run_fetch
 
 from openusage.providers.base import AccountConfig, ProviderError
 from openusage.providers.openrouter import OpenRouterProvider, next_reset, parse_activity
@@ -11,18 +11,15 @@ MANAGER = "sk-or-v1-managementkey00000000000000000"
 NOW = 1795348800.0  # Sunday 2026-11-22T12:00:00Z
 
 
-@pytest.fixture
-def server():
-    with FakeServer() as srv:
-        yield srv
-
-
 def fetch(srv, environ=None, state=None, **extra):
     extra.setdefault("timeout_seconds", 2)
     acct = AccountConfig(id="openrouter", provider="openrouter", api_key_env="OPENROUTER_API_KEY",
                          base_url=srv.url + "/api/v1", extra=extra)
     return run_fetch(OpenRouterProvider(), acct, {"OPENROUTER_API_KEY": KEY} if environ is None else environ,
                      state=state)
+
+
+KEY_INFO = Endpoint("GET", "/api/v1/key", fetch)
 
 
 def routes(srv, key="key", credits="credits", activity="activity"):
@@ -106,12 +103,10 @@ def test_missing_key(server):
     (502, {"error": {"message": "Bad gateway"}}, {}, "ERR"),
 ])
 def test_key_endpoint_failures(server, status, body, headers, expected):
-    server.route("GET", "/api/v1/key", status=status, body=body, headers=headers)
-    with pytest.raises(ProviderError) as info:
-        fetch(server)
-    assert info.value.status == expected
+    err = KEY_INFO.error(server, status, body, headers)
+    assert err.status == expected
     if expected == "LIMIT":
-        assert info.value.resets_at == "2026-11-22T12:01:00.000Z"
+        assert err.resets_at == "2026-11-22T12:01:00.000Z"
 
 
 def test_server_errors_on_credits_keep_the_key_data(server):
@@ -123,12 +118,7 @@ def test_server_errors_on_credits_keep_the_key_data(server):
 
 
 def test_timeout_and_malformed_json(server):
-    server.route("GET", "/api/v1/key", delay=3)
-    with pytest.raises(ProviderError, match="request timed out"):
-        fetch(server, timeout_seconds=0.3)
-    server.route("GET", "/api/v1/key", raw=b'{"data": ')
-    with pytest.raises(ProviderError, match="key info is not valid JSON"):
-        fetch(server)
+    KEY_INFO.check_timeout_and_malformed(server, b'{"data": ', "key info is not valid JSON")
 
 
 def test_next_reset_periods():

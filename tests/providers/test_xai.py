@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from fakeserver import FakeServer, fixture, run_fetch
+from fakeserver import Endpoint, fixture, run_fetch
 
 from openusage.providers.base import AccountConfig, ProviderError
 from openusage.providers.xai import XAIProvider
@@ -11,17 +11,14 @@ MANAGER = "xai-token-management0123456789abcdef"
 TEAM = "5ea6f6bd-7815-4b8a-9135-28b2d7ba6722"
 
 
-@pytest.fixture
-def server():
-    with FakeServer() as srv:
-        yield srv
-
-
 def fetch(srv, environ=None, **extra):
     extra.setdefault("timeout_seconds", 2)
     extra.setdefault("management_base_url", srv.url)
     acct = AccountConfig(id="xai", provider="xai", base_url=srv.url + "/v1", extra=extra)
     return run_fetch(XAIProvider(), acct, {"XAI_API_KEY": KEY} if environ is None else environ)
+
+
+KEY_INFO = Endpoint("GET", "/v1/api-key", fetch)
 
 
 def test_key_info(server):
@@ -81,19 +78,12 @@ def test_missing_key(server):
     (500, {"error": "internal"}, {}, "ERR"),
 ])
 def test_http_failures(server, status, body, headers, expected):
-    server.route("GET", "/v1/api-key", status=status, body=body, headers=headers)
-    with pytest.raises(ProviderError) as info:
-        fetch(server)
-    assert info.value.status == expected and KEY not in info.value.message
+    err = KEY_INFO.error(server, status, body, headers)
+    assert err.status == expected and KEY not in err.message
 
 
 def test_timeout_and_malformed_json(server):
-    server.route("GET", "/v1/api-key", delay=3)
-    with pytest.raises(ProviderError, match="timed out"):
-        fetch(server, timeout_seconds=0.3)
-    server.route("GET", "/v1/api-key", raw=b"]")
-    with pytest.raises(ProviderError, match="key info is not valid JSON"):
-        fetch(server)
+    KEY_INFO.check_timeout_and_malformed(server, b"]", "key info is not valid JSON")
 
 
 def test_detection():

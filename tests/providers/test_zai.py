@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from fakeserver import FakeServer, fixture, run_fetch
+from fakeserver import Endpoint, fixture, run_fetch
 
 from openusage.providers.base import AccountConfig, ProviderError
 from openusage.providers.zai import CHINA_BASE, GLOBAL_BASE, ZAIProvider, resolve_base, window_name
@@ -10,16 +10,13 @@ KEY = "0123456789abcdef0123456789abcdef.AbCdEfGhIjKlMnOp"
 PATH = "/api/monitor/usage/quota/limit"
 
 
-@pytest.fixture
-def server():
-    with FakeServer() as srv:
-        yield srv
-
-
 def fetch(srv, environ=None, **extra):
     extra.setdefault("timeout_seconds", 2)
     acct = AccountConfig(id="zai", provider="zai", base_url=srv.url, extra=extra)
     return run_fetch(ZAIProvider(), acct, {"ZAI_API_KEY": KEY} if environ is None else environ)
+
+
+QUOTA = Endpoint("GET", PATH, fetch)
 
 
 def test_quota_windows(server):
@@ -55,17 +52,12 @@ def test_bearer_is_tried_after_a_401(server):
 
 
 def test_refused_both_ways_is_auth(server):
-    server.route("GET", PATH, status=401, body=fixture("zai", "error_401"))
-    with pytest.raises(ProviderError) as info:
-        fetch(server)
-    assert info.value.status == "AUTH" and len(server.requests) == 2
+    assert QUOTA.error(server, 401, fixture("zai", "error_401")).status == "AUTH" and len(server.requests) == 2
 
 
 def test_failure_inside_a_200_is_err(server):
-    server.route("GET", PATH, body=fixture("zai", "quota_failed"))
-    with pytest.raises(ProviderError) as info:
-        fetch(server)
-    assert info.value.status == "ERR" and "Authorization Token missing" in info.value.message
+    err = QUOTA.error(server, body=fixture("zai", "quota_failed"))
+    assert err.status == "ERR" and "Authorization Token missing" in err.message
 
 
 def test_missing_key(server):
@@ -76,19 +68,11 @@ def test_missing_key(server):
 @pytest.mark.parametrize("status, headers, expected", [(429, {"retry-after": "60"}, "LIMIT"), (500, {}, "ERR"),
                                                        (403, {}, "AUTH")])
 def test_http_failures(server, status, headers, expected):
-    server.route("GET", PATH, status=status, body={"code": status, "msg": "x", "success": False}, headers=headers)
-    with pytest.raises(ProviderError) as info:
-        fetch(server)
-    assert info.value.status == expected
+    assert QUOTA.error(server, status, {"code": status, "msg": "x", "success": False}, headers).status == expected
 
 
 def test_timeout_and_malformed_json(server):
-    server.route("GET", PATH, delay=3)
-    with pytest.raises(ProviderError, match="timed out"):
-        fetch(server, timeout_seconds=0.3)
-    server.route("GET", PATH, raw=b"{{")
-    with pytest.raises(ProviderError, match="quota is not valid JSON"):
-        fetch(server)
+    QUOTA.check_timeout_and_malformed(server, b"{{", "quota is not valid JSON")
 
 
 def test_names_and_regions():
@@ -104,7 +88,5 @@ def test_detection():
 
 
 def test_a_key_echoed_in_an_error_is_masked(server):
-    server.route("GET", PATH, status=400, body={"error": {"message": f"bad token {KEY}"}})
-    with pytest.raises(ProviderError) as info:
-        fetch(server)
-    assert info.value.status == "ERR" and KEY not in info.value.message
+    err = QUOTA.error(server, 400, {"error": {"message": f"bad token {KEY}"}})
+    assert err.status == "ERR" and KEY not in err.message
