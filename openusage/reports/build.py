@@ -80,7 +80,11 @@ def sessions(rows: Iterable[Row], tz: tzinfo, info: Dict[tuple, tuple],
             **t.to_dict()))
     out.sort(key=lambda s: (s["last_at"], s["session_id"]))
     if last:
+        # The totals row adds up the rows shown, as the period reports' does.
         out = out[-last:]
+        totals = Totals()
+        for s in out:
+            _merge(totals, groups[(s["provider"], s["session_id"])])
     return {"sessions": out, "totals": totals.to_dict()}
 
 
@@ -101,10 +105,12 @@ def blocks(rows: Iterable[Row], now: float, last: Optional[int] = None) -> Dict[
         current["last"] = max(current["last"], row.at)
         current["totals"].add(row)
         totals.add(row)
-    out = [_block_dict(b, now) for b in found]
     if last:
-        out = out[-last:]
-    return {"blocks": out, "totals": totals.to_dict()}
+        found = found[-last:]
+        totals = Totals()
+        for b in found:
+            _merge(totals, b["totals"])
+    return {"blocks": [_block_dict(b, now) for b in found], "totals": totals.to_dict()}
 
 
 def _block_dict(b: dict, now: float) -> dict:

@@ -91,7 +91,7 @@ def figures(snap: UsageSnapshot, hidden: bool, g: Glyphs) -> Line:
     if tokens is not None:
         parts += [(widgets.compact(tokens), "value"), (" tok", "dim")]
     if snap.tool_calls is not None:
-        parts += [(widgets.compact(snap.tool_calls), "value"), (" calls", "dim")]
+        parts += [(widgets.compact(snap.tool_calls), "value"), (" call" if snap.tool_calls == 1 else " calls", "dim")]
     if not parts:
         return [("no usage in this window", "dim")]
     out: Line = []

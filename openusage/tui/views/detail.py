@@ -91,7 +91,8 @@ def overview(key: str, snap: UsageSnapshot, state: UIState, data: Data, width: i
     kind, values = daily_series(snap, hidden)
     if any(v is not None for v in values):
         spark = widgets.sparkline(values, min(len(values), max(1, width - 40)), g)
-        lines.append(_kv(f"daily {kind}", "") + [(spark, "spark"), (f"  {len(values)} days", "dim")])
+        days = f"  {len(values)} day" + ("" if len(values) == 1 else "s")
+        lines.append(_kv(f"daily {kind}", "") + [(spark, "spark"), (days, "dim")])
     for name, value in sorted((snap.extras or {}).items()):
         lines.append(_kv(str(name), _plain(value)))
     return lines
