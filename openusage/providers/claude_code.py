@@ -18,6 +18,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from json.scanner import make_scanner
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
@@ -182,6 +183,13 @@ class Counters:
     def skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
+    def merge(self, other: Dict[str, Any]) -> None:
+        """Add the counts of a worker's read of one file."""
+        for name in ("bytes_read", "lines", "messages", "tool_calls", "replays_dropped"):
+            setattr(self, name, getattr(self, name) + other[name])
+        for reason, n in other["skipped"].items():
+            self.skipped[reason] = self.skipped.get(reason, 0) + n
+
 
 class Collector:
     """One poll over every transcript: yields events, advancing per-file cursors in `state`."""
@@ -199,32 +207,91 @@ class Collector:
     def run(self, roots: List[str], snapshot: UsageSnapshot) -> Iterator[UsageEvent]:
         """Read every file, then fill in the snapshot and forget files that no longer exist."""
         files = self.state.setdefault("files", {})
-        present = set()
-        for f in _iter_files(roots):
-            present.add(f.path)
-            self.counters.files += 1
-            yield from self._file(f, files)
+        listed = list(_iter_files(roots))
+        self.counters.files = len(listed)
+        changed = self._changed(listed, files)
+        unread = sum(cursor["size_now"] - cursor.get("offset", 0) for _, cursor in changed)
+        if changed and unread >= PARALLEL_MIN_BYTES and _workers() > 0:
+            yield from self._read_in_workers(changed, files)
+        else:
+            for f, cursor in changed:
+                yield from self._file(f, cursor, files)
+        present = {f.path for f in listed}
         for gone in [p for p in files if p not in present]:
             del files[gone]
         self._finish(snapshot, files)
 
-    def _file(self, f: TranscriptFile, files: Dict[str, Any]) -> Iterator[UsageEvent]:
-        try:
-            st = os.stat(f.path)
+    def _changed(self, listed: List[TranscriptFile], files: Dict[str, Any]) -> List[Tuple[TranscriptFile, Dict]]:
+        """The files with bytes to read, each with a working copy of its cursor; idle ones may cool."""
+        out = []
+        for f in listed:
+            try:
+                st = os.stat(f.path)
+            except OSError as exc:
+                self._failed(f, exc)
+                continue
             if tail.unchanged(self.state, f.path, st):
                 self._maybe_cool(files[f.path], st)
-                return
+                continue
             cursor = _working_copy(tail.cursor_for(self.state, f.path, st))
-            events = list(self._read(f, cursor, files))
+            cursor["size_now"] = st.st_size
+            out.append((f, cursor))
+        return out
+
+    def _failed(self, f: TranscriptFile, exc: OSError) -> None:
+        # Vanished or unreadable between listing and reading: the next poll tries again.
+        self.counters.files_failed += 1
+        self.log.debug("claude_code: cannot read %s: %s", f.path, exc)
+
+    def _file(self, f: TranscriptFile, cursor: Dict[str, Any], files: Dict[str, Any]) -> Iterator[UsageEvent]:
+        cursor.pop("size_now", None)
+        try:
+            events = self._read(f, cursor, files)
         except OSError as exc:
-            # Vanished or unreadable between listing and reading: the next poll tries again.
-            self.counters.files_failed += 1
-            self.log.debug("claude_code: cannot read %s: %s", f.path, exc)
+            self._failed(f, exc)
             return
         self.counters.files_read += 1
         yield from events
         # Committed only once the file's events are handed over, so an abandoned poll re-reads it.
         files[f.path] = cursor
+
+    def _read_in_workers(self, changed: List[Tuple[TranscriptFile, Dict]], files: Dict[str, Any]
+                         ) -> Iterator[UsageEvent]:
+        """A large catch-up read: each session (with its subagents) parsed on a worker process.
+
+        Results come back in file order, so what is stored is what a read in this process stores;
+        tool calls seen in two sessions (a resumed session repeats its history) count once here too.
+        """
+        import multiprocessing
+
+        order = [f.path for f, _ in changed]
+        tasks = _session_groups(changed, files, self.account_id, self.home, self.now)
+        done: Dict[str, tuple] = {}
+        # spawn: the daemon has threads, and a forked child could inherit a lock some thread holds.
+        with multiprocessing.get_context("spawn").Pool(_workers()) as pool:
+            results = pool.imap(_read_group, tasks)
+            for path in order:
+                while path not in done:  # a subagent file comes back with its session, maybe earlier
+                    done.update((r[0], r) for r in next(results))
+                yield from self._take(done.pop(path), files)
+
+    def _take(self, result: tuple, files: Dict[str, Any]) -> Iterator[UsageEvent]:
+        path, cursor, packed, counters, failed = result
+        if failed is not None:
+            self.counters.files_failed += 1
+            self.log.debug("claude_code: cannot read %s: %s", path, failed)
+            return
+        self.counters.merge(counters)
+        self.counters.files_read += 1
+        for fields in packed:
+            ev = UsageEvent(*fields)
+            if ev.event_type == "tool_usage":
+                if ev.tool_call_id in self.tools_seen:
+                    self.counters.tool_calls -= 1
+                    continue
+                self.tools_seen.add(ev.tool_call_id)
+            yield ev
+        files[path] = cursor
 
     def _maybe_cool(self, cursor: Dict[str, Any], st: os.stat_result) -> None:
         ctx = cursor.get("ctx") or {}
@@ -344,6 +411,51 @@ def _admit(line: AssistantLine, first_req: Dict[str, str], parent_req: Dict[str,
         return None
     first_req[mid] = rid
     return True
+
+
+# --- reading on worker processes ----------------------------------------------------------------
+
+PARALLEL_MIN_BYTES = 48 << 20  # unread bytes from which a poll parses on worker processes
+_EVENT_FIELDS = tuple(f.name for f in dataclass_fields(UsageEvent))
+
+
+def _workers() -> int:
+    """Worker processes for a large read: the cores but one (that one stores what they parse)."""
+    return min((os.cpu_count() or 1) - 1, 6)
+
+
+def _session_groups(changed: List[Tuple[TranscriptFile, Dict]], files: Dict[str, Any], account_id: str,
+                    home: str, now: float) -> List[tuple]:
+    """Tasks of one session file and its subagent files each, in file order."""
+    groups: Dict[Tuple[str, str], List[tuple]] = {}
+    for f, cursor in changed:
+        cursor.pop("size_now", None)
+        parent_cursor = files.get(f.parent_path) if f.parent_path else None
+        groups.setdefault((f.project_dir, f.session_id), []).append((f, cursor, parent_cursor))
+    return [(account_id, home, now, group) for group in groups.values()]
+
+
+def _read_group(task: tuple) -> List[tuple]:
+    """Worker: read the files of one session; (path, cursor, events as tuples, counters, error) each."""
+    account_id, home, now, group = task
+    files: Dict[str, Any] = {}
+    out = []
+    for f, cursor, parent_cursor in group:
+        if f.parent_path and f.parent_path not in files and parent_cursor is not None:
+            files[f.parent_path] = parent_cursor  # the parent was read in an earlier poll
+        collector = Collector(account_id, {"files": files}, home, now)
+        try:
+            events = collector._read(f, cursor, files)
+        except OSError as exc:
+            out.append((f.path, None, [], None, str(exc)))
+            continue
+        files[f.path] = cursor
+        c = collector.counters
+        counters = {"bytes_read": c.bytes_read, "lines": c.lines, "messages": c.messages,
+                    "tool_calls": c.tool_calls, "replays_dropped": c.replays_dropped, "skipped": c.skipped}
+        packed = [tuple(getattr(ev, name) for name in _EVENT_FIELDS) for ev in events]
+        out.append((f.path, cursor, packed, counters, None))
+    return out
 
 
 # --- parsing (pure) ------------------------------------------------------------------------------

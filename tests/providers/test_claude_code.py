@@ -556,3 +556,47 @@ def test_store_keeps_one_row_per_message_and_tool_call(tmp_path, store):
                             "ORDER BY event_type, message_id").fetchall()
     assert rows == [("message_usage", "m1:r1", None, 900), ("message_usage", "m2:r2", None, 5),
                     ("tool_usage", None, "toolu_b", 0)]
+
+
+# --- large reads on worker processes ---------------------------------------------------------------
+
+
+def test_a_large_read_on_workers_equals_a_read_in_process(tmp_path, monkeypatch):
+    """Same events (in order), cursors and counters whether sessions are parsed here or on workers."""
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "bench"))
+    import gen_claude
+
+    homes = []
+    for name in ("one", "two"):
+        home = tmp_path / name
+        root = home / ".claude"
+        gen_claude.generate(str(root), 1.5, seed=5, now=1_795_000_000.0)
+        shutil.copytree(SHOWCASE, root / "projects" / "showcase")  # a subagent file, MCP tools
+        # A resumed session repeats tool calls of another file: counted once either way.
+        first = sorted((root / "projects").rglob("*.jsonl"))[0]
+        (root / "projects" / "showcase" / "resumed.jsonl").write_bytes(first.read_bytes())
+        homes.append(home)
+    monkeypatch.setattr(cc, "_workers", lambda: 2)
+    grouped = []
+    real_groups = cc._session_groups
+    monkeypatch.setattr(cc, "_session_groups", lambda *a: grouped.append(1) or real_groups(*a))
+    results = []
+    for home, threshold in zip(homes, (1 << 40, 0)):  # in process, then on workers
+        monkeypatch.setattr(cc, "PARALLEL_MIN_BYTES", threshold)
+        poller = Poller(home)
+        events, snapshot = poller.poll(now=1_795_000_000.0)
+        extras = {k: v for k, v in snapshot.extras.items() if k != "roots"}
+        state = json.loads(json.dumps(poller.state).replace(str(home), "HOME"))
+        for cursor in state["files"].values():
+            del cursor["dev"], cursor["ino"]  # two copies of the data: other inodes
+        keys = [(e.dedup_key(), e.occurred_at, e.total_tokens(), e.cost_usd, e.project) for e in events]
+        results.append((keys, extras, state))
+        # Nothing new: the next poll reads nothing, in either mode.
+        assert list(poller.fetch(now=1_795_000_100.0).events) == []
+    assert grouped == [1]  # the second home was read on workers, and only its first poll
+    assert results[0][0] == results[1][0]
+    assert results[0][1] == results[1][1]
+    assert results[0][2] == results[1][2]
+    assert results[0][1]["tool_calls_new"] > 100 and results[0][1]["messages_new"] > 400
