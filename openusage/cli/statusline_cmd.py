@@ -188,6 +188,12 @@ def run(args: argparse.Namespace) -> int:
     if not isinstance(status, dict):
         raise CliError("statusLine input is not a JSON object", EXIT_USAGE)
     try:
+        from openusage.providers import claude_limits
+
+        claude_limits.remember(status.get("rate_limits"), time.time())  # for the Claude Code tile
+    except OSError as exc:
+        print(f"openusage statusline: cannot keep the plan limits: {exc}", file=sys.stderr)
+    try:
         usage = usage_today(time.time())
     except Exception as exc:  # the line must still show what Claude Code gave us
         usage = {}

@@ -26,7 +26,7 @@ from openusage.core import pricing
 from openusage.core.events import UsageEvent, split_mcp_tool
 from openusage.core.snapshot import UsageSnapshot
 from openusage.core.timeutil import parse_rfc3339
-from openusage.providers import tail
+from openusage.providers import claude_limits, tail
 from openusage.providers.base import AccountConfig, FetchContext, FetchResult, Provider
 
 PROVIDER_ID = "claude_code"
@@ -79,6 +79,11 @@ class ClaudeCodeProvider(Provider):
             snapshot.message = "no Claude Code directory found (looked in " + ", ".join(roots) + ")"
             return FetchResult(snapshot=snapshot, events=[])
         snapshot.status = "OK"
+        # The plan's 5-hour and weekly use, as the statusline command last saw it (openusage's own file).
+        live = claude_limits.limits(ctx.now)
+        if live:
+            snapshot.rate_limits = live["rate_limits"]
+            snapshot.extras["limits_observed_at"] = live["observed_at"]
         events = Collector(account.id, ctx.state, ctx.fs.home, ctx.now, ctx.log).run(roots, snapshot)
         return FetchResult(snapshot=snapshot, events=events)  # type: ignore[arg-type]
 
