@@ -52,6 +52,7 @@ bench: venv
 	$(PY) bench/ingest.py
 	$(PY) bench/readmodel.py
 	$(PY) bench/hook.py
+	$(PY) bench/tui.py
 
 completions: venv
 	$(PY) -m openusage.cli.completions contrib/completions

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import os
-from typing import List, Optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs the hook several ms to import; the annotations need it only for checkers
+    from typing import List, Optional
 
 
 def _xdg(var: str, fallback: str) -> str:

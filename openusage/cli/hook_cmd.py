@@ -1,27 +1,34 @@
 """openusage telemetry hook SOURCE: deliver one agent hook payload to the daemon, or spool it.
 
-Runs on every agent turn: stdlib only, no argparse, one socket round trip. Exit 0 whatever
-happens (a hook must never break the agent) unless --strict is given.
+Runs on every agent turn: no argparse, one socket round trip, and at the top only modules that cost
+nothing to import (the spool's json and urllib come in when needed; `python -S -E -X importtime`
+shows what a change adds). Exit 0 whatever happens (a hook must never break the agent) unless
+--strict is given.
 """
 import sys
 import time
 
 from openusage import paths
-from openusage.daemon import client, spool
+from openusage.daemon import client
 
 MAX_PAYLOAD = 1024 * 1024
 BUDGET_SECONDS = 15.0
 RECEIVED_AT_HEADER = "X-Openusage-Received-At"
 
 USAGE = """usage: openusage telemetry hook SOURCE [PAYLOAD] [--account-id ID] [--strict] [--socket-path PATH]
+                              [--received-at EPOCH] [--spool]
 
 Deliver one hook payload (JSON on stdin, or PAYLOAD as the last argument, as Codex's notify passes
 it) to the daemon; when the daemon is down, keep it in the spool for the daemon to ingest later.
+--received-at stamps the payload with an earlier receipt time (epoch seconds) and --spool skips
+the delivery attempt: the installed hook script uses them when its own delivery failed.
 Exit 0 unless --strict is given and delivery failed."""
+
+_VALUE_OPTIONS = ("--account-id", "--socket-path", "--received-at")
 
 
 def _parse(argv):
-    opts = {"account_id": None, "strict": False, "socket_path": None}
+    opts = {"account_id": None, "strict": False, "socket_path": None, "received_at": None, "spool": False}
     positional = []
     i = 0
     while i < len(argv):
@@ -29,12 +36,12 @@ def _parse(argv):
         if arg in ("-h", "--help"):
             print(USAGE)
             sys.exit(0)
-        if arg == "--strict":
-            opts["strict"] = True
-        elif arg.startswith("--account-id=") or arg.startswith("--socket-path="):
+        if arg in ("--strict", "--spool"):
+            opts[arg[2:]] = True
+        elif arg.startswith(tuple(o + "=" for o in _VALUE_OPTIONS)):
             key, _, value = arg[2:].partition("=")
             opts[key.replace("-", "_")] = value
-        elif arg in ("--account-id", "--socket-path"):
+        elif arg in _VALUE_OPTIONS:
             if i + 1 >= len(argv):
                 raise ValueError(f"{arg} needs a value")
             opts[arg[2:].replace("-", "_")] = argv[i + 1]
@@ -46,6 +53,13 @@ def _parse(argv):
         i += 1
     if not positional or len(positional) > 2:
         raise ValueError("expected SOURCE and at most one PAYLOAD argument")
+    if opts["received_at"] is not None:
+        try:
+            opts["received_at"] = float(opts["received_at"])
+        except ValueError:
+            raise ValueError("--received-at needs epoch seconds") from None
+        if not opts["received_at"] > 0:
+            raise ValueError("--received-at needs epoch seconds")
     return positional[0], (positional[1] if len(positional) == 2 else None), opts
 
 
@@ -72,6 +86,7 @@ def main(argv) -> int:
     except ValueError as exc:
         sys.stderr.write(f"openusage hook: {exc}\n{USAGE}\n")
         return 2
+    received_at = opts["received_at"] or received_at
     body = _read_payload(payload_arg)
     if len(body) > MAX_PAYLOAD:
         return _fail("payload over 1 MiB; not delivered", opts["strict"])
@@ -83,14 +98,18 @@ def main(argv) -> int:
 
         path += "?account_id=" + quote(opts["account_id"], safe="")
     sock = paths.socket_path(opts["socket_path"])
-    try:
-        status = client.post_fast(sock, path, body, {RECEIVED_AT_HEADER: repr(received_at)}, BUDGET_SECONDS)
-    except client.DaemonUnreachable:
-        status = None
+    status = None
+    if not opts["spool"]:
+        try:
+            status = client.post_fast(sock, path, body, {RECEIVED_AT_HEADER: repr(received_at)}, BUDGET_SECONDS)
+        except client.DaemonUnreachable:
+            pass
     if status == 200:
         return 0
     if status is not None and 400 <= status < 500:
         return _fail(f"daemon refused the payload (HTTP {status}); not kept", opts["strict"])
+    from openusage.daemon import spool
+
     try:
         spool.write(paths.spool_dir(), source, opts["account_id"], body, received_at)
     except (OSError, spool.SpoolFull) as exc:

@@ -73,8 +73,9 @@ def _received_at(req: Request) -> float:
             stamp = float(value)
         except ValueError as exc:
             raise ApiError(400, f"bad {RECEIVED_AT_HEADER} header") from exc
-        if stamp > 0:
-            return stamp
+        if not 0 < stamp < pipeline.LATEST_EPOCH:  # also NaN and inf: a time the store cannot bucket
+            raise ApiError(400, f"{RECEIVED_AT_HEADER} header out of range")
+        return stamp
     return time.time()
 
 

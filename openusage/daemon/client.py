@@ -1,11 +1,13 @@
 """A small HTTP client for the daemon's Unix socket. Stdlib only: the hook path uses it."""
 from __future__ import annotations
 
-import json
-import socket
-from typing import Any, Dict, Optional, Tuple
+import _socket  # the C module: importing `socket` (its enum classes) and json adds ~30 ms to a hook
 
-# http.client is imported lazily: the hook path uses post_fast and must start quickly.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, Optional, Tuple
+
+# socket, json and http.client are imported where used: the hook path needs only post_fast.
 
 
 class DaemonUnreachable(Exception):
@@ -14,6 +16,7 @@ class DaemonUnreachable(Exception):
 
 def _unix_connection(path: str, timeout: float):
     import http.client
+    import socket
 
     class UnixConnection(http.client.HTTPConnection):
         def connect(self) -> None:
@@ -37,7 +40,7 @@ def post_fast(socket_path: str, path: str, body: bytes, headers: Dict[str, str],
     head = [f"POST {path} HTTP/1.0", "Host: openusage", "Content-Type: application/json",
             f"Content-Length: {len(body)}"]
     head.extend(f"{k}: {v}" for k, v in headers.items())
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
         sock.connect(socket_path)
@@ -86,6 +89,8 @@ def request(
 
 def call_json(socket_path: str, method: str, path: str, payload: Any = None, timeout: float = 12.0) -> Any:
     """Request with a JSON body and a JSON answer; raises RuntimeError on an HTTP error status."""
+    import json
+
     body = None if payload is None else json.dumps(payload).encode("utf-8")
     status, data = request(socket_path, method, path, body, timeout)
     try:

@@ -65,7 +65,7 @@ def parse_body(body: bytes) -> List[Dict[str, Any]]:
         raise HookError("empty body")
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nesting deeper than the parser goes
         raise HookError(f"malformed JSON: {exc}") from exc
     items = data if isinstance(data, list) else [data]
     if not items:
@@ -93,6 +93,7 @@ def normalize(
         ev = _agent_hook(payload, received_at)
     else:
         ev = _generic(payload, received_at)
+
     if isinstance(payload.get("provider_id"), str) and payload["provider_id"]:
         provider_id = payload["provider_id"]
     provider_id = links.get(provider_id, provider_id)
@@ -149,12 +150,33 @@ def _model_name(model: Any) -> Optional[str]:
     return _str(model)
 
 
+MAX_COUNT = 2 ** 53  # a larger token or request count is garbage (and past what SQLite stores)
+MAX_COST = 1e9  # USD for one event; more is garbage, and sums of such would overflow to inf
+# Event times the store can bucket into local days: after 1970 and before the year 5000.
+LATEST_EPOCH = 95_000_000_000.0
+
+
 def _int(value: Any) -> int:
     if isinstance(value, bool):
         return 0
-    if isinstance(value, (int, float)) and value >= 0:
+    if isinstance(value, (int, float)) and 0 <= value < MAX_COUNT:
         return int(value)
     return 0
+
+
+def _occurred_at(p: Dict[str, Any], received_at: float) -> float:
+    value = p.get("occurred_at") or p.get("timestamp")
+    if value is None:
+        return received_at
+    try:
+        occurred = to_epoch(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise HookError(f"occurred_at is not a time: {exc}") from exc
+    if occurred is None:
+        return received_at
+    if not (math.isfinite(occurred) and 0 < occurred < LATEST_EPOCH):
+        raise HookError("occurred_at out of range")
+    return occurred
 
 
 def _generic(p: Dict[str, Any], received_at: float) -> UsageEvent:
@@ -162,8 +184,7 @@ def _generic(p: Dict[str, Any], received_at: float) -> UsageEvent:
     event_type = p.get("event_type") or p.get("type")
     if event_type not in EVENT_TYPES:
         event_type = "other"
-    occurred = to_epoch(p.get("occurred_at") or p.get("timestamp"))
-    ev = _blank(event_type, occurred if occurred is not None else received_at)
+    ev = _blank(event_type, _occurred_at(p, received_at))
     for key in ("session_id", "turn_id", "message_id", "tool_call_id", "tool_name", "project", "mcp_server"):
         setattr(ev, key, _str(p.get(key)))
     ev.model = _model_name(p.get("model"))
@@ -175,7 +196,7 @@ def _generic(p: Dict[str, Any], received_at: float) -> UsageEvent:
     ev.reasoning_tokens = _int(usage.get("reasoning_tokens"))
     cost = p.get("cost_usd")
     logged = float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) else None
-    ev.cost_logged_usd = logged if logged is not None and math.isfinite(logged) and logged >= 0 else None
+    ev.cost_logged_usd = logged if logged is not None and math.isfinite(logged) and 0 <= logged < MAX_COST else None
     if ev.event_type == "message_usage" and ev.model:
         # Priced like a collector prices the same message, so the copy that arrives first (hook or
         # log) carries the same costs in every cost mode.
@@ -194,5 +215,7 @@ def events_from_delivery(
     """All events of one delivery, and the provider ids whose logs should be read now."""
     if not valid_source(source):
         raise HookError(f"invalid source name {source!r}")
+    if not 0 < received_at < LATEST_EPOCH:  # a spooled record's time is checked here too (NaN fails)
+        raise HookError("receipt time out of range")
     events = [normalize(source, p, account_id, received_at, links) for p in parse_body(body)]
     return events, sorted({e.provider_id for e in events} | {SOURCE_PROVIDERS.get(source, source)})

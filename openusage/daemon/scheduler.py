@@ -102,12 +102,16 @@ class Scheduler:
         """Make the matching accounts due now (or after `delay`); the number of accounts matched."""
         due = time.monotonic() + delay
         matched = 0
+        sooner = False
         with self._lock:
             for job in self._jobs.values():
                 if provider_id is None or job.account.provider == provider_id or job.account.id == provider_id:
-                    job.next_due = min(job.next_due, due)
+                    if due < job.next_due:
+                        job.next_due = due
+                        sooner = True
                     matched += 1
-        self._wake.set()
+        if sooner:  # a burst of hooks inside the debounce wakes the loop once, not once per hook
+            self._wake.set()
         return matched
 
     def reset_state(self) -> None:

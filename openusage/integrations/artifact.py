@@ -1,8 +1,9 @@
 """The hook artifact every integration runs, and the rules every integration follows when it writes a file.
 
-Installed hooks run `<python> -S -E <state dir>/bin/openusage-hook SOURCE`: the interpreter by absolute
-path (a pyenv shim adds ~100 ms to every agent turn) and without site (-S, faster), so the script puts
-the directory holding the installed openusage package on sys.path itself.
+Installed hooks run `/bin/sh <state dir>/bin/openusage-hook SOURCE`. The script posts with curl and
+hands over to its Python half, `<python> -S -E <script>`: the interpreter by absolute path (a pyenv
+shim adds ~100 ms to every agent turn) and without site (-S, faster), so the script puts the
+directory holding the installed openusage package on sys.path itself.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from openusage import paths
 
 SCRIPT_NAME = "openusage-hook"
+SHELL = "/bin/sh"
 CHAIN_OPTION = "--chain-json"
 # What marks a hook command (or notify argv) as ours, old spellings included.
 MARKERS = (SCRIPT_NAME, "openusage telemetry hook")
@@ -62,24 +64,92 @@ def python() -> str:
     return sys.executable
 
 
-_SCRIPT = '''#!{python} -SE
-"""openusage hook launcher: delivers one agent hook payload to the openusage daemon (or its spool).
-
-Written by `openusage integrations install`; `openusage integrations upgrade` rewrites it, so edits are
-lost. Run as: {python} -S -E {script} SOURCE [PAYLOAD]
-"""
+# The script is a shell script and a Python script at once. To sh, line 2 is the no-op `:` and the
+# shell half ends in `exit` before the closing quotes; to Python, the shell half is a string. The
+# shell half delivers with curl (on a slow machine a bare Python start alone takes ~18 ms, sh and
+# curl about as long for the whole delivery) and hands over to the Python half for everything else.
+# Hooks installed by older versions run the Python half directly and keep working until upgraded.
+# The shell half holds no backslash (Python would read an escape) and no three quotes in a row.
+_SCRIPT = """#!/bin/sh
+''':'
+# openusage hook launcher: delivers one agent hook payload to the openusage daemon (or its spool).
+# Written by `openusage integrations install`; `openusage integrations upgrade` rewrites it, so edits
+# are lost. This file is a shell script and a Python script at once. The installed hooks run
+#   /bin/sh __SCRIPT__ SOURCE [PAYLOAD]
+# which posts the payload (stdin, or the last argument as Codex's notify passes it) with curl and
+# hands over to the Python half for the rest: no curl, options such as __CHAIN__, and a daemon that
+# is down or busy (the Python half keeps the payload in the spool). The Python half alone:
+#   __PYTHON__ -S -E __SCRIPT__ SOURCE [PAYLOAD]
+# Nothing is written to stdout; the exit status is 0.
+py=__PY_SH__
+script=__SCRIPT_SH__
+state=__STATE_SH__
+nl='
+'
+sock=${OPENUSAGE_TELEMETRY_SOCKET:-${OPENUSAGE_STATE_DIR:-$state}/telemetry.sock}
+python_half() {
+  "$py" -S -E "$script" "$@"
+  exit 0
+}
+case $# in
+  1) ;;
+  2) case $2 in -*) python_half "$@" ;; esac ;;
+  *) python_half "$@" ;;
+esac
+case $1 in
+  [a-z0-9]*) case $1 in *[!a-z0-9_.-]*) python_half "$@" ;; esac ;;
+  *) python_half "$@" ;;
+esac
+case $sock in /*) ;; *) python_half "$@" ;; esac
+command -v curl >/dev/null 2>&1 || python_half "$@"
+if [ $# = 2 ]; then
+  now=$(date +%s.%N 2>/dev/null)
+  body=$2
+else
+  # One subshell reads the receipt time and the payload: a fork less on every agent turn.
+  body=$(date +%s.%N 2>/dev/null || echo; cat)
+  case $body in
+    *"$nl"*) now=${body%%"$nl"*}; body=${body#*"$nl"} ;;
+    *) now=; body= ;;
+  esac
+fi
+case $now in *[!0-9.]*) now= ;; esac
+case $body in
+  *[![:space:]]*) ;;
+  *) echo 'openusage hook: empty payload; nothing to deliver' >&2; exit 0 ;;
+esac
+source=$1
+# -q: no ~/.curlrc; -f: an HTTP error is exit 22; no proxy, whatever the environment says; no
+# Expect: 100-continue round trip. 12 s: longer than the daemon waits for its commit (10 s).
+set -- -q -s -f -o /dev/null --noproxy '*' --max-time 12 --unix-socket "$sock"
+set -- "$@" -H 'Content-Type: application/json' -H 'Expect:'
+if [ -n "$now" ]; then set -- "$@" -H "__RECEIVED_AT_HEADER__: $now"; fi
+curl "$@" --data-binary @- "http://openusage/v1/hook/$source" <<EOF
+$body
+EOF
+case $? in
+  0) exit 0 ;;
+  # the daemon is down, stalled or went away mid-request: the Python half keeps it in the spool
+  7|28|52|55|56) spool=--spool ;;
+  # an HTTP error (the Python half posts again: a refused payload is reported and dropped, one the
+  # daemon could not take now is spooled) or a curl too old for these options
+  *) spool= ;;
+esac
+printf '%s' "$body" | python_half "$source" ${now:+--received-at} ${now:+$now} $spool
+exit 0
+'''
 import os
 import sys
 
-PACKAGE_ROOT = {root!r}
-STATE_DIR = {state!r}
+PACKAGE_ROOT = __ROOT_PY__
+STATE_DIR = __STATE_PY__
 
 
+# Takes __CHAIN__ ARGV_JSON out of argv and starts that program with the payload as its last argument.
 def start_chained(argv):
-    """Take {chain} ARGV_JSON out of argv and start that program with the payload as its last argument."""
-    if "{chain}" not in argv:
+    if "__CHAIN__" not in argv:
         return argv
-    at = argv.index("{chain}")
+    at = argv.index("__CHAIN__")
     rest = argv[:at] + argv[at + 2:]
     try:
         import json
@@ -99,12 +169,25 @@ os.environ.setdefault("OPENUSAGE_STATE_DIR", STATE_DIR)
 from openusage.cli import hook_cmd  # noqa: E402
 
 sys.exit(hook_cmd.main(argv))
-'''
+"""
 
 
 def script_text() -> str:
-    return _SCRIPT.format(python=python(), script=script_path(), root=package_root(), state=paths.state_dir(),
-                          chain=CHAIN_OPTION)
+    from openusage.cli.hook_cmd import RECEIVED_AT_HEADER
+
+    script, state = script_path(), paths.state_dir()
+    shell_values = {"__PY_SH__": shlex.quote(python()), "__SCRIPT_SH__": shlex.quote(script),
+                    "__STATE_SH__": shlex.quote(state)}
+    for value in shell_values.values():
+        if "\\" in value or "'" in value.strip("'"):
+            raise IntegrationError(f"cannot write the hook script for the path {value}: "
+                                   "it holds a backslash or a single quote")
+    text = _SCRIPT
+    for key, value in {**shell_values, "__ROOT_PY__": repr(package_root()), "__STATE_PY__": repr(state),
+                       "__SCRIPT__": script, "__PYTHON__": python(), "__CHAIN__": CHAIN_OPTION,
+                       "__RECEIVED_AT_HEADER__": RECEIVED_AT_HEADER}.items():
+        text = text.replace(key, value)
+    return text
 
 
 def script_current() -> bool:
@@ -136,8 +219,8 @@ def remove_script() -> bool:
 
 
 def hook_argv(source: str, extra: Sequence[str] = ()) -> List[str]:
-    """The hook as an argv: what notify and the OpenCode plugin run."""
-    return [python(), "-S", "-E", script_path(), source, *extra]
+    """The hook as an argv: what notify and the OpenCode plugin run (sh reads it: no exec bit needed)."""
+    return [SHELL, script_path(), source, *extra]
 
 
 def hook_command(source: str) -> str:

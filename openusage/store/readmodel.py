@@ -7,6 +7,7 @@ buckets, and the part of the first quarter-hour inside the window from the raw e
 """
 from __future__ import annotations
 
+import heapq
 import json
 import math
 import sqlite3
@@ -99,12 +100,13 @@ def aggregate(conn: sqlite3.Connection, provider_id: str, account_id: str, rng: 
         (*key, *day_args),
     ):
         agg.add_usage(row[0], row[1], row[2:])
+    dims = agg.dims  # still empty, and the rows are one per (dim, name): set them, nothing to add
     for row in conn.execute(
         "SELECT dim, name, SUM(calls), SUM(requests), SUM(tokens), SUM(cost) FROM dim_d "
         f"WHERE provider_id=? AND account_id=?{day_filter} GROUP BY dim, name",
         (*key, *day_args),
     ):
-        agg.add_dim(*row)
+        dims[(row[0], row[1])] = [row[2], row[3], row[4], row[5]]
     if rng.quarters:
         q_from, q_to = rng.quarters
         for row in conn.execute(
@@ -236,22 +238,24 @@ def apply_aggregate(snap: UsageSnapshot, agg: Aggregate, rng: WindowRange) -> No
 
 
 def _apply_breakdowns(snap: UsageSnapshot, agg: Aggregate) -> None:
-    grouped: Dict[str, List[Breakdown]] = defaultdict(list)
-    for (dim, name), (calls, requests, tokens, cost) in agg.dims.items():
-        grouped[dim].append(Breakdown(name=name, calls=int(calls) or None, requests=int(requests) or None,
-                                      tokens=int(tokens) or None, cost=round(cost, 6) or None))
-    tool_calls = sum(b.calls or 0 for b in grouped.get("tool", []))
+    grouped: Dict[str, List[Tuple[str, List[float]]]] = defaultdict(list)
+    for (dim, name), values in agg.dims.items():
+        grouped[dim].append((name, values))
+    tool_calls = sum(int(values[0]) for _, values in grouped.get("tool", []))
     if tool_calls:
         snap.tool_calls = tool_calls
     for dim, attr in DIMS.items():
         rows = grouped.get(dim)
         if not rows:
             continue
+        # Only the first TOP_N become Breakdowns: a month can hold thousands of sessions.
         if dim in ("tool", "mcp"):
-            rows.sort(key=lambda b: (-(b.calls or 0), b.name))
+            top = heapq.nsmallest(TOP_N, rows, key=lambda r: (-int(r[1][0]), r[0]))
         else:
-            rows.sort(key=lambda b: (-(b.cost or 0), -(b.tokens or 0), b.name))
-        setattr(snap, attr, rows[:TOP_N])
+            top = heapq.nsmallest(TOP_N, rows, key=lambda r: (-round(r[1][3], 6), -int(r[1][2]), r[0]))
+        setattr(snap, attr, [Breakdown(name=name, calls=int(calls) or None, requests=int(requests) or None,
+                                       tokens=int(tokens) or None, cost=round(cost, 6) or None)
+                             for name, (calls, requests, tokens, cost) in top])
 
 
 def attach_sessions(conn: sqlite3.Connection, snap: UsageSnapshot) -> None:

@@ -134,7 +134,7 @@ def test_upgrade_all_rewrites_after_a_python_change(isolated_home, state_dir, mo
     assert [e["current"] for e in json.loads(out)["integrations"]] == [True, True, True]
     assert "/opt/python3.14/bin/python3" in (state_dir / "bin" / "openusage-hook").read_text()
     states = recorded(isolated_home)["integrations"]
-    assert states["codex"]["command"][0] == "/opt/python3.14/bin/python3"
+    assert states["codex"]["command"][:2] == ["/bin/sh", str(state_dir / "bin" / "openusage-hook")]
 
 
 def test_uninstall_removes_state_and_finally_the_script(isolated_home, state_dir, capsys):

@@ -158,11 +158,21 @@ def test_inspect_reports_installed_and_current(target, monkeypatch):
     monkeypatch.setattr(sys, "executable", "/opt/python3.13/bin/python3")
     status = claude_code.inspect(target)
     assert status.installed and not status.current
-    artifact.write_script()
-    assert claude_code.install(target).changed  # what upgrade does
+    artifact.write_script()  # what upgrade does: the hook commands name the script, not the Python
+    assert not claude_code.install(target).changed
     assert claude_code.inspect(target).current
-    assert our_commands(target)["Stop"] == [shlex.join(["/opt/python3.13/bin/python3", "-S", "-E",
-                                                        artifact.script_path(), "claude-code"])]
+    assert our_commands(target)["Stop"] == [shlex.join(["/bin/sh", artifact.script_path(), "claude-code"])]
+    assert "/opt/python3.13/bin/python3 -S -E" in open(artifact.script_path()).read()
+
+
+def test_commands_of_older_versions_are_not_current_and_upgrade_replaces_them(target):
+    old = shlex.join([sys.executable, "-S", "-E", artifact.script_path(), "claude-code"])
+    write(target, {"hooks": {"Stop": [{"hooks": [{"type": "command", "command": old, "timeout": 20}]}]}})
+    artifact.write_script()
+    status = claude_code.inspect(target)
+    assert status.installed and not status.current
+    assert claude_code.install(target).changed
+    assert our_commands(target)["Stop"] == [artifact.hook_command("claude-code")]
 
 
 def _agent_env():
@@ -177,7 +187,7 @@ def test_installed_command_delivers_to_the_daemon_and_spools_when_it_is_down(tar
     claude_code.install(target)
     command = our_commands(target)["PostToolUse"][0]
     argv = shlex.split(command)
-    assert argv[:3] == [sys.executable, "-S", "-E"] and argv[3].startswith(state)
+    assert argv[0] == "/bin/sh" and argv[1].startswith(state)
     payload = {"session_id": "s1", "transcript_path": "/x/s1.jsonl", "cwd": "/home/u/proj",
                "hook_event_name": "PostToolUse", "tool_name": "Edit", "tool_use_id": "toolu_e2e_1",
                "tool_input": {}, "tool_response": {}}

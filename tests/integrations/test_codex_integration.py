@@ -69,7 +69,7 @@ def test_install_adds_one_line_and_keeps_every_other_byte(target):
     assert lines[0] == 'model_provider = "openai"\n'
     assert lines[1].startswith("notify = [")
     assert "".join(lines[:1] + lines[2:]) == FIXTURE_TEXT
-    assert notify_of(target) == [sys.executable, "-S", "-E", artifact.script_path(), "codex"]
+    assert notify_of(target) == ["/bin/sh", artifact.script_path(), "codex"]
     assert raw(target + ".bak") == FIXTURE_TEXT.encode()
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
     first, mtime = raw(target), os.stat(target).st_mtime_ns
@@ -133,8 +133,8 @@ def test_chain_keeps_the_previous_program_and_uninstall_restores_it(target):
     outcome = codex.install(target, chain=True)
     assert outcome.state["previous_notify"] == ["python3", "/home/u/notify.py"]
     argv = notify_of(target)
-    assert argv[:5] == [sys.executable, "-S", "-E", artifact.script_path(), "codex"]
-    assert argv[5] == artifact.CHAIN_OPTION and json.loads(argv[6]) == ["python3", "/home/u/notify.py"]
+    assert argv[:3] == ["/bin/sh", artifact.script_path(), "codex"]
+    assert argv[3] == artifact.CHAIN_OPTION and json.loads(argv[4]) == ["python3", "/home/u/notify.py"]
     assert raw(target).decode().endswith('\n\n[tui]\nx = 1\n')
     status = codex.inspect(target)
     assert status.installed and "chained to python3" in status.detail
@@ -194,9 +194,10 @@ def test_upgrade_rewrites_an_outdated_notify(target, monkeypatch):
     assert codex.inspect(target).current
     monkeypatch.setattr(sys, "executable", "/opt/py/bin/python3")
     assert not codex.inspect(target).current
-    artifact.write_script()
-    assert codex.install(target).changed
-    assert codex.inspect(target).current and notify_of(target)[0] == "/opt/py/bin/python3"
+    artifact.write_script()  # notify names the script, which names the Python: only the script changes
+    assert not codex.install(target).changed
+    assert codex.inspect(target).current and notify_of(target)[0] == "/bin/sh"
+    assert "/opt/py/bin/python3 -S -E" in open(artifact.script_path()).read()
 
 
 def test_chained_program_gets_the_payload_as_last_argument(target, short_dir, tmp_path, monkeypatch):

@@ -76,8 +76,8 @@ def test_upgrade_rewrites_the_plugin(target, monkeypatch):
     opencode.install(target)
     monkeypatch.setattr(sys, "executable", "/opt/py/bin/python3")
     assert not opencode.inspect(target).current
-    artifact.write_script()
-    assert opencode.install(target).changed
+    artifact.write_script()  # the plugin runs /bin/sh and the script: only the script names the Python
+    assert not opencode.install(target).changed
     assert opencode.inspect(target).current
 
 
