@@ -89,8 +89,10 @@ def normalize(
     provider_id = SOURCE_PROVIDERS.get(source, source.replace("-", "_"))
     if source in ("codex", "codex-cli") and payload.get("type") == "agent-turn-complete":
         ev = _codex_notify(payload, received_at)
+        payload = _without_content(payload)
     elif "hook_event_name" in payload:
         ev = _agent_hook(payload, received_at)
+        payload = _without_content(payload)
     else:
         ev = _generic(payload, received_at)
 
@@ -102,6 +104,20 @@ def normalize(
     ev.account_id = account_id or _str(payload.get("account_id")) or provider_id
     ev.raw = payload
     return ev
+
+
+# Fields of agent hooks that hold what the user and the model wrote (prompts, commands, file
+# contents, answers). They are never stored: a command line or a file can hold a secret, and the log
+# collectors keep no content either. The marker keeps the key, so one can tell the field was sent.
+_CONTENT_KEYS = frozenset({"tool_input", "tool_response", "prompt", "message", "last_assistant_message",
+                           "input-messages", "last-assistant-message"})
+OMITTED = "[omitted]"
+
+
+def _without_content(payload: Dict[str, Any]) -> Dict[str, Any]:
+    if not _CONTENT_KEYS.intersection(payload):
+        return payload
+    return {k: (OMITTED if k in _CONTENT_KEYS and v is not None else v) for k, v in payload.items()}
 
 
 def _blank(event_type: str, occurred_at: float) -> UsageEvent:

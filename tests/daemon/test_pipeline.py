@@ -118,3 +118,24 @@ def test_generic_message_usage_is_priced_like_a_collector_prices_it():
     assert logged.cost_computed_usd == pytest.approx(computed)
     unknown = one("opencode", dict(base, model="no-such-model-xyz"))[0]
     assert unknown.cost_usd is None and unknown.cost_computed_usd is None
+
+
+def test_what_users_and_models_wrote_is_never_kept():
+    """Commands, file contents, prompts and answers leave only a marker in the raw payload."""
+    secret = "export OPENAI_API_KEY=sk-proj-abcdefghijklmnopqrstuvwxyz0123"
+    tool = {"session_id": "s", "hook_event_name": "PostToolUse", "tool_name": "Bash", "tool_use_id": "toolu_9",
+            "tool_input": {"command": secret}, "tool_response": {"stdout": secret}, "cwd": "/w/app"}
+    prompt = {"session_id": "s", "hook_event_name": "UserPromptSubmit", "prompt": secret}
+    notify = {"type": "agent-turn-complete", "thread-id": "t", "turn-id": "1234567890abcdef1234",
+              "input-messages": [secret], "last-assistant-message": secret}
+    for source, payload in (("claude-code", tool), ("claude-code", prompt), ("codex", notify)):
+        ev = one(source, payload)[0]
+        stored = json.dumps(ev.raw)
+        assert "sk-proj" not in stored and "OPENAI_API_KEY" not in stored
+        assert ev.raw["session_id" if "session_id" in payload else "thread-id"] in ("s", "t")
+    ev = one("claude-code", tool)[0]
+    assert ev.tool_call_id == "toolu_9" and ev.raw["tool_input"] == pipeline.OMITTED
+    assert ev.raw["tool_name"] == "Bash" and ev.raw["cwd"] == "/w/app"
+    # Our own event shape (plugins) carries no content fields and is kept as sent.
+    generic = {"event_type": "message_usage", "message_id": "m1", "model": "gpt-5", "input_tokens": 3}
+    assert one("opencode", generic)[0].raw == generic
