@@ -13,19 +13,24 @@ import pytest
 from support import DaemonProcess, wait_for
 
 from openusage.daemon import client
+from openusage.providers import REGISTRY
 from openusage.store import db
 from openusage.store.writer import Writer
 
 _CLEARED_PREFIXES = ("OPENUSAGE_", "XDG_", "CLAUDE_", "CODEX_", "GEMINI_", "OPENCODE_")
 _CLEARED = {"NO_COLOR", "FORCE_COLOR", "CLAUDE_CONFIG_DIR", "CODEX_HOME"}
 _CLEARED |= {"GITHUB_TOKEN", "GH_TOKEN"}  # a real token would let detection add a Copilot account
+# A developer's real keys must never make a test detect (and call) a real service: every variable a
+# provider declares goes, and anything named like a credential.
+_CLEARED |= {name for pid in REGISTRY for name in REGISTRY[pid].env_vars}
+_CLEARED_SUFFIXES = ("_API_KEY", "_ADMIN_KEY", "_MANAGEMENT_KEY", "_TOKEN")
 
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path, monkeypatch):
     """Point HOME and every XDG directory at tmp; clear our variables."""
     for name in list(os.environ):
-        if name in _CLEARED or name.startswith(_CLEARED_PREFIXES):
+        if name in _CLEARED or name.startswith(_CLEARED_PREFIXES) or name.endswith(_CLEARED_SUFFIXES):
             monkeypatch.delenv(name, raising=False)
     home = tmp_path / "home"
     home.mkdir()
