@@ -551,7 +551,9 @@ def _store_snapshot(conn: sqlite3.Connection, snapshot: UsageSnapshot, fetched_a
 
 
 # Rollups of the events inserted in one bulk write (ids >= :first), summed by SQLite exactly as
-# _add_rollups sums them one by one: the same columns, conditions and keys.
+# _add_rollups sums them one by one: the same columns, conditions and keys. NOT INDEXED keeps each
+# read to the batch's rowid range: left alone, the planner scans the whole table through an index
+# that happens to match the GROUP BY, and a cold scan grows quadratic.
 _BUCKET = "(CAST(occurred_at AS INTEGER) / 900)"  # floor(occurred_at / QUARTER) for epoch seconds >= 0
 _USAGE_WHERE = (
     "id >= :first AND (input_tokens <> 0 OR output_tokens <> 0 OR cache_read_tokens <> 0 OR "
@@ -568,7 +570,7 @@ _BATCH_DIMS = (
     f"{_BUCKET} AS b, d.dim AS dim, CASE d.dim WHEN 'tool' THEN tool_name WHEN 'mcp' THEN mcp_server "
     "WHEN 'project' THEN project ELSE session_id END AS name, event_type = 'tool_usage' AS calls, requests, "
     "input_tokens + output_tokens + cache_read_tokens + cache_write_tokens AS tokens, "
-    "COALESCE(cost_usd, 0) AS cost FROM events, (SELECT 'tool' AS dim UNION ALL SELECT 'mcp' "
+    "COALESCE(cost_usd, 0) AS cost FROM events NOT INDEXED, (SELECT 'tool' AS dim UNION ALL SELECT 'mcp' "
     "UNION ALL SELECT 'project' UNION ALL SELECT 'session') AS d WHERE id >= :first) "
     "WHERE name <> '' GROUP BY 1, 2, 3, 4, 5"
 )
@@ -586,7 +588,7 @@ _BULK_ROLLUP_SQL = (
     f"INSERT INTO rollup_q(provider_id, account_id, bucket, model, project, session_id, {', '.join(_QUARTER_COLS)}) "
     f"SELECT provider_id, account_id, {_BUCKET}, COALESCE(model, ''), COALESCE(project, ''), "
     f"COALESCE(session_id, ''), {_USAGE_SUMS}, SUM(COALESCE(cost_computed_usd, cost_usd, 0)), "
-    f"SUM(COALESCE(cost_logged_usd, 0)) FROM events WHERE {_USAGE_WHERE} GROUP BY 1, 2, 3, 4, 5, 6 "
+    f"SUM(COALESCE(cost_logged_usd, 0)) FROM events NOT INDEXED WHERE {_USAGE_WHERE} GROUP BY 1, 2, 3, 4, 5, 6 "
     f"ON CONFLICT(provider_id, account_id, bucket, model, project, session_id) DO UPDATE SET {_sets(_QUARTER_COLS)}",
     f"INSERT INTO rollup_d(provider_id, account_id, day, model, {', '.join(_USAGE_COLS)}) "
     "SELECT provider_id, account_id, ou_local_day(b), m, SUM(i), SUM(o), SUM(cr), SUM(cw), SUM(r), SUM(c), "
@@ -594,7 +596,7 @@ _BULK_ROLLUP_SQL = (
     f"SELECT provider_id, account_id, {_BUCKET} AS b, COALESCE(model, '') AS m, SUM(input_tokens) AS i, "
     "SUM(output_tokens) AS o, SUM(cache_read_tokens) AS cr, SUM(cache_write_tokens) AS cw, "
     "SUM(reasoning_tokens) AS r, SUM(COALESCE(cost_usd, 0)) AS c, SUM(requests) AS q, COUNT(*) AS n "
-    f"FROM events WHERE {_USAGE_WHERE} GROUP BY 1, 2, 3, 4) WHERE 1 GROUP BY 1, 2, 3, 4 "
+    f"FROM events NOT INDEXED WHERE {_USAGE_WHERE} GROUP BY 1, 2, 3, 4) WHERE 1 GROUP BY 1, 2, 3, 4 "
     f"ON CONFLICT(provider_id, account_id, day, model) DO UPDATE SET {_sets(_USAGE_COLS)}",
     "DELETE FROM temp.batch_dims",
     _BATCH_DIMS,
@@ -609,7 +611,7 @@ _BULK_ROLLUP_SQL = (
     # The session's first non-empty project: the smallest "<id, zero-padded><project>", unpadded.
     "SELECT provider_id, account_id, session_id, "
     "substr(MIN(CASE WHEN project <> '' THEN printf('%020d', id) || project END), 21), "
-    "MIN(occurred_at), MAX(occurred_at) FROM events WHERE id >= :first AND session_id <> '' GROUP BY 1, 2, 3 "
+    "MIN(occurred_at), MAX(occurred_at) FROM events NOT INDEXED WHERE id >= :first AND session_id <> '' GROUP BY 1, 2, 3 "
     "ON CONFLICT(provider_id, account_id, session_id) DO UPDATE SET "
     "project=COALESCE(NULLIF(sessions.project, ''), excluded.project), "
     "first_at=MIN(sessions.first_at, excluded.first_at), last_at=MAX(sessions.last_at, excluded.last_at)",

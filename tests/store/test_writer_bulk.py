@@ -115,3 +115,16 @@ def test_copies_in_one_batch_settle_against_the_stored_row(tmp_path):
     conn = db.connect(path, readonly=True)
     assert conn.execute("SELECT SUM(output), SUM(requests), SUM(events) FROM rollup_q").fetchone() == (400, 1, 1)
     conn.close()
+
+
+def test_bulk_rollups_read_only_the_batch(tmp_path):
+    """Each bulk rollup reads the batch's rowid range, never the whole table (a cold scan is not quadratic)."""
+    w = Writer(str(tmp_path / "plan.db"), check=False)
+    w.conn.create_function("ou_local_day", 1, lambda b: "2026-01-01")
+    w.conn.execute(writer_mod._BATCH_DIMS_TABLE)
+    for sql in writer_mod._BULK_ROLLUP_SQL:
+        plan = " | ".join(r[3] for r in w.conn.execute("EXPLAIN QUERY PLAN " + sql, {"first": 1}))
+        if "events" in sql.split("FROM", 1)[-1]:
+            assert "SEARCH events USING INTEGER PRIMARY KEY" in plan, (sql[:40], plan)
+            assert "SCAN events" not in plan, (sql[:40], plan)
+    w.conn.close()
