@@ -17,10 +17,11 @@ import logging
 import math
 import os
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from json.scanner import make_scanner
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Tuple
 
 from openusage.core import pricing
 from openusage.core.events import UsageEvent, split_mcp_tool
@@ -215,18 +216,24 @@ class Collector:
         listed = list(_iter_files(roots))
         self.counters.files = len(listed)
         changed = self._changed(listed, files)
-        unread = sum(cursor["size_now"] - cursor.get("offset", 0) for _, cursor in changed)
+        unread = sum(st.st_size - cursor.get("offset", 0) for _, cursor, st in changed)
         if changed and unread >= PARALLEL_MIN_BYTES and _workers() > 0:
-            yield from self._read_in_workers(changed, files)
+            yield from self._read_in_workers([(f, cursor) for f, cursor, _ in changed], files)
         else:
-            for f, cursor in changed:
+            for f, cursor, _ in changed:
                 yield from self._file(f, cursor, files)
+        # A file read now but idle for long (a first scan of old sessions) cools at once, not at the
+        # next poll: its carry-over never bloats the saved state. Subagent reads above needed it.
+        for f, _, st in changed:
+            if f.path in files:
+                self._maybe_cool(files[f.path], st)
         present = {f.path for f in listed}
         for gone in [p for p in files if p not in present]:
             del files[gone]
         self._finish(snapshot, files)
 
-    def _changed(self, listed: List[TranscriptFile], files: Dict[str, Any]) -> List[Tuple[TranscriptFile, Dict]]:
+    def _changed(self, listed: List[TranscriptFile], files: Dict[str, Any]
+                 ) -> List[Tuple[TranscriptFile, Dict, os.stat_result]]:
         """The files with bytes to read, each with a working copy of its cursor; idle ones may cool."""
         out = []
         for f in listed:
@@ -238,9 +245,7 @@ class Collector:
             if tail.unchanged(self.state, f.path, st):
                 self._maybe_cool(files[f.path], st)
                 continue
-            cursor = _working_copy(tail.cursor_for(self.state, f.path, st))
-            cursor["size_now"] = st.st_size
-            out.append((f, cursor))
+            out.append((f, _working_copy(tail.cursor_for(self.state, f.path, st)), st))
         return out
 
     def _failed(self, f: TranscriptFile, exc: OSError) -> None:
@@ -249,7 +254,6 @@ class Collector:
         self.log.debug("claude_code: cannot read %s: %s", f.path, exc)
 
     def _file(self, f: TranscriptFile, cursor: Dict[str, Any], files: Dict[str, Any]) -> Iterator[UsageEvent]:
-        cursor.pop("size_now", None)
         try:
             events = self._read(f, cursor, files)
         except OSError as exc:
@@ -270,14 +274,25 @@ class Collector:
         import multiprocessing
 
         order = [f.path for f, _ in changed]
-        tasks = _session_groups(changed, files, self.account_id, self.home, self.now)
+        tasks = iter(_session_groups(changed, files, self.account_id, self.home, self.now))
         done: Dict[str, tuple] = {}
+        pending: Deque[Any] = deque()
+        workers = _workers()
         # spawn: the daemon has threads, and a forked child could inherit a lock some thread holds.
-        with multiprocessing.get_context("spawn").Pool(_workers()) as pool:
-            results = pool.imap(_read_group, tasks)
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+
+            def submit() -> None:
+                task = next(tasks, None)
+                if task is not None:
+                    pending.append(pool.apply_async(_read_group, (task,)))
+
+            # A few sessions ahead of the store, not all of them: parsed events wait in memory.
+            for _ in range(2 * workers):
+                submit()
             for path in order:
                 while path not in done:  # a subagent file comes back with its session, maybe earlier
-                    done.update((r[0], r) for r in next(results))
+                    done.update((r[0], r) for r in pending.popleft().get())
+                    submit()
                 yield from self._take(done.pop(path), files)
 
     def _take(self, result: tuple, files: Dict[str, Any]) -> Iterator[UsageEvent]:
@@ -434,7 +449,6 @@ def _session_groups(changed: List[Tuple[TranscriptFile, Dict]], files: Dict[str,
     """Tasks of one session file and its subagent files each, in file order."""
     groups: Dict[Tuple[str, str], List[tuple]] = {}
     for f, cursor in changed:
-        cursor.pop("size_now", None)
         parent_cursor = files.get(f.parent_path) if f.parent_path else None
         groups.setdefault((f.project_dir, f.session_id), []).append((f, cursor, parent_cursor))
     return [(account_id, home, now, group) for group in groups.values()]
