@@ -611,7 +611,8 @@ _BULK_ROLLUP_SQL = (
     # The session's first non-empty project: the smallest "<id, zero-padded><project>", unpadded.
     "SELECT provider_id, account_id, session_id, "
     "substr(MIN(CASE WHEN project <> '' THEN printf('%020d', id) || project END), 21), "
-    "MIN(occurred_at), MAX(occurred_at) FROM events NOT INDEXED WHERE id >= :first AND session_id <> '' GROUP BY 1, 2, 3 "
+    "MIN(occurred_at), MAX(occurred_at) FROM events NOT INDEXED WHERE id >= :first AND session_id <> '' "
+    "GROUP BY 1, 2, 3 "
     "ON CONFLICT(provider_id, account_id, session_id) DO UPDATE SET "
     "project=COALESCE(NULLIF(sessions.project, ''), excluded.project), "
     "first_at=MIN(sessions.first_at, excluded.first_at), last_at=MAX(sessions.last_at, excluded.last_at)",
