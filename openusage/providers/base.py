@@ -216,6 +216,20 @@ class Provider:
         }
 
 
+def local_snapshot(provider: Provider, account: AccountConfig, extras: Dict[str, Any], dirs: Sequence[str],
+                   nothing: str) -> UsageSnapshot:
+    """The snapshot a local-log collector starts from: OK when one of `dirs` exists, else UNKNOWN,
+    saying `nothing` and where it looked."""
+    snapshot = UsageSnapshot(provider_id=provider.id, account_id=account.id,
+                             display_name=account.display_name or provider.name, currency="USD", extras=extras)
+    if any(os.path.isdir(d) for d in dirs):
+        snapshot.status = "OK"
+    else:
+        snapshot.status = "UNKNOWN"
+        snapshot.message = f"{nothing} (looked in {', '.join(dirs)})"
+    return snapshot
+
+
 def make_context(
     provider: Provider,
     account: AccountConfig,

@@ -28,7 +28,7 @@ from openusage.core.events import UsageEvent, split_mcp_tool
 from openusage.core.snapshot import UsageSnapshot
 from openusage.core.timeutil import parse_rfc3339
 from openusage.providers import claude_limits, tail
-from openusage.providers.base import AccountConfig, FetchContext, FetchResult, Provider
+from openusage.providers.base import AccountConfig, FetchContext, FetchResult, Provider, local_snapshot
 
 PROVIDER_ID = "claude_code"
 ENV_CONFIG_DIR = "CLAUDE_CONFIG_DIR"
@@ -68,18 +68,9 @@ class ClaudeCodeProvider(Provider):
     def fetch(self, account: AccountConfig, ctx: FetchContext) -> FetchResult:
         """A snapshot plus a lazy stream of events; the stream fills in the snapshot's counters."""
         roots = claude_roots(ctx.env.get, ctx.fs.home)
-        snapshot = UsageSnapshot(
-            provider_id=self.id,
-            account_id=account.id,
-            display_name=account.display_name or self.name,
-            currency="USD",
-            extras={"roots": roots},
-        )
-        if not any(os.path.isdir(r) for r in roots):
-            snapshot.status = "UNKNOWN"
-            snapshot.message = "no Claude Code directory found (looked in " + ", ".join(roots) + ")"
+        snapshot = local_snapshot(self, account, {"roots": roots}, roots, "no Claude Code directory found")
+        if snapshot.status != "OK":
             return FetchResult(snapshot=snapshot, events=[])
-        snapshot.status = "OK"
         # The plan's 5-hour and weekly use, as the statusline command last saw it (openusage's own file).
         live = claude_limits.limits(ctx.now)
         if live:

@@ -333,18 +333,7 @@ class Collector:
         ctx = cursor["ctx"]
         ctx.setdefault("sid", f.default_sid)
         out: List[UsageEvent] = []
-        for raw in tail.iter_new_lines(f.path, cursor):
-            self.counters.lines += 1
-            if not any(m in raw for m in _MARKERS):
-                continue
-            try:
-                obj = json.loads(raw)
-            except ValueError:  # also UnicodeDecodeError
-                self.counters.skip("bad_json")
-                continue
-            if not isinstance(obj, dict):
-                self.counters.skip("not_an_object")
-                continue
+        for obj in tail.iter_json_objects(f.path, cursor, _MARKERS, self.counters):
             kind, payload, ts_text = envelope(obj)
             if kind == "session_meta":
                 _apply_session_meta(ctx, payload, ts_text)

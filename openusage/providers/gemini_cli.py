@@ -42,7 +42,7 @@ from openusage.core.events import UsageEvent, split_mcp_tool
 from openusage.core.snapshot import UsageSnapshot
 from openusage.core.timeutil import parse_rfc3339
 from openusage.providers import tail
-from openusage.providers.base import AccountConfig, FetchContext, FetchResult, Provider
+from openusage.providers.base import AccountConfig, FetchContext, FetchResult, Provider, local_snapshot
 
 PROVIDER_ID = "gemini_cli"
 ENV_HOME = "GEMINI_CLI_HOME"
@@ -85,18 +85,9 @@ class GeminiCLIProvider(Provider):
     def fetch(self, account: AccountConfig, ctx: FetchContext) -> FetchResult:
         """A snapshot plus a lazy stream of events; the stream fills in the snapshot's counters."""
         roots = gemini_roots(ctx.env.get, ctx.fs.home)
-        snapshot = UsageSnapshot(
-            provider_id=self.id,
-            account_id=account.id,
-            display_name=account.display_name or self.name,
-            currency="USD",
-            extras={"roots": roots},
-        )
-        if not any(os.path.isdir(r) for r in roots):
-            snapshot.status = "UNKNOWN"
-            snapshot.message = "no Gemini CLI chats found (looked in " + ", ".join(roots) + ")"
+        snapshot = local_snapshot(self, account, {"roots": roots}, roots, "no Gemini CLI chats found")
+        if snapshot.status != "OK":
             return FetchResult(snapshot=snapshot, events=[])
-        snapshot.status = "OK"
         events = Collector(account.id, ctx.state, ctx.now, ctx.log).run(roots, snapshot)
         return FetchResult(snapshot=snapshot, events=events)  # type: ignore[arg-type]
 
@@ -333,18 +324,7 @@ class Collector:
         start = cursor.get("offset", 0)
         out: List[UsageEvent] = []
         scope: Optional[Scope] = None
-        for raw in tail.iter_new_lines(f.path, cursor):
-            self.counters.lines += 1
-            if not any(marker in raw for marker in _MARKERS):
-                continue
-            try:
-                obj = json.loads(raw)
-            except ValueError:  # also UnicodeDecodeError
-                self.counters.skip("bad_json")
-                continue
-            if not isinstance(obj, dict):
-                self.counters.skip("not_an_object")
-                continue
+        for obj in tail.iter_json_objects(f.path, cursor, _MARKERS, self.counters):
             if isinstance(obj.get("$rewindTo"), str):
                 self.counters.rewinds += 1  # the tokens were spent: nothing already counted is taken back
                 continue

@@ -36,7 +36,7 @@ from urllib.parse import quote
 from openusage.core import pricing
 from openusage.core.events import UsageEvent, split_mcp_tool
 from openusage.core.snapshot import UsageSnapshot
-from openusage.providers.base import AccountConfig, FetchContext, FetchResult, Provider
+from openusage.providers.base import AccountConfig, FetchContext, FetchResult, Provider, local_snapshot
 
 PROVIDER_ID = "opencode"
 ENV_DATA_DIR = "OPENCODE_DATA_DIR"
@@ -78,20 +78,10 @@ class OpenCodeProvider(Provider):
     def fetch(self, account: AccountConfig, ctx: FetchContext) -> FetchResult:
         """A snapshot plus a lazy stream of events; the stream fills in the snapshot's counters."""
         dirs = data_dirs(ctx.env.get, ctx.fs.home)
-        snapshot = UsageSnapshot(
-            provider_id=self.id,
-            account_id=account.id,
-            display_name=account.display_name or self.name,
-            currency="USD",
-            extras={"data_dirs": dirs},
-        )
-        present = [d for d in dirs if os.path.isdir(d)]
-        if not present:
-            snapshot.status = "UNKNOWN"
-            snapshot.message = "no OpenCode data directory found (looked in " + ", ".join(dirs) + ")"
+        snapshot = local_snapshot(self, account, {"data_dirs": dirs}, dirs, "no OpenCode data directory found")
+        if snapshot.status != "OK":
             return FetchResult(snapshot=snapshot, events=[])
-        snapshot.status = "OK"
-        events = Collector(account.id, ctx.state, ctx.log).run(present, snapshot)
+        events = Collector(account.id, ctx.state, ctx.log).run([d for d in dirs if os.path.isdir(d)], snapshot)
         return FetchResult(snapshot=snapshot, events=events)  # type: ignore[arg-type]
 
 

@@ -7,8 +7,9 @@ line is left for the next poll.
 """
 from __future__ import annotations
 
+import json
 import os
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Dict, Iterator, Optional, Sequence
 
 CHUNK = 1 << 20
 
@@ -74,3 +75,26 @@ def iter_new_lines(path: str, cursor: Dict[str, Any], max_bytes: Optional[int] =
         if pending:
             # A partial last line: read again next time (size stays behind so the file looks changed).
             cursor["size"] = offset
+
+
+def iter_json_objects(path: str, cursor: Dict[str, Any], markers: Sequence[bytes], counters: Any
+                      ) -> Iterator[Dict[str, Any]]:
+    """The JSON objects among the lines appended to `path` that hold one of `markers`.
+
+    Lines without a marker are never decoded. `counters` (a collector's) counts every line read in
+    `lines` and is told, through `skip(reason)`, of a line that is not JSON ("bad_json") or not an
+    object ("not_an_object").
+    """
+    for raw in iter_new_lines(path, cursor):
+        counters.lines += 1
+        if not any(marker in raw for marker in markers):
+            continue
+        try:
+            obj = json.loads(raw)
+        except ValueError:  # also UnicodeDecodeError
+            counters.skip("bad_json")
+            continue
+        if not isinstance(obj, dict):
+            counters.skip("not_an_object")
+            continue
+        yield obj
