@@ -166,19 +166,10 @@ def project_from_cwd(cwd: str) -> str:
 
 
 @dataclass
-class Counters:
-    files: int = 0
-    files_read: int = 0
-    files_failed: int = 0
-    bytes_read: int = 0
-    lines: int = 0
+class Counters(tail.ReadCounters):
     messages: int = 0
     tool_calls: int = 0
     replays_dropped: int = 0
-    skipped: Dict[str, int] = field(default_factory=dict)
-
-    def skip(self, reason: str) -> None:
-        self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
     def merge(self, other: Dict[str, Any]) -> None:
         """Add the counts of a worker's read of one file."""

@@ -18,7 +18,7 @@ import logging
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
 from openusage.core import pricing
@@ -266,12 +266,7 @@ def row_signatures(path: str) -> Set[str]:
 
 
 @dataclass
-class Counters:
-    files: int = 0
-    files_read: int = 0
-    files_failed: int = 0
-    bytes_read: int = 0
-    lines: int = 0
+class Counters(tail.ReadCounters):
     requests: int = 0
     tool_calls: int = 0
     turns: int = 0
@@ -279,10 +274,6 @@ class Counters:
     fork_rows: int = 0
     fallback_models: int = 0
     placeholders: int = 0
-    skipped: Dict[str, int] = field(default_factory=dict)
-
-    def skip(self, reason: str) -> None:
-        self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
 
 class Collector:

@@ -236,21 +236,12 @@ class ProjectNames:
 
 
 @dataclass
-class Counters:
-    files: int = 0
-    files_read: int = 0
-    files_failed: int = 0
-    bytes_read: int = 0
-    lines: int = 0
+class Counters(tail.ReadCounters):
     messages: int = 0
     corrections: int = 0
     tool_calls: int = 0
     checkpoints: int = 0
     rewinds: int = 0
-    skipped: Dict[str, int] = field(default_factory=dict)
-
-    def skip(self, reason: str) -> None:
-        self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
 
 @dataclass

@@ -9,9 +9,25 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, Optional, Sequence
 
 CHUNK = 1 << 20
+
+
+@dataclass
+class ReadCounters:
+    """What one poll of a log collector read; each collector adds counts of its own."""
+
+    files: int = 0
+    files_read: int = 0
+    files_failed: int = 0
+    bytes_read: int = 0
+    lines: int = 0
+    skipped: Dict[str, int] = field(default_factory=dict)
+
+    def skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
 
 def cursor_for(state: Dict[str, Any], path: str, st: os.stat_result) -> Dict[str, Any]:
