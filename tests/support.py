@@ -52,3 +52,31 @@ class DaemonProcess:
                 self.proc.kill()
                 self.proc.wait(5)
         return self.proc.returncode if self.proc else None
+
+
+class Poller:
+    """Fetches one provider account with one persistent state, as the scheduler does between polls."""
+
+    def __init__(self, provider, account, home, environ=None):
+        self.provider, self.account = provider, account
+        self.home = str(home)
+        self.environ = environ or {}
+        self.state = {}
+
+    def fetch(self, now=None):
+        from openusage.providers.base import make_context
+
+        ctx = make_context(self.provider, self.account, self.state, home=self.home, environ=self.environ, now=now)
+        return self.provider.fetch(self.account, ctx)
+
+    def poll(self, now=None):
+        result = self.fetch(now)
+        return list(result.events), result.snapshot
+
+
+def usage(events):
+    return [e for e in events if e.event_type == "message_usage"]
+
+
+def tools(events):
+    return [e for e in events if e.event_type == "tool_usage"]

@@ -1,15 +1,18 @@
+import functools
 import inspect
 import json
 import os
 import shutil
 
 import pytest
+import support
+from support import tools, usage
 
 from openusage.core import pricing
 from openusage.core.timeutil import parse_rfc3339
 from openusage.daemon import pipeline
 from openusage.providers import claude_code as cc
-from openusage.providers.base import AccountConfig, make_context
+from openusage.providers.base import AccountConfig
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "claude_code", "transcripts")
 SHOWCASE = os.path.join(FIXTURES, "claude-code-log", "minimal_showcase")
@@ -22,30 +25,7 @@ ACCOUNT = AccountConfig(id="claude_code", provider="claude_code")
 # --- helpers -------------------------------------------------------------------------------------
 
 
-class Poller:
-    """Fetches with one persistent state, as the scheduler does between polls."""
-
-    def __init__(self, home, environ=None):
-        self.home = str(home)
-        self.environ = environ or {}
-        self.state = {}
-
-    def fetch(self, now=None):
-        ctx = make_context(PROVIDER, ACCOUNT, self.state, home=self.home, environ=self.environ, now=now)
-        return PROVIDER.fetch(ACCOUNT, ctx)
-
-    def poll(self, now=None):
-        result = self.fetch(now)
-        events = list(result.events)
-        return events, result.snapshot
-
-
-def usage(events):
-    return [e for e in events if e.event_type == "message_usage"]
-
-
-def tools(events):
-    return [e for e in events if e.event_type == "tool_usage"]
+Poller = functools.partial(support.Poller, PROVIDER, ACCOUNT)
 
 
 def assistant(mid, rid, ts="2026-03-01T10:00:00.000Z", out=10, inp=5, cache_read=0, cache_write=0,

@@ -1,3 +1,4 @@
+import functools
 import hashlib
 import json
 import os
@@ -6,12 +7,14 @@ import subprocess
 import sys
 
 import pytest
+import support
+from support import tools, usage
 
 from openusage.core import pricing
 from openusage.daemon import pipeline
 from openusage.providers import REGISTRY
 from openusage.providers import gemini_cli as gc
-from openusage.providers.base import AccountConfig, make_context
+from openusage.providers.base import AccountConfig
 
 FIXTURE_HOME = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "gemini_cli", "home")
 MAIN_SID = "7f3c2a91-5d4e-4b1a-9c3f-0e8d6b2a1c47"
@@ -26,30 +29,7 @@ ACCOUNT = AccountConfig(id="gemini_cli", provider="gemini_cli")
 # --- helpers -------------------------------------------------------------------------------------
 
 
-class Poller:
-    """Fetches with one persistent state, as the scheduler does between polls."""
-
-    def __init__(self, home, environ=None):
-        self.home = str(home)
-        self.environ = environ or {}
-        self.state = {}
-
-    def fetch(self, now=None):
-        ctx = make_context(PROVIDER, ACCOUNT, self.state, home=self.home, environ=self.environ, now=now)
-        return PROVIDER.fetch(ACCOUNT, ctx)
-
-    def poll(self, now=None):
-        result = self.fetch(now)
-        events = list(result.events)
-        return events, result.snapshot
-
-
-def usage(events):
-    return [e for e in events if e.event_type == "message_usage"]
-
-
-def tools(events):
-    return [e for e in events if e.event_type == "tool_usage"]
+Poller = functools.partial(support.Poller, PROVIDER, ACCOUNT)
 
 
 def by_key(events):

@@ -1,3 +1,4 @@
+import functools
 import json
 import os
 import shutil
@@ -6,13 +7,14 @@ import subprocess
 import sys
 
 import pytest
-from support import wait_for
+import support
+from support import tools, usage, wait_for
 
 from openusage.core import pricing
 from openusage.daemon import client, pipeline
 from openusage.providers import REGISTRY
 from openusage.providers import opencode as oc
-from openusage.providers.base import AccountConfig, make_context
+from openusage.providers.base import AccountConfig
 from openusage.store import db
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "opencode", "storage")
@@ -89,30 +91,7 @@ class OpenCodeDB:
         self.conn.close()
 
 
-class Poller:
-    """Fetches with one persistent state, as the scheduler does between polls."""
-
-    def __init__(self, home, environ=None):
-        self.home = str(home)
-        self.environ = environ or {}
-        self.state = {}
-
-    def fetch(self):
-        ctx = make_context(PROVIDER, ACCOUNT, self.state, home=self.home, environ=self.environ)
-        return PROVIDER.fetch(ACCOUNT, ctx)
-
-    def poll(self):
-        result = self.fetch()
-        events = list(result.events)
-        return events, result.snapshot
-
-
-def usage(events):
-    return [e for e in events if e.event_type == "message_usage"]
-
-
-def tools(events):
-    return [e for e in events if e.event_type == "tool_usage"]
+Poller = functools.partial(support.Poller, PROVIDER, ACCOUNT)
 
 
 def fixture(*parts):
