@@ -3,4 +3,5 @@ import sys
 
 from openusage.cli.main import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when a worker process started by spawn imports the main module
+    sys.exit(main())
