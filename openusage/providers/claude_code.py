@@ -17,6 +17,7 @@ import logging
 import math
 import os
 import re
+import sys
 from collections import deque
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
@@ -261,7 +262,7 @@ class Collector:
         pending: Deque[Any] = deque()
         workers = _workers()
         # spawn: the daemon has threads, and a forked child could inherit a lock some thread holds.
-        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        with multiprocessing.get_context("spawn").Pool(workers, initializer=_quiet_worker) as pool:
 
             def submit() -> None:
                 task = next(tasks, None)
@@ -424,6 +425,12 @@ _EVENT_FIELDS = tuple(f.name for f in dataclass_fields(UsageEvent))
 def _workers() -> int:
     """Worker processes for a large read: the cores but one (that one stores what they parse)."""
     return min((os.cpu_count() or 1) - 1, 6)
+
+
+def _quiet_worker() -> None:
+    """A worker writes nothing to the daemon's log: its errors reach the parent with its results, and
+    a pool torn down at shutdown must not print a broken pipe for every result still on its way."""
+    sys.stderr = open(os.devnull, "w")  # kept open for the life of the worker process
 
 
 def _session_groups(changed: List[Tuple[TranscriptFile, Dict]], files: Dict[str, Any], account_id: str,
