@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import time
 from datetime import datetime, tzinfo
@@ -72,6 +71,7 @@ def day_start(text: str, tz: Optional[tzinfo], flag: str) -> float:
 
 
 def build_report(conn, args: argparse.Namespace, tz: Optional[tzinfo], now: float) -> Dict[str, Any]:
+    from openusage.core.windows import is_local_zone
     from openusage.reports import build, data
 
     since = day_start(args.since, tz, "--since") if args.since else None
@@ -83,7 +83,11 @@ def build_report(conn, args: argparse.Namespace, tz: Optional[tzinfo], now: floa
         def period_of(epoch: float) -> str:
             return build.period_start(datetime.fromtimestamp(epoch, tz), args.report, args.week_start)
 
-        rows = data.load_rows_by_period(conn, period_of, since, until, args.provider, args.project, args.mode)
+        rows = None
+        if args.mode == "auto" and not args.project and is_local_zone(tz):
+            rows = data.load_rows_by_local_day(conn, since, until, args.provider)
+        if rows is None:
+            rows = data.load_rows_by_period(conn, period_of, since, until, args.provider, args.project, args.mode)
         return build.periods(rows, args.report, tz, args.week_start, args.last)
     rows = data.load_rows(conn, since, until, args.provider, args.project, args.mode,
                           by_session=args.report == "session")
@@ -119,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report)
         return 0
+    import shutil
+
     width = shutil.get_terminal_size((120, 24)).columns
     print(render.table(report, args.report, width, args.breakdown))
     if args.report == "blocks":

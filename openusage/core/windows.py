@@ -75,3 +75,50 @@ def tz_signature(now: Optional[float] = None) -> str:
         t = time.mktime((year, month, 1, 12, 0, 0, 0, 0, -1))
         offsets.append(str(time.localtime(t).tm_gmtoff))
     return ",".join(offsets) + "|" + "/".join(time.tzname)
+
+
+# Names of one zone: Coordinated Universal Time under its aliases in the tz database.
+_UTC_NAMES = frozenset({
+    "UTC", "UCT", "Universal", "Zulu", "GMT", "GMT0", "GMT+0", "GMT-0", "Greenwich",
+    "Etc/UTC", "Etc/UCT", "Etc/Universal", "Etc/Zulu", "Etc/GMT", "Etc/GMT0", "Etc/GMT+0", "Etc/GMT-0",
+    "Etc/Greenwich",
+})
+
+
+def _zone_name(name: Optional[str]) -> Optional[str]:
+    if not name:
+        return None
+    return "UTC" if name in _UTC_NAMES else name
+
+
+def local_zone_name(environ: Optional[dict] = None, localtime: str = "/etc/localtime") -> Optional[str]:
+    """The tz database name of this process's local zone (TZ, else /etc/localtime); None if unknown."""
+    import os
+
+    env = os.environ if environ is None else environ
+    tz = env.get("TZ")
+    if tz is not None:
+        tz = tz.lstrip(":")
+        if not tz:
+            return "UTC"  # the C library reads an empty TZ as UTC
+        if "zoneinfo/" in tz:
+            tz = tz.split("zoneinfo/", 1)[1]
+        elif tz.startswith("/"):
+            return None  # a zone file somewhere else: its name is unknown
+        # A POSIX rule ("CET-1CEST,M3.5.0") is no tz database name (Etc/GMT+5 and the UTC names are).
+        if "," in tz or (any(c.isdigit() for c in tz) and "/" not in tz and tz not in _UTC_NAMES):
+            return None
+        return _zone_name(tz)
+    try:
+        target = os.path.realpath(localtime)
+    except OSError:
+        return None
+    return _zone_name(target.split("zoneinfo/", 1)[1]) if "zoneinfo/" in target else None
+
+
+def is_local_zone(tz: Optional[tzinfo]) -> bool:
+    """Whether local days in tz are the local days of this process (the zone of the day rollups)."""
+    if tz is None:
+        return True
+    local = local_zone_name()
+    return local is not None and _zone_name(getattr(tz, "key", None)) == local

@@ -96,6 +96,51 @@ def load_rows_by_period(
         yield _row(r)
 
 
+def load_rows_by_local_day(
+    conn: sqlite3.Connection,
+    since: Optional[float] = None,
+    until: Optional[float] = None,
+    providers: Optional[List[str]] = None,
+) -> Optional[List[Row]]:
+    """One row per local day, provider, account and model from the day rollups, oldest first.
+
+    What load_rows_by_period reads for periods of whole local days in this process's own zone, in
+    cost mode auto and without a project filter, at a fraction of the cost. None when the store's day
+    rollups were made in another zone (a daemon started before the machine's zone changed); the
+    caller then reads the quarter-hour rollups. A row's `at` is noon of its day.
+    """
+    import time
+
+    from openusage.core.windows import local_date, tz_signature
+    from openusage.store.db import get_meta
+
+    if get_meta(conn, "tz_signature") != tz_signature():
+        return None
+    where = ["(input + output + cache_read + cache_write + requests) > 0"]
+    args: List[object] = []
+    if since is not None:
+        where.append("day >= ?")
+        args.append(local_date(since))
+    if until is not None:
+        where.append("day < ?")
+        args.append(local_date(until))
+    if providers:
+        where.append(f"provider_id IN ({','.join('?' * len(providers))})")
+        args.extend(providers)
+    noon: Dict[str, float] = {}
+    rows = []
+    for r in conn.execute(
+        "SELECT day, provider_id, account_id, model, input, output, cache_read, cache_write, reasoning, cost, "
+        f"requests FROM rollup_d WHERE {' AND '.join(where)} ORDER BY day", args,
+    ):
+        at = noon.get(r[0])
+        if at is None:
+            y, m, d = (int(x) for x in r[0].split("-"))
+            at = noon[r[0]] = time.mktime((y, m, d, 12, 0, 0, 0, 0, -1))
+        rows.append(Row(at, r[1], r[2], r[3], "", "", r[4], r[5], r[6], r[7], r[8], r[9] or 0.0, r[10]))
+    return rows
+
+
 def _row(r: tuple) -> Row:
     return Row(r[0] * QUARTER, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11] or 0.0, r[12])
 

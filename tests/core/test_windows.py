@@ -58,3 +58,40 @@ def test_local_date_follows_zone(zone):
     zone("Asia/Kathmandu")
     assert local_date(utc(2026, 11, 21, 18, 14)) == "2026-11-21"
     assert local_date(utc(2026, 11, 21, 18, 15)) == "2026-11-22"
+
+
+def test_local_zone_name_from_tz_and_localtime(tmp_path):
+    from openusage.core.windows import local_zone_name
+
+    assert local_zone_name({"TZ": "Europe/Berlin"}) == "Europe/Berlin"
+    assert local_zone_name({"TZ": ":Asia/Kathmandu"}) == "Asia/Kathmandu"
+    assert local_zone_name({"TZ": "/usr/share/zoneinfo/America/St_Johns"}) == "America/St_Johns"
+    assert local_zone_name({"TZ": "Etc/UTC"}) == local_zone_name({"TZ": "Zulu"}) == "UTC"
+    assert local_zone_name({"TZ": ""}) == "UTC"
+    assert local_zone_name({"TZ": "Etc/GMT+5"}) == "Etc/GMT+5"
+    assert local_zone_name({"TZ": "CET-1CEST,M3.5.0,M10.5.0/3"}) is None  # a POSIX rule, no name
+    assert local_zone_name({"TZ": "EST5EDT"}) is None
+    assert local_zone_name({"TZ": "/opt/zones/mine"}) is None
+    zoneinfo = tmp_path / "usr" / "share" / "zoneinfo" / "Asia"
+    zoneinfo.mkdir(parents=True)
+    (zoneinfo / "Tokyo").write_bytes(b"TZif")
+    link = tmp_path / "localtime"
+    link.symlink_to(zoneinfo / "Tokyo")
+    assert local_zone_name({}, str(link)) == "Asia/Tokyo"
+    copy = tmp_path / "copied"
+    copy.write_bytes(b"TZif")
+    assert local_zone_name({}, str(copy)) is None  # a copied file names no zone
+
+
+def test_is_local_zone(zone):
+    from zoneinfo import ZoneInfo
+
+    from openusage.core.windows import is_local_zone
+
+    zone("Asia/Kathmandu")
+    assert is_local_zone(None)
+    assert is_local_zone(ZoneInfo("Asia/Kathmandu"))
+    assert not is_local_zone(ZoneInfo("Asia/Katmandu"))  # an alias: other name, so not known equal
+    assert not is_local_zone(ZoneInfo("UTC"))
+    zone("UTC")
+    assert is_local_zone(ZoneInfo("Etc/UTC"))

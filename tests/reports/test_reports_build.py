@@ -133,3 +133,55 @@ def test_sql_folded_periods_equal_row_by_row(filled, kind):
     folded = build.periods(data.load_rows_by_period(filled, period_of, mode="calculate"), kind, tz, "sunday")
     plain = build.periods(data.load_rows(filled, mode="calculate"), kind, tz, "sunday")
     assert folded == plain
+
+
+@pytest.mark.parametrize("name", ["Asia/Kathmandu", "America/St_Johns", "UTC"])
+@pytest.mark.parametrize("kind", ["daily", "weekly", "monthly"])
+def test_day_rollups_equal_quarter_buckets_in_the_local_zone(tmp_path, zone, name, kind):
+    from openusage.store import db
+    from openusage.store.writer import Writer
+
+    zone(name)
+    path = str(tmp_path / "local.db")
+    writer = Writer(path)
+    writer.start()
+    start = utc(2026, 3, 1)  # over the northern spring DST change of St. John's
+    events = [msg(start + i * 3671.0, i, model=("claude-sonnet-4-5", "claude-opus-4-1")[i % 2],
+                  session=f"s{i % 5}", cost=0.001 * (i % 7)) for i in range(40 * 24)]
+    writer.submit_events(events).wait(30)
+    writer.stop()
+    conn = db.connect(path, readonly=True)
+    tz = ZoneInfo(name)
+
+    def period_of(epoch):
+        return build.period_start(datetime.fromtimestamp(epoch, tz), kind, "monday")
+
+    since, until = utc(2026, 3, 5), utc(2026, 3, 30)
+    if name != "UTC":
+        since, until = (datetime.fromtimestamp(t, timezone.utc).replace(tzinfo=tz).timestamp() for t in (since, until))
+    for window in ((None, None), (since, until)):
+        fast = data.load_rows_by_local_day(conn, *window, providers=["claude_code"])
+        slow = data.load_rows_by_period(conn, period_of, *window, providers=["claude_code"])
+        a = build.periods(fast, kind, tz)
+        b = build.periods(slow, kind, tz)
+        assert [(d["date"], d["total_tokens"], [m["model"] for m in d["models"]]) for d in a[kind]] == \
+            [(d["date"], d["total_tokens"], [m["model"] for m in d["models"]]) for d in b[kind]]
+        assert [d["cost_usd"] for d in a[kind]] == pytest.approx([d["cost_usd"] for d in b[kind]])
+        assert a["totals"]["total_tokens"] == b["totals"]["total_tokens"] > 0
+    conn.close()
+
+
+def test_day_rollups_of_another_zone_are_not_used(tmp_path, zone):
+    from openusage.store import db
+    from openusage.store.writer import Writer
+
+    zone("Asia/Kathmandu")
+    path = str(tmp_path / "other.db")
+    writer = Writer(path)
+    writer.start()
+    writer.submit_events([msg(utc(2026, 11, 20, 18, 20), 1)]).wait(10)
+    writer.stop()
+    zone("Europe/Berlin")  # the machine's zone changed; nothing has rebuilt the day rollups yet
+    conn = db.connect(path, readonly=True)
+    assert data.load_rows_by_local_day(conn) is None
+    conn.close()
