@@ -37,6 +37,21 @@ def measure(cmd, env) -> dict:
     return {"wall_s": round(wall, 3), "peak_rss_mib": round(usage.ru_maxrss / 1024, 1)}
 
 
+def plain_python(venv: str) -> str:
+    """A venv that imports this checkout as a regular install would (a path in site-packages).
+
+    The development venv has an editable install, whose import finder loads pathlib, urllib and
+    more at every start (30-40 ms here): not what a `pip install` or the wheelhouse gives a user.
+    """
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
+    python = os.path.join(venv, "bin", "python")
+    found = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                           check=True, capture_output=True, text=True).stdout.strip()
+    with open(os.path.join(found, "openusage-checkout.pth"), "w") as fh:
+        fh.write(os.path.abspath(os.path.join(HERE, "..")) + "\n")
+    return python
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=float, default=500.0)
@@ -55,9 +70,10 @@ def main() -> int:
                    stdout=subprocess.DEVNULL)
     base_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     with tempfile.TemporaryDirectory(prefix="ou-parse-") as state:
+        python = plain_python(os.path.join(state, "venv"))
         env = dict(base_env, CLAUDE_CONFIG_DIR=claude_dir, OPENUSAGE_STATE_DIR=state,
                    XDG_CONFIG_HOME=os.path.join(state, "config"))
-        cmd = [sys.executable, "-m", "openusage", "daily", "--json", "--source", "direct", "--provider",
+        cmd = [python, "-m", "openusage", "daily", "--json", "--source", "direct", "--provider",
                "claude_code", "--timezone", "UTC"]
         results["openusage_cold"] = measure(cmd, env)
         results["openusage_warm"] = measure(cmd, env)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from openusage.config import Settings
@@ -24,7 +23,7 @@ def detect_all(environ: Optional[Dict[str, str]] = None, home: Optional[str] = N
     found: List[AccountConfig] = []
     for pid in list(REGISTRY) if only is None else [p for p in only if p in REGISTRY]:
         try:
-            found.extend(REGISTRY[pid].detect(env, home, shutil.which))
+            found.extend(REGISTRY[pid].detect(env, home, _which))
         except Exception as exc:  # detection must never stop the daemon
             log.warning("detection by %s failed: %s", pid, exc)
     return found
@@ -42,3 +41,10 @@ def resolve(
         for acct in detected if detected is not None else detect_all():
             accounts.setdefault(acct.id, acct)
     return [(REGISTRY.get(a.provider), a) for a in accounts.values() if a.enabled]
+
+
+def _which(program: str) -> Optional[str]:
+    """shutil.which, imported on first use (detecting local collectors runs no program)."""
+    import shutil
+
+    return shutil.which(program)

@@ -9,10 +9,8 @@ import copy
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
-from urllib.parse import urlparse
 
 from openusage import paths
 from openusage.core.windows import WINDOWS
@@ -109,6 +107,8 @@ def save(settings: Settings) -> None:
     """Rewrite settings.json atomically (0600), keeping every key the file had."""
     directory = os.path.dirname(settings.path)
     os.makedirs(directory, exist_ok=True)
+    import tempfile  # here, not at import: every command loads settings, few save them
+
     fd, tmp = tempfile.mkstemp(prefix=".settings-", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -189,6 +189,8 @@ def _check_range(errors, obj, key, prefix, low=None, high=None, integer=False) -
 
 def _check_url(errors, obj, key, prefix) -> None:
     if _check_type(errors, obj, key, str, prefix):
+        from urllib.parse import urlparse
+
         parsed = urlparse(obj[key])
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             errors.append(f"{prefix}{key}: not a URL")

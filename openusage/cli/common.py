@@ -21,8 +21,8 @@ class CliError(Exception):
 
 
 def print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, sort_keys=False, ensure_ascii=False)
-    sys.stdout.write("\n")
+    # One string, one write: json.dump would write every token separately.
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n")
 
 
 def use_color(args: Any = None) -> bool:

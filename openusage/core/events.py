@@ -1,7 +1,6 @@
 """The normalized usage event and its dedup key (DESIGN section 6)."""
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, Optional
@@ -78,6 +77,8 @@ class UsageEvent:
             separators=(",", ":"),
             default=str,
         )
+        import hashlib  # loaded on first use: reports and the dashboard never hash
+
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
     def to_dict(self) -> Dict[str, Any]:

@@ -224,7 +224,7 @@ class Scheduler:
     def _save_state(self, job: Job) -> None:
         encoded = json.dumps(job.state, sort_keys=True, separators=(",", ":"))
         if encoded != job.state_json:
-            self.writer.submit_state(job.account.provider, job.account.id, job.state).wait(60)
+            self.writer.submit_state(job.account.provider, job.account.id, job.state, encoded).wait(60)
             job.state_json = encoded
 
     def _record_failure(self, job: Job, exc: BaseException) -> None:

@@ -98,12 +98,19 @@ def local_ids() -> List[str]:
 
 def load_plugins(extra_dirs=None):
     """Register the user's plugin providers (once per process); the load reports."""
+    import os
+
     from openusage import paths
-    from openusage.providers import plugins
 
     global _PLUGINS_LOADED
     if _PLUGINS_LOADED is None:
-        _PLUGINS_LOADED = plugins.load_all(paths.plugin_dirs(extra_dirs), REGISTRY)
+        dirs = paths.plugin_dirs(extra_dirs)
+        if any(os.path.isdir(d) for d in dirs):  # the loader's own imports are for those who have plugins
+            from openusage.providers import plugins
+
+            _PLUGINS_LOADED = plugins.load_all(dirs, REGISTRY)
+        else:
+            _PLUGINS_LOADED = []
     return _PLUGINS_LOADED
 
 

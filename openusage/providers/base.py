@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
 
 from openusage.core.events import UsageEvent
 from openusage.core.snapshot import UsageSnapshot
+
+if TYPE_CHECKING:
+    import subprocess
 
 SOURCE_MODES = ("api", "oauth", "local", "cli", "web")
 
@@ -73,6 +75,9 @@ class AccountConfig:
 class FetchResult:
     snapshot: UsageSnapshot
     events: List[UsageEvent] = field(default_factory=list)
+    # Asked once the events are consumed: whether the fetch changed its state (None: unknown). A
+    # caller saves an unchanged state without encoding it to find out.
+    state_changed: Optional[Callable[[], bool]] = None
 
 
 class HttpResponse:
@@ -165,6 +170,8 @@ class CommandAccess:
     def run(self, program: str, args: Sequence[str], timeout: float = 10.0) -> subprocess.CompletedProcess:
         if os.path.basename(program) not in self._allowed and program not in self._allowed:
             raise PermissionError(f"program {program} is not declared by this provider")
+        import subprocess  # loaded by the few providers that run a program
+
         return subprocess.run(
             [program, *args], capture_output=True, timeout=timeout, text=True, stdin=subprocess.DEVNULL
         )

@@ -22,9 +22,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from json.scanner import make_scanner
-from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
-from openusage.core import pricing
 from openusage.core.events import UsageEvent, split_mcp_tool
 from openusage.core.snapshot import UsageSnapshot
 from openusage.core.timeutil import parse_rfc3339
@@ -77,8 +76,9 @@ class ClaudeCodeProvider(Provider):
         if live:
             snapshot.rate_limits = live["rate_limits"]
             snapshot.extras["limits_observed_at"] = live["observed_at"]
-        events = Collector(account.id, ctx.state, ctx.fs.home, ctx.now, ctx.log).run(roots, snapshot)
-        return FetchResult(snapshot=snapshot, events=events)  # type: ignore[arg-type]
+        collector = Collector(account.id, ctx.state, ctx.fs.home, ctx.now, ctx.log)
+        return FetchResult(snapshot=snapshot, events=collector.run(roots, snapshot),  # type: ignore[arg-type]
+                           state_changed=lambda: collector.state_changed)
 
 
 # --- roots and files ---------------------------------------------------------------------------
@@ -101,8 +101,7 @@ def claude_roots(env_get: Callable[[str], Optional[str]], home: str) -> List[str
     return roots
 
 
-@dataclass(frozen=True)
-class TranscriptFile:
+class TranscriptFile(NamedTuple):
     path: str
     session_id: str  # from the path; the parent session for subagent files
     project_dir: str  # the <encoded cwd> folder name
@@ -124,23 +123,38 @@ def _iter_files(roots: List[str]) -> Iterator[TranscriptFile]:
         if real in seen_roots or not os.path.isdir(projects):
             continue
         seen_roots.add(real)
-        # os.walk lists a folder's files before descending, so <session>.jsonl precedes <session>/.
-        for dirpath, dirnames, filenames in os.walk(projects):
-            dirnames.sort()
-            rel = os.path.relpath(dirpath, projects)
-            parts = [] if rel == "." else rel.split(os.sep)
-            for name in sorted(filenames):
-                if name.endswith(".jsonl"):
-                    found = _describe(projects, parts, name)
-                    if found is not None:
-                        yield found
+        yield from _walk(projects, projects, ())
 
 
-def _describe(projects: str, parts: List[str], name: str) -> Optional[TranscriptFile]:
-    """Session and project of a file at projects/<parts...>/<name>; None for files outside a project."""
-    if not parts:
-        return None
-    path = os.path.join(projects, *parts, name)
+def _walk(projects: str, folder: str, parts: Tuple[str, ...]) -> Iterator[TranscriptFile]:
+    """What os.walk lists (no symlinked folders entered), in name order, a folder's files before its
+    subfolders, so <session>.jsonl precedes <session>/; with the path parts known, not recomputed."""
+    try:
+        with os.scandir(folder) as listing:
+            entries = sorted(listing, key=_entry_name)
+    except OSError:
+        return
+    below = []
+    for entry in entries:
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        if is_dir:
+            if not entry.is_symlink():
+                below.append(entry)
+        elif parts and entry.name.endswith(".jsonl"):
+            yield _describe(projects, parts, entry.name, entry.path)
+    for entry in below:
+        yield from _walk(projects, entry.path, parts + (entry.name,))
+
+
+def _entry_name(entry: os.DirEntry) -> str:
+    return entry.name
+
+
+def _describe(projects: str, parts: Tuple[str, ...], name: str, path: str) -> TranscriptFile:
+    """Session and project of the file at projects/<parts...>/<name> (at least one part)."""
     if len(parts) == 1:
         return TranscriptFile(path, name[: -len(".jsonl")], parts[0], None)
     session = parts[1]
@@ -192,6 +206,7 @@ class Collector:
         self.now = now
         self.counters = Counters()
         self.tools_seen: set = set()
+        self.state_changed = False  # known once run() is consumed
 
     def run(self, roots: List[str], snapshot: UsageSnapshot) -> Iterator[UsageEvent]:
         """Read every file, then fill in the snapshot and forget files that no longer exist."""
@@ -211,8 +226,10 @@ class Collector:
             if f.path in files:
                 self._maybe_cool(files[f.path], st)
         present = {f.path for f in listed}
-        for gone in [p for p in files if p not in present]:
-            del files[gone]
+        gone = [p for p in files if p not in present]
+        for path in gone:
+            del files[path]
+        self.state_changed = self.state_changed or bool(changed or gone)
         self._finish(snapshot, files)
 
     def _changed(self, listed: List[TranscriptFile], files: Dict[str, Any]
@@ -300,6 +317,7 @@ class Collector:
         ctx = cursor.get("ctx") or {}
         if "req" in ctx and st.st_mtime < self.now - COLD_AFTER_SECONDS:
             cursor["ctx"] = {"n": ctx.get("n", 0), "cold": True}
+            self.state_changed = True
 
     def _read(self, f: TranscriptFile, cursor: Dict[str, Any], files: Dict[str, Any]) -> List[UsageEvent]:
         """Events of the bytes appended to one file: tool calls, then the best copy of each message."""
@@ -651,10 +669,24 @@ def _cost(value: Any) -> Optional[float]:
     return float(value) if math.isfinite(value) and value >= 0 else None
 
 
+def _pricing() -> Any:
+    """The price table's module, imported on first use: a poll with nothing new never prices."""
+    global _PRICING
+    if _PRICING is None:
+        from openusage.core import pricing
+
+        _PRICING = pricing
+    return _PRICING
+
+
+_PRICING = None
+
+
 def compute_line_cost(line: AssistantLine) -> Optional[float]:
     """USD for one request from the price table (fast mode at the model's multiplier); None if unknown."""
     if line.model is None:
         return None
+    pricing = _pricing()
     cost = pricing.compute_cost(line.model, line.input_tokens, line.output_tokens, line.cache_read_tokens,
                                 line.cache_write_5m_tokens, line.cache_write_1h_tokens)
     if cost is not None and line.fast:
@@ -673,7 +705,7 @@ def usage_event(line: AssistantLine, account_id: str, session_id: Optional[str],
         occurred_at=line.occurred_at, session_id=line.session_id or session_id, message_id=line.key,
         model=line.model, input_tokens=line.input_tokens, output_tokens=line.output_tokens,
         cache_read_tokens=line.cache_read_tokens, cache_write_tokens=line.cache_write_tokens,
-        cost_usd=pricing.apply_cost_mode("auto", line.cost_logged, computed),
+        cost_usd=_pricing().apply_cost_mode("auto", line.cost_logged, computed),
         cost_logged_usd=line.cost_logged, cost_computed_usd=computed,
         requests=1, project=project, raw=line.raw,
     )

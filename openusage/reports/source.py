@@ -5,6 +5,7 @@ A direct scan runs the local collectors in this process into a cache database of
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
@@ -16,7 +17,6 @@ from typing import Iterator, List, Optional, Tuple
 
 from openusage import accounts as accounts_mod
 from openusage import config, paths
-from openusage.daemon import client
 from openusage.providers.base import make_context
 from openusage.store import db
 from openusage.store.writer import Writer
@@ -39,6 +39,8 @@ def daemon_db(socket_path: str) -> Optional[str]:
     """The daemon's database path when a daemon answers on the socket."""
     if not os.path.exists(socket_path):
         return None
+    from openusage.daemon import client  # only when there is a socket to ask
+
     try:
         health = client.call_json(socket_path, "GET", "/healthz", timeout=2.0)
     except (client.DaemonUnreachable, RuntimeError):
@@ -68,12 +70,11 @@ def scan_direct(settings: config.Settings, providers: Optional[List[str]] = None
     """Bring the cache database up to date with the local logs; its path."""
     path = cache_db_path()
     paths.ensure_private_dir(os.path.dirname(path))
-    writer = Writer(path, check=False, keep_raw=False)
-    writer.start()
+    store = _CacheStore(path)
     spinner = _Spinner() if progress else None
     try:
         for provider, account in local_collectors(settings, providers):
-            state = _load_state(writer.db_path, provider.id, account.id)
+            state, saved = store.load_state(provider.id, account.id)
             ctx = make_context(provider, account, state, log=log)
             try:
                 result = provider.fetch(account, ctx)
@@ -84,35 +85,63 @@ def scan_direct(settings: config.Settings, providers: Optional[List[str]] = None
                 for ev in result.events or ():
                     batch.append(ev)
                     if len(batch) >= SCAN_BATCH:
-                        waiting.append(writer.submit_events(batch))
+                        waiting.append(store.writer().submit_events(batch))
                         batch = []
                         if len(waiting) > 2:
                             waiting.pop(0).wait(300)
                 if batch:
-                    waiting.append(writer.submit_events(batch))
+                    waiting.append(store.writer().submit_events(batch))
                 for ticket in waiting:
                     ticket.wait(300)
             except Exception as exc:  # one broken collector must not hide the others' data
                 log.warning("scan of %s failed: %s", provider.id, exc)
                 continue
-            writer.submit_state(provider.id, account.id, state).wait(60)
+            if saved and result.state_changed is not None and not result.state_changed():
+                continue  # a repeat run with nothing new rewrites nothing
+            encoded = json.dumps(state, separators=(",", ":"))
+            if encoded != saved:
+                store.writer().submit_state(provider.id, account.id, state, encoded).wait(60)
     finally:
         if spinner:
             spinner.stop()
-        writer.stop()
+        store.close()
     return path
 
 
-def _load_state(path: str, provider_id: str, account_id: str) -> dict:
-    import json
+class _CacheStore:
+    """The cache database: states read on a plain connection, the writer started at the first write
+    (a repeat run with nothing new never starts it), or at once for a new or older database."""
 
-    conn = db.connect(path, readonly=True)
-    try:
-        row = conn.execute("SELECT state FROM provider_state WHERE provider_id=? AND account_id=?",
-                           (provider_id, account_id)).fetchone()
-    finally:
-        conn.close()
-    return json.loads(row[0]) if row else {}
+    def __init__(self, path: str):
+        self.path = path
+        self._writer: Optional[Writer] = None
+        self._conn: Optional[sqlite3.Connection] = None
+        if os.path.exists(path):
+            self._conn = db.connect(path, readonly=True)
+            if self._conn.execute("PRAGMA user_version").fetchone()[0] != db.SCHEMA_VERSION:
+                self.writer()  # migrates before anything is read
+        else:
+            self.writer()  # creates it
+
+    def writer(self) -> Writer:
+        if self._writer is None:
+            self._writer = Writer(self.path, check=False, keep_raw=False, dims=False)
+            self._writer.start()
+        return self._writer
+
+    def load_state(self, provider_id: str, account_id: str) -> Tuple[dict, str]:
+        """A collector's saved state and its JSON text ("" when there is none)."""
+        if self._conn is None:
+            self._conn = db.connect(self.path, readonly=True)
+        row = self._conn.execute("SELECT state FROM provider_state WHERE provider_id=? AND account_id=?",
+                                 (provider_id, account_id)).fetchone()
+        return (json.loads(row[0]), row[0]) if row else ({}, "")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        if self._writer is not None:
+            self._writer.stop()
 
 
 @contextmanager

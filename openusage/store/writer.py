@@ -68,10 +68,11 @@ class Writer(threading.Thread):
     """Owns the write connection; everything that changes the database goes through it."""
 
     def __init__(self, db_path: str, conn: Optional[sqlite3.Connection] = None, check: bool = True,
-                 keep_raw: bool = True):
+                 keep_raw: bool = True, dims: bool = True):
         super().__init__(name="store-writer", daemon=True)
         self.db_path = db_path
         self.keep_raw = keep_raw  # the reports cache never shows raw payloads: it need not keep them
+        self.dims = dims  # tool, MCP, project and session breakdowns (the read model's; reports never read them)
         self.conn = conn or db.open_store(db_path, check=check)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()  # C-implemented: cheaper per hook
         self._day_cache: Dict[int, str] = {}
@@ -93,8 +94,12 @@ class Writer(threading.Thread):
     def submit_snapshot(self, snapshot: UsageSnapshot, fetched_at: Optional[float] = None) -> Ticket:
         return self._submit("snapshot", (snapshot, fetched_at or time.time()))
 
-    def submit_state(self, provider_id: str, account_id: str, state: Dict[str, Any]) -> Ticket:
-        return self._submit("state", (provider_id, account_id, json.dumps(state, separators=(",", ":"))))
+    def submit_state(self, provider_id: str, account_id: str, state: Dict[str, Any],
+                     encoded: Optional[str] = None) -> Ticket:
+        """Save a collector's state (encoded: its JSON text, when the caller has it already)."""
+        if encoded is None:
+            encoded = json.dumps(state, separators=(",", ":"))
+        return self._submit("state", (provider_id, account_id, encoded))
 
     def submit_call(self, fn: Callable[[sqlite3.Connection], Any]) -> Ticket:
         """Run fn(conn) inside the writer's transaction (maintenance: retention, cache clear)."""
@@ -317,7 +322,7 @@ class Writer(threading.Thread):
             self.conn.create_function("ou_local_day", 1, self._day, deterministic=True)
             self.conn.execute(_BATCH_DIMS_TABLE)
             self._day_function = True
-        for sql in _BULK_ROLLUP_SQL:
+        for sql in _BULK_ROLLUP_SQL if self.dims else _BULK_ROLLUP_SQL_NO_DIMS:
             self.conn.execute(sql, {"first": first_id})
 
     def _grow(self, ev: UsageEvent, row: tuple) -> Dict[str, float]:
@@ -362,6 +367,10 @@ class Writer(threading.Thread):
             quarter = tuple(d.get(c, 0) for c in _QUARTER_COLS)
             agg.usage_q[(*base, bucket, model, ev.project or "", ev.session_id or "")].add(quarter)
             agg.usage_d[(*base, day, model)].add(quarter[:len(_USAGE_COLS)])
+        if ev.session_id:
+            agg.add_session(base, ev.session_id, ev.project, ev.occurred_at)
+        if not self.dims:
+            return
         tokens = d["input"] + d["output"] + d["cache_read"] + d["cache_write"]
         dim_delta = (d["calls"], d["requests"], tokens, d["cost"])
         for dim, name in (("tool", ev.tool_name), ("mcp", ev.mcp_server), ("project", ev.project),
@@ -369,8 +378,6 @@ class Writer(threading.Thread):
             if name:
                 agg.dim_q[(*base, bucket, dim, name)].add(dim_delta)
                 agg.dim_d[(*base, day, dim, name)].add(dim_delta)
-        if ev.session_id:
-            agg.add_session(base, ev.session_id, ev.project, ev.occurred_at)
 
     # --- time zone ---------------------------------------------------------------------------
 
@@ -617,3 +624,6 @@ _BULK_ROLLUP_SQL = (
     "project=COALESCE(NULLIF(sessions.project, ''), excluded.project), "
     "first_at=MIN(sessions.first_at, excluded.first_at), last_at=MAX(sessions.last_at, excluded.last_at)",
 )
+# The reports cache keeps no breakdowns: events, usage rollups and sessions only.
+_BULK_ROLLUP_SQL_NO_DIMS = tuple(sql for sql in _BULK_ROLLUP_SQL
+                                 if "dim_" not in sql and "batch_dims" not in sql and sql != _BATCH_DIMS)

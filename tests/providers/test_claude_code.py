@@ -460,6 +460,29 @@ def test_cold_file_drops_carry_over_and_is_reread_when_it_grows(tmp_path):
     assert snap.message == "3 messages from 1 file" and snap.extras["replays_dropped"] == 1
 
 
+def test_state_changed_tells_whether_a_poll_moved_anything(tmp_path):
+    root = tmp_path / ".claude"
+    poller = Poller(tmp_path)
+
+    def changed(now=None):
+        result = poller.fetch(now)
+        list(result.events)
+        return result.state_changed()
+
+    write(session_file(root, "a"), [assistant("m1", "r1")])
+    write(session_file(root, "b"), [assistant("m2", "r2")])
+    assert changed() is True  # first read of both files
+    assert changed() is False  # nothing appended
+    write(session_file(root, "a"), [assistant("m3", "r3")])
+    assert changed() is True
+    assert changed() is False
+    later = os.stat(session_file(root, "a")).st_mtime + cc.COLD_AFTER_SECONDS + 60
+    assert changed(later) is True  # idle files cooled
+    assert changed(later) is False
+    os.remove(session_file(root, "b"))
+    assert changed(later) is True  # a file gone from the state
+
+
 def test_abandoned_poll_does_not_lose_events(tmp_path):
     root = tmp_path / ".claude"
     poller = Poller(tmp_path)

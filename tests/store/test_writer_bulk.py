@@ -75,8 +75,8 @@ def dump(path):
         conn.close()
 
 
-def write(path, batches):
-    w = Writer(path, check=False)
+def write(path, batches, **options):
+    w = Writer(path, check=False, **options)
     w.start()
     results = [w.submit_events(b).wait(60) for b in batches]
     counters = dict(w.counters)
@@ -99,6 +99,21 @@ def test_bulk_batches_equal_one_by_one(tmp_path, zone, seed):
     one, bulk = dump(str(tmp_path / "one.db")), dump(str(tmp_path / "bulk.db"))
     for table in TABLES:
         assert one[table] == bulk[table], table
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_a_writer_without_breakdowns_stores_the_same_usage(tmp_path, zone, seed):
+    zone("America/St_Johns")
+    events = generated(seed)
+    half = len(events) // 2
+    write(str(tmp_path / "full.db"), [events[:half], events[half:]])
+    # The reports cache: bulk batches, then single events (a hook-sized write) against them.
+    write(str(tmp_path / "lean.db"), [events[:half], events[half:-40]] + [[e] for e in events[-40:]], dims=False)
+    full, lean = dump(str(tmp_path / "full.db")), dump(str(tmp_path / "lean.db"))
+    for table in ("rollup_q", "rollup_d", "sessions", "events"):
+        assert full[table] == lean[table], table
+    assert full["dim_q"] and full["dim_d"]
+    assert lean["dim_q"] == lean["dim_d"] == []
 
 
 def test_copies_in_one_batch_settle_against_the_stored_row(tmp_path):

@@ -1,0 +1,48 @@
+"""The direct scan behind reports: its cache database and the collectors' saved state."""
+import json
+import os
+import sqlite3
+
+from openusage import config
+from openusage.reports import source
+
+
+def _assistant(mid, out, ts="2026-03-01T10:00:00.000Z"):
+    return json.dumps({"type": "assistant", "sessionId": "s1", "cwd": "/home/u/app", "timestamp": ts,
+                       "requestId": f"r-{mid}", "message": {
+                           "id": mid, "model": "claude-sonnet-4-5", "role": "assistant",
+                           "content": [{"type": "text", "text": "hi"}],
+                           "usage": {"input_tokens": 5, "output_tokens": out}}})
+
+
+def _append(path, *lines):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("".join(line + "\n" for line in lines))
+
+
+def _saved(db_path):
+    conn = sqlite3.connect(db_path)
+    try:
+        state, updated = conn.execute("SELECT state, updated_at FROM provider_state "
+                                      "WHERE provider_id='claude_code'").fetchone()
+        output = conn.execute("SELECT SUM(output) FROM rollup_q").fetchone()[0]
+    finally:
+        conn.close()
+    return json.loads(state), updated, output
+
+
+def test_a_repeat_scan_with_nothing_new_rewrites_no_state(isolated_home):
+    transcript = os.path.join(str(isolated_home), ".claude", "projects", "-home-u-app", "s1.jsonl")
+    _append(transcript, _assistant("m1", 10))
+    settings = config.load()
+    path = source.scan_direct(settings, ["claude_code"])
+    state, updated, output = _saved(path)
+    assert output == 10 and state["files"][transcript]["offset"] == os.path.getsize(transcript)
+    source.scan_direct(settings, ["claude_code"])
+    assert _saved(path) == (state, updated, 10)  # not even rewritten with the same text
+    _append(transcript, _assistant("m2", 7))
+    source.scan_direct(settings, ["claude_code"])
+    state2, updated2, output2 = _saved(path)
+    assert output2 == 17 and updated2 > updated
+    assert state2["files"][transcript]["offset"] == os.path.getsize(transcript)
