@@ -108,6 +108,12 @@ def scan_direct(settings: config.Settings, providers: Optional[List[str]] = None
     return path
 
 
+def _drop_time_indexes(conn: sqlite3.Connection) -> None:
+    """The cache never looks events up by time (reports read rollups; nothing is pruned by age)."""
+    conn.execute("DROP INDEX IF EXISTS events_account_time")
+    conn.execute("DROP INDEX IF EXISTS events_time")
+
+
 class _CacheStore:
     """The cache database: states read on a plain connection, the writer started at the first write
     (a repeat run with nothing new never starts it), or at once for a new or older database."""
@@ -127,6 +133,7 @@ class _CacheStore:
         if self._writer is None:
             self._writer = Writer(self.path, check=False, keep_raw=False, dims=False)
             self._writer.start()
+            self._writer.submit_call(_drop_time_indexes).wait(60)
         return self._writer
 
     def load_state(self, provider_id: str, account_id: str) -> Tuple[dict, str]:

@@ -46,3 +46,19 @@ def test_a_repeat_scan_with_nothing_new_rewrites_no_state(isolated_home):
     state2, updated2, output2 = _saved(path)
     assert output2 == 17 and updated2 > updated
     assert state2["files"][transcript]["offset"] == os.path.getsize(transcript)
+
+
+def test_the_cache_keeps_what_reports_read_and_no_more(isolated_home):
+    transcript = os.path.join(str(isolated_home), ".claude", "projects", "-home-u-app", "s1.jsonl")
+    _append(transcript, _assistant("m1", 10), _assistant("m2", 20, ts="2026-03-02T10:00:00.000Z"))
+    path = source.scan_direct(config.load(), ["claude_code"])
+    conn = sqlite3.connect(path)
+    try:
+        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        assert "events_time" not in indexes and "events_account_time" not in indexes
+        assert conn.execute("SELECT COUNT(*) FROM dim_q").fetchone()[0] == 0
+        assert conn.execute("SELECT day, output FROM rollup_d ORDER BY day").fetchall() == [
+            ("2026-03-01", 10), ("2026-03-02", 20)]
+        assert conn.execute("SELECT session_id FROM sessions").fetchall() == [("s1",)]
+    finally:
+        conn.close()
