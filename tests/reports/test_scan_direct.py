@@ -48,7 +48,8 @@ def test_a_repeat_scan_with_nothing_new_rewrites_no_state(isolated_home):
     assert state2["files"][transcript]["offset"] == os.path.getsize(transcript)
 
 
-def test_the_cache_keeps_what_reports_read_and_no_more(isolated_home):
+def test_the_cache_keeps_what_reports_read_and_no_more(isolated_home, zone):
+    zone("UTC")
     transcript = os.path.join(str(isolated_home), ".claude", "projects", "-home-u-app", "s1.jsonl")
     _append(transcript, _assistant("m1", 10), _assistant("m2", 20, ts="2026-03-02T10:00:00.000Z"))
     path = source.scan_direct(config.load(), ["claude_code"])
