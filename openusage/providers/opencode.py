@@ -374,6 +374,9 @@ class Counters:
     messages: int = 0
     tool_calls: int = 0
     legacy_in_db: int = 0
+    db_messages: int = 0  # message rows in the databases (all roles), for the tile's line
+    db_sessions: int = 0
+    legacy_sessions: int = 0
     superseded: int = 0
     skipped: Dict[str, int] = field(default_factory=dict)
 
@@ -437,6 +440,11 @@ class Collector:
                 # A file put in the database's place may reuse its inode; its first row tells them apart.
                 first = conn.execute("SELECT id FROM message ORDER BY rowid LIMIT 1").fetchone()
                 cursor["first"] = first[0] if first else None
+                # What the store holds, for the tile (OpenCode indexes message by session_id).
+                messages, sessions = conn.execute(
+                    "SELECT COUNT(*), COUNT(DISTINCT session_id) FROM message").fetchone()
+                self.counters.db_messages += messages
+                self.counters.db_sessions += sessions
                 if all(old.get(k) == cursor[k] for k in ("dev", "ino", "first")):
                     cursor.update(t=old.get("t"), ids=list(old.get("ids") or []))
                 yield from self._new_rows(path, conn, cursor)
@@ -540,7 +548,9 @@ class Collector:
         root = os.path.join(storage, "message")
         for session_dir in _sorted_dirs(root):
             session = os.path.basename(session_dir)
-            for name in _sorted_names(session_dir, ".json"):
+            names = _sorted_names(session_dir, ".json")
+            self.counters.legacy_sessions += 1 if names else 0
+            for name in names:
                 path = os.path.join(session_dir, name)
                 try:
                     st = os.stat(path)
@@ -701,16 +711,18 @@ class Collector:
 
     def _finish(self, snapshot: UsageSnapshot) -> None:
         c = self.counters
-        where = [_plural(len(c.dbs), "database")]
-        if c.files:
-            where.append(_plural(c.files, "legacy file"))
-        snapshot.message = f"{_plural(c.messages, 'new message')} from " + " and ".join(where)
+        # The databases hold what OpenCode migrated from the legacy tree: their counts win when present.
+        total, sessions = (c.db_messages, c.db_sessions) if c.dbs else (c.files, c.legacy_sessions)
+        snapshot.message = f"{_plural(total, 'message')} in {_plural(sessions, 'session')}"
+        if c.messages:
+            snapshot.message += f" ({c.messages:,} new)"
         if self.pending:
             snapshot.message += f"; {len(self.pending):,} in progress"
         extras = snapshot.extras if snapshot.extras is not None else {}
         extras.update(
             dbs=list(c.dbs), dbs_failed=c.dbs_failed, rows_read=c.rows, files=c.files, files_read=c.files_read,
             files_failed=c.files_failed, messages_new=c.messages, tool_calls_new=c.tool_calls,
+            messages_total=total, sessions_total=sessions,
             messages_waiting=len(self.pending), messages_superseded=c.superseded, legacy_in_db=c.legacy_in_db,
             skipped=sum(c.skipped.values()), skipped_reasons=dict(c.skipped),
         )

@@ -254,7 +254,7 @@ def test_tokscale_fixture_maps_tokens_and_prices_the_model(tmp_path):
     computed = pricing.compute_cost("claude-3-5-sonnet-20241022", 1000, 500, 200, 100)
     assert computed and ev.cost_computed_usd == computed and ev.cost_usd == computed and ev.cost_logged_usd is None
     assert ev.raw["providerID"] == "anthropic" and ev.raw["source"] == "file" and ev.requests == 1
-    assert snap.status == "OK" and snap.message == "1 new message from 0 databases and 1 legacy file"
+    assert snap.status == "OK" and snap.message == "1 message in 1 session (1 new)"
     assert (snap.extras["files"], snap.extras["files_read"], snap.extras["messages_new"]) == (1, 1, 1)
 
 
@@ -263,7 +263,7 @@ def test_session_tui_fixture_waits_for_completion_then_counts_message_and_tool(t
     poller = Poller(tmp_path, env_for(tmp_path / "oc"))
     events, snap = poller.poll()
     assert events == [] and snap.extras["messages_waiting"] == 1  # streamed, no time.completed yet
-    assert snap.message == "0 new messages from 0 databases and 2 legacy files; 1 in progress"
+    assert snap.message == "2 messages in 1 session; 1 in progress"
     assert poller.poll()[0] == []
     # OpenCode rewrites the message file while streaming; the last write has time.completed
     path = os.path.join(storage, "message", "session_add_tests", "msg_assistant_01.json")
@@ -511,6 +511,21 @@ def test_database_row_wins_over_a_legacy_file_with_the_same_id(tmp_path):
         ("msg_1", 70, "db"), ("msg_2", 50, "file")]
     assert snap.extras["legacy_in_db"] == 1
     assert poller.poll()[0] == []
+    store.close()
+
+
+def test_the_tile_line_counts_what_the_database_holds_after_the_first_poll(tmp_path):
+    data_dir = tmp_path / "oc"
+    store = fixture_database(data_dir / "opencode.db")
+    poller = Poller(tmp_path, env_for(data_dir))
+    _, snap = poller.poll()
+    assert snap.message == "3 messages in 2 sessions (2 new)"
+    _, snap = poller.poll()
+    assert snap.message == "3 messages in 2 sessions"  # not "0 new messages": nothing changed
+    assert (snap.extras["messages_total"], snap.extras["sessions_total"], snap.extras["messages_new"]) == (3, 2, 0)
+    store.message(assistant("msg_more", session="ses_new"))
+    _, snap = poller.poll()
+    assert snap.message == "4 messages in 3 sessions (1 new)"
     store.close()
 
 
