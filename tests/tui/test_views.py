@@ -140,6 +140,22 @@ def test_long_names_are_cut_with_an_ellipsis_and_never_overflow():
             assert "…" in "".join(rows)
 
 
+def test_long_limit_names_keep_what_the_tile_can_spare():
+    items = [("5h", 0.52, None), ("premium_interactions", 0.3, "2026-11-26T15:00:00Z"), ("chat", None, None)]
+    state = st.UIState()
+
+    def text(width):
+        return ["".join(t for t, _ in line) for line in dashboard.gauge_lines(items, width, state, NOW)]
+
+    wide = text(48)
+    assert wide[1].startswith("premium_interactions ") and "30%" in wide[1] and "3d03h" in wide[1]
+    assert {len(line) for line in wide} == {48}
+    assert wide[0].index("█") == wide[1].index("█")  # bars line up after the longest name
+    narrow = text(30)
+    assert narrow[1].startswith("premiu… ") and {len(line) for line in narrow} == {30}
+    assert text(48 + 20) != wide and text(68)[1].startswith("premium_interactions ")
+
+
 def test_no_data_and_loading_messages():
     rows = screen(make_state(), st.Data(now=NOW))
     assert any("connecting to the daemon" in r for r in rows)

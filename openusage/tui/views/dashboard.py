@@ -106,16 +106,22 @@ def message_role(status: str) -> str:
     return {"WARN": "stale", "LIMIT": "error", "AUTH": "error", "ERR": "error"}.get(status, "dim")
 
 
+MIN_BAR = 10  # cells of gauge bar a tile keeps before it shortens limit names
+
+
 def gauge_lines(items: List[LimitItem], width: int, state: UIState, now: float) -> List[Line]:
     g = widgets.glyphs_for(state.ascii)
     if not items:
         return []
-    label_w = min(7, max(widgets.text_width(label) for label, _, _ in items))
     suffixes = []
     for _, _, resets_at in items:
         left = widgets.countdown(resets_at, now)
         suffixes.append(f"{g.reset}{left}" if left else "")
     suffix_w = max(widgets.text_width(s) for s in suffixes)
+    # Long limit names (Copilot's premium_interactions) keep what the tile can spare beside a bar of
+    # MIN_BAR cells, the percent and the reset countdown; short ones line up at their own width.
+    spare = width - 1 - MIN_BAR - len(" 100%") - (suffix_w + 1 if suffix_w else 0)
+    label_w = min(max(widgets.text_width(label) for label, _, _ in items), max(7, spare))
     out = []
     for (label, used, _), suffix in zip(items, suffixes):
         out.append(widgets.gauge(label, used, width, g, state.warn, state.crit, label_width=label_w,
