@@ -595,11 +595,12 @@ def test_a_large_read_on_workers_equals_a_read_in_process(tmp_path, monkeypatch)
         for cursor in state["files"].values():
             del cursor["dev"], cursor["ino"]  # two copies of the data: other inodes
         keys = [(e.dedup_key(), e.occurred_at, e.total_tokens(), e.cost_usd, e.project) for e in events]
-        results.append((keys, extras, state))
+        results.append((keys, extras, state, [e.to_dict() for e in events]))  # every field, raw too
         # Nothing new: the next poll reads nothing, in either mode.
         assert list(poller.fetch(now=1_795_000_100.0).events) == []
     assert grouped == [1]  # the second home was read on workers, and only its first poll
     assert results[0][0] == results[1][0]
     assert results[0][1] == results[1][1]
     assert results[0][2] == results[1][2]
+    assert results[0][3] == results[1][3]
     assert results[0][1]["tool_calls_new"] > 100 and results[0][1]["messages_new"] > 400
