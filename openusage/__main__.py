@@ -1,7 +1,5 @@
 """python -m openusage"""
-import sys
-
-from openusage.cli.main import main
+from openusage.cli.main import run
 
 if __name__ == "__main__":  # not when a worker process started by spawn imports the main module
-    sys.exit(main())
+    run()

@@ -35,6 +35,33 @@ COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 _OPTIONS_WITH_VALUES = {"--config", "--plugin-dir", "--socket-path", "--window"}
 
 
+# One-shot commands whose work is all done when they return: the process ends as soon as their output
+# is flushed, without the interpreter's teardown (freeing every object: ~30 ms after a large scan).
+_QUICK_EXIT = frozenset({"reports_cmd", "statusline_cmd", "pricing_cmd"})
+
+
+def run() -> None:
+    """The console script and `python -m openusage`: main(), then the process's exit."""
+    argv = sys.argv[1:]
+    code = main(argv)
+    if _command_module(argv) in _QUICK_EXIT:
+        _exit_now(code)
+    sys.exit(code)
+
+
+def _exit_now(code: int) -> None:
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a reader that went away (`| head`) or a closed stream
+            pass
+    if "logging" in sys.modules:
+        sys.modules["logging"].shutdown()
+    os._exit(code)
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:2] == ["telemetry", "hook"]:

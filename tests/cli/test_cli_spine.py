@@ -117,3 +117,22 @@ def test_daemon_unreachable_exit_3(short_dir):
 def test_hook_usage_errors(argv, capsys):
     assert main(argv) == 2
     assert "usage: openusage telemetry hook" in capsys.readouterr().err
+
+
+def test_one_shot_commands_end_at_once_with_their_output_and_exit_code(isolated_home):
+    done = run_cli("pricing", "claude-sonnet-4-5", "--json")
+    assert done.returncode == 0 and json.loads(done.stdout)["models"][0]["requested"] == "claude-sonnet-4-5"
+    done = run_cli("daily", "--source", "direct", "--json", "--timezone", "UTC")
+    assert done.returncode == 0 and json.loads(done.stdout)["daily"] == []
+    done = run_cli("daily", "--last", "0")
+    assert done.returncode == 2 and done.stderr.strip() == "openusage: --last must be at least 1"
+    # A reader that stops early: no traceback, the command's own exit code.
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    many = ["claude-sonnet-4-5"] * 400  # ~180 KB of JSON: more than a pipe holds
+    proc = subprocess.Popen([sys.executable, "-m", "openusage", "pricing", "--json", *many], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    proc.stdout.read(10)
+    proc.stdout.close()
+    assert proc.wait(60) == 0 and proc.stderr.read() == b""  # not even "Exception ignored ... BrokenPipeError"
+    proc.stderr.close()
