@@ -83,6 +83,8 @@ def scan_direct(settings: config.Settings, providers: Optional[List[str]] = None
                 batch: list = []
                 waiting: list = []
                 for ev in result.events or ():
+                    if ev.tool_call_id or ev.message_id or ev.turn_id:
+                        ev.raw = None  # the cache keeps no payloads; only an id-less event's key needs it
                     batch.append(ev)
                     if len(batch) >= SCAN_BATCH:
                         waiting.append(store.writer().submit_events(batch))

@@ -63,3 +63,23 @@ def test_the_cache_keeps_what_reports_read_and_no_more(isolated_home, zone):
         assert conn.execute("SELECT session_id FROM sessions").fetchall() == [("s1",)]
     finally:
         conn.close()
+
+
+def test_an_id_less_message_keeps_its_key_across_scans(isolated_home):
+    transcript = os.path.join(str(isolated_home), ".claude", "projects", "-home-u-app", "s1.jsonl")
+    lines = []
+    for out in (4, 6):  # two id-less messages at one time: told apart by their payloads only
+        no_id = json.loads(_assistant("x", out))
+        del no_id["message"]["id"], no_id["requestId"]
+        lines.append(json.dumps(no_id))
+    _append(transcript, *lines, _assistant("m1", 10))
+    settings = config.load()
+    path = source.scan_direct(settings, ["claude_code"])
+    assert _saved(path)[2] == 20
+    # The file is replaced by a copy with one more line: read again from the start, nothing twice.
+    with open(transcript, encoding="utf-8") as fh:
+        text = fh.read()
+    os.remove(transcript)
+    _append(transcript, text.rstrip("\n"), _assistant("m2", 1))
+    source.scan_direct(settings, ["claude_code"])
+    assert _saved(path)[2] == 21
