@@ -14,19 +14,20 @@ class DaemonUnreachable(Exception):
     """Nothing answers on the socket (not running, stale socket, or timed out)."""
 
 
-def _unix_connection(path: str, timeout: float):
+def _unix_connection(path: str, timeout: float, connect_timeout: Optional[float] = None):
     import http.client
     import socket
 
     class UnixConnection(http.client.HTTPConnection):
         def connect(self) -> None:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(self.timeout)
+            sock.settimeout(self.timeout if connect_timeout is None else connect_timeout)
             try:
                 sock.connect(path)
             except OSError:
                 sock.close()
                 raise
+            sock.settimeout(self.timeout)
             self.sock = sock
 
     return UnixConnection("localhost", timeout=timeout)
@@ -68,11 +69,15 @@ def request(
     body: Optional[bytes] = None,
     timeout: float = 12.0,
     headers: Optional[Dict[str, str]] = None,
+    connect_timeout: Optional[float] = None,
 ) -> Tuple[int, bytes]:
-    """Send one request; (status, body). DaemonUnreachable when the daemon does not answer."""
+    """Send one request; (status, body). DaemonUnreachable when the daemon does not answer.
+
+    connect_timeout bounds the dial alone (the dashboard's 2 s), timeout the rest of the exchange.
+    """
     import http.client
 
-    conn = _unix_connection(socket_path, timeout)
+    conn = _unix_connection(socket_path, timeout, connect_timeout)
     try:
         hdrs = {"Host": "openusage"}
         if body is not None:
@@ -87,12 +92,13 @@ def request(
         conn.close()
 
 
-def call_json(socket_path: str, method: str, path: str, payload: Any = None, timeout: float = 12.0) -> Any:
+def call_json(socket_path: str, method: str, path: str, payload: Any = None, timeout: float = 12.0,
+              connect_timeout: Optional[float] = None) -> Any:
     """Request with a JSON body and a JSON answer; raises RuntimeError on an HTTP error status."""
     import json
 
     body = None if payload is None else json.dumps(payload).encode("utf-8")
-    status, data = request(socket_path, method, path, body, timeout)
+    status, data = request(socket_path, method, path, body, timeout, connect_timeout=connect_timeout)
     try:
         parsed = json.loads(data.decode("utf-8")) if data else None
     except ValueError as exc:

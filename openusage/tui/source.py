@@ -1,15 +1,14 @@
 """Where the dashboard's data comes from. A source has fetch(window) -> read-model dict,
 refresh(provider=None) and describe() -> str for the status line; `hub-view` brings its own.
 
-DaemonSource reads the local daemon over its Unix socket with requests-unixsocket, and starts the
-daemon in the background on the first fetch when none answers. Its methods run on the app's fetch
+DaemonSource reads the local daemon over its Unix socket (openusage.daemon.client, stdlib only), and
+starts the daemon in the background on the first fetch when none answers. Its methods run on the app's fetch
 thread; describe() only reads attributes, so the loop may call it at any time.
 """
 from __future__ import annotations
 
 import os
 from typing import Any, Dict, Optional
-from urllib.parse import quote
 
 CONNECT_TIMEOUT = 2.0  # DESIGN section 7: dashboard 2 s dial / 12 s request
 READ_TIMEOUT = 12.0
@@ -29,7 +28,6 @@ class DaemonSource:
         self.state = "connecting"  # connecting, starting, started, connected, unreachable
         self.started_daemon = False
         self._checked_start = False
-        self._session: Any = None
 
     # --- the source interface -------------------------------------------------------------------
 
@@ -74,35 +72,23 @@ class DaemonSource:
         if self.started_daemon:
             daemon_ctl.wait_first_poll(self.socket_path)
 
-    def _url(self, path: str) -> str:
-        return "http+unix://" + quote(self.socket_path, safe="") + path
-
     def _call(self, method: str, path: str, payload: Any = None) -> Any:
-        import requests
+        # The stdlib client every command uses: importing requests would cost the dashboard ~0.1 s
+        # before its first data, a fifth of its start-up budget.
+        from openusage.daemon import client
 
-        if self._session is None:
-            import requests_unixsocket
-
-            self._session = requests_unixsocket.Session()
-            self._session.trust_env = False  # no proxies or netrc for a local socket
         try:
-            resp = self._session.request(method, self._url(path), json=payload, timeout=self.timeouts)
-        except requests.RequestException as exc:
+            return client.call_json(self.socket_path, method, path, payload, timeout=self.timeouts[1],
+                                    connect_timeout=self.timeouts[0])
+        except client.DaemonUnreachable as exc:
             self.state = "unreachable"
-            raise SourceError(f"no daemon answers on {_short_path(self.socket_path)} ({type(exc).__name__})") from exc
-        try:
-            body = resp.json()
-        except ValueError:
-            body = None
-        if resp.status_code >= 400:
-            detail = body.get("error") if isinstance(body, dict) else None
-            raise SourceError(f"daemon answered {resp.status_code}: {detail or resp.reason}")
-        return body
+            cause = type(exc.__cause__).__name__ if exc.__cause__ is not None else "no answer"
+            raise SourceError(f"no daemon answers on {_short_path(self.socket_path)} ({cause})") from exc
+        except RuntimeError as exc:  # an error status, or a body that is not JSON
+            raise SourceError(str(exc)) from exc
 
     def close(self) -> None:
-        if self._session is not None:
-            self._session.close()
-            self._session = None
+        """Nothing to release: every call has its own connection."""
 
 
 def _short_path(path: str) -> str:
