@@ -22,6 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import gen_claude  # noqa: E402
+from plain import plain_python  # noqa: E402
 
 
 def measure(cmd, env) -> dict:
@@ -35,21 +36,6 @@ def measure(cmd, env) -> dict:
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{cmd[0]} failed: {err[-500:]}")
     return {"wall_s": round(wall, 3), "peak_rss_mib": round(usage.ru_maxrss / 1024, 1)}
-
-
-def plain_python(venv: str) -> str:
-    """A venv that imports this checkout as a regular install would (a path in site-packages).
-
-    The development venv has an editable install, whose import finder loads pathlib, urllib and
-    more at every start (30-40 ms here): not what a `pip install` or the wheelhouse gives a user.
-    """
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
-    python = os.path.join(venv, "bin", "python")
-    found = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                           check=True, capture_output=True, text=True).stdout.strip()
-    with open(os.path.join(found, "openusage-checkout.pth"), "w") as fh:
-        fh.write(os.path.abspath(os.path.join(HERE, "..")) + "\n")
-    return python
 
 
 def main() -> int:

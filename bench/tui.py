@@ -31,6 +31,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+from plain import plain_python  # noqa: E402
 
 from openusage.core.snapshot import (  # noqa: E402
     Breakdown,
@@ -134,15 +137,16 @@ def start_daemon(tmp: str) -> tuple:
     return proc, env, config, sock
 
 
-def one_start(env: dict, config: str, sock: str) -> tuple:
+def one_start(python: str, env: dict, config: str, sock: str) -> tuple:
     """(seconds to the first frame, seconds to the first frame with data) of one `openusage`."""
     env = dict(env, LANG="C.UTF-8", TERM="xterm-256color")
     env.pop("TERM_PROGRAM", None)
-    argv = [sys.executable, "-m", "openusage", "--socket-path", sock, "--config", config]
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    argv = [python, "-m", "openusage", "--socket-path", sock, "--config", config]
     start = time.perf_counter()
     pid, fd = pty.fork()
     if pid == 0:  # the child: becomes openusage on the pty
-        os.execve(sys.executable, argv, env)
+        os.execve(python, argv, env)
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
     out = b""
     first = with_data = None
@@ -182,9 +186,10 @@ def one_start(env: dict, config: str, sock: str) -> tuple:
 
 def bench_startup(starts: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="oub", dir="/tmp") as tmp:
+        python = plain_python(os.path.join(tmp, "venv"), with_dependencies=True)
         proc, env, config, sock = start_daemon(tmp)
         try:
-            runs = [one_start(env, config, sock) for _ in range(starts)]
+            runs = [one_start(python, env, config, sock) for _ in range(starts)]
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)
