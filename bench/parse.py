@@ -59,8 +59,8 @@ def main() -> int:
         python = plain_python(os.path.join(state, "venv"))
         env = dict(base_env, CLAUDE_CONFIG_DIR=claude_dir, OPENUSAGE_STATE_DIR=state,
                    XDG_CONFIG_HOME=os.path.join(state, "config"))
-        cmd = [python, "-m", "openusage", "daily", "--json", "--source", "direct", "--provider",
-               "claude_code", "--timezone", "UTC"]
+        script = os.path.join(os.path.dirname(python), "openusage")  # the console script, as a user runs it
+        cmd = [script, "daily", "--json", "--source", "direct", "--provider", "claude_code", "--timezone", "UTC"]
         results["openusage_cold"] = measure(cmd, env)
         results["openusage_warm"] = measure(cmd, env)
     if args.ccusage:

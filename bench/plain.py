@@ -16,7 +16,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def plain_python(venv: str, with_dependencies: bool = False) -> str:
-    """Create a venv at `venv` (no pip); its python."""
+    """Create a venv at `venv` (no pip) with the `openusage` console script in its bin; its python."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
     python = os.path.join(venv, "bin", "python")
     purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
@@ -26,4 +26,10 @@ def plain_python(venv: str, with_dependencies: bool = False) -> str:
         lines.append(sysconfig.get_paths()["purelib"])
     with open(os.path.join(purelib, "openusage-checkout.pth"), "w") as fh:
         fh.write("\n".join(lines) + "\n")
+    # The console script as pip writes it for the entry point in setup.cfg (what a user runs).
+    script = os.path.join(venv, "bin", "openusage")
+    with open(script, "w") as fh:
+        fh.write(f"#!{python}\nimport sys\nfrom openusage.cli.main import run\nif __name__ == '__main__':\n"
+                 "    sys.argv[0] = sys.argv[0].removesuffix('.exe')\n    sys.exit(run())\n")
+    os.chmod(script, 0o755)
     return python

@@ -142,11 +142,12 @@ def one_start(python: str, env: dict, config: str, sock: str) -> tuple:
     env = dict(env, LANG="C.UTF-8", TERM="xterm-256color")
     env.pop("TERM_PROGRAM", None)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    argv = [python, "-m", "openusage", "--socket-path", sock, "--config", config]
+    script = os.path.join(os.path.dirname(python), "openusage")  # the console script, as a user runs it
+    argv = [script, "--socket-path", sock, "--config", config]
     start = time.perf_counter()
     pid, fd = pty.fork()
     if pid == 0:  # the child: becomes openusage on the pty
-        os.execve(python, argv, env)
+        os.execve(script, argv, env)
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
     out = b""
     first = with_data = None
