@@ -4,6 +4,7 @@ Day boundaries are the local time zone's, including half- and quarter-hour offse
 """
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime, timedelta, tzinfo
 from typing import Optional
@@ -93,8 +94,6 @@ def _zone_name(name: Optional[str]) -> Optional[str]:
 
 def local_zone_name(environ: Optional[dict] = None, localtime: str = "/etc/localtime") -> Optional[str]:
     """The tz database name of this process's local zone (TZ, else /etc/localtime); None if unknown."""
-    import os
-
     env = os.environ if environ is None else environ
     tz = env.get("TZ")
     if tz is not None:

@@ -20,7 +20,6 @@ import re
 import sys
 from collections import deque
 from dataclasses import dataclass, field
-from dataclasses import fields as dataclass_fields
 from json.scanner import make_scanner
 from typing import Any, Callable, Deque, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
@@ -437,7 +436,6 @@ def _admit(line: AssistantLine, first_req: Dict[str, str], parent_req: Dict[str,
 # --- reading on worker processes ----------------------------------------------------------------
 
 PARALLEL_MIN_BYTES = 48 << 20  # unread bytes from which a poll parses on worker processes
-_EVENT_FIELDS = tuple(f.name for f in dataclass_fields(UsageEvent))
 
 
 def _pack(ev: UsageEvent) -> tuple:
