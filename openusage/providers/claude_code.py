@@ -448,8 +448,13 @@ def _pack(ev: UsageEvent) -> tuple:
 
 
 def _workers() -> int:
-    """Worker processes for a large read: the cores but one (that one stores what they parse)."""
-    return min((os.cpu_count() or 1) - 1, 6)
+    """Worker processes for a large read: one a core (up to 6), none on a single core.
+
+    Parsing is most of a catch-up's work; storing what the workers parse takes a few seconds of the
+    parent's time for 500 MB, so the parent shares a core rather than keeping one for itself.
+    """
+    cores = os.cpu_count() or 1
+    return 0 if cores < 2 else min(cores, 6)
 
 
 def _quiet_worker() -> None:

@@ -110,32 +110,42 @@ def scan_direct(settings: config.Settings, providers: Optional[List[str]] = None
     return path
 
 
-def _drop_time_indexes(conn: sqlite3.Connection) -> None:
-    """The cache never looks events up by time (reports read rollups; nothing is pruned by age)."""
-    conn.execute("DROP INDEX IF EXISTS events_account_time")
-    conn.execute("DROP INDEX IF EXISTS events_time")
+# What the cache holds, named: a cache made by an older openusage (event rows, no cache_keys) is
+# rebuilt from the logs rather than read wrong.
+CACHE_FORMAT = "keys-1"
 
 
 class _CacheStore:
     """The cache database: states read on a plain connection, the writer started at the first write
-    (a repeat run with nothing new never starts it), or at once for a new or older database."""
+    (a repeat run with nothing new never starts it), or at once for a new, older or foreign database."""
 
     def __init__(self, path: str):
         self.path = path
         self._writer: Optional[Writer] = None
         self._conn: Optional[sqlite3.Connection] = None
         if os.path.exists(path):
-            self._conn = db.connect(path, readonly=True)
-            if self._conn.execute("PRAGMA user_version").fetchone()[0] != db.SCHEMA_VERSION:
-                self.writer()  # migrates before anything is read
-        else:
+            current = False
+            try:
+                self._conn = db.connect(path, readonly=True)
+                current = (self._conn.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION
+                           and db.get_meta(self._conn, "cache_format") == CACHE_FORMAT)
+            except sqlite3.DatabaseError:  # not a database of ours at all
+                pass
+            if not current:
+                if self._conn is not None:
+                    self._conn.close()
+                self._conn = None
+                for stale in (path, path + "-wal", path + "-shm"):
+                    if os.path.exists(stale):
+                        os.remove(stale)
+        if self._conn is None:
             self.writer()  # creates it
 
     def writer(self) -> Writer:
         if self._writer is None:
-            self._writer = Writer(self.path, check=False, keep_raw=False, dims=False)
+            self._writer = Writer(self.path, check=False, keep_raw=False, dims=False, keys_only=True)
             self._writer.start()
-            self._writer.submit_call(_drop_time_indexes).wait(60)
+            self._writer.submit_call(lambda conn: db.set_meta(conn, "cache_format", CACHE_FORMAT)).wait(60)
         return self._writer
 
     def load_state(self, provider_id: str, account_id: str) -> Tuple[dict, str]:

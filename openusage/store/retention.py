@@ -22,9 +22,11 @@ def prune(conn: sqlite3.Connection, retention_days: int, now: Optional[float] = 
 
 
 def clear_history(conn: sqlite3.Connection) -> None:
-    """Forget all usage history: events, rollups and sessions."""
+    """Forget all usage history: events, rollups and sessions (and the reports cache's event keys)."""
     for table in ("events", "rollup_q", "rollup_d", "dim_q", "dim_d", "sessions"):
         conn.execute(f"DELETE FROM {table}")
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='cache_keys'").fetchone():
+        conn.execute("DELETE FROM cache_keys")
 
 
 def clear_cache(conn: sqlite3.Connection) -> None:

@@ -68,12 +68,17 @@ class Writer(threading.Thread):
     """Owns the write connection; everything that changes the database goes through it."""
 
     def __init__(self, db_path: str, conn: Optional[sqlite3.Connection] = None, check: bool = True,
-                 keep_raw: bool = True, dims: bool = True):
+                 keep_raw: bool = True, dims: bool = True, keys_only: bool = False):
         super().__init__(name="store-writer", daemon=True)
         self.db_path = db_path
         self.keep_raw = keep_raw  # the reports cache never shows raw payloads: it need not keep them
         self.dims = dims  # tool, MCP, project and session breakdowns (the read model's; reports never read them)
+        # The reports cache keeps no event rows: a 64-bit hash of each dedup key and the counts a later
+        # copy grows from (cache_keys), and the rollups, summed in Python. About a third of the cost.
+        self.keys_only = keys_only
         self.conn = conn or db.open_store(db_path, check=check)
+        if keys_only:
+            self.conn.execute(_CACHE_KEYS_TABLE)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()  # C-implemented: cheaper per hook
         self._day_cache: Dict[int, str] = {}
         self._day_function = False
@@ -225,7 +230,7 @@ class Writer(threading.Thread):
 
     def _apply_events(self, events: List[UsageEvent], agg: _Aggregate) -> Dict[str, int]:
         """Store new events, grow stored messages, drop duplicates; rollups follow what was stored."""
-        if len(events) < BULK_ROLLUP_MIN:
+        if len(events) < BULK_ROLLUP_MIN and not self.keys_only:
             counts = self._apply_each(events, agg)
         else:
             counts = self._apply_bulk(events, agg)
@@ -264,9 +269,10 @@ class Writer(threading.Thread):
                 copies[key] = [ev]
             else:
                 found.append(ev)
-        stored_rows = self._stored_rows(copies)
+        stored_rows = self._stored_key_rows(copies) if self.keys_only else self._stored_rows(copies)
         stored = updated = dups = 0
         fresh: List[Tuple[str, UsageEvent]] = []
+        grown: List[Tuple[UsageEvent, tuple]] = []
         for key, evs in copies.items():
             row = stored_rows.get(key)
             best: Optional[UsageEvent] = None
@@ -285,8 +291,14 @@ class Writer(threading.Thread):
             if row is None:
                 fresh.append((key, best))
             else:
-                self._add_rollups(agg, best, self._grow(best, row))
-        self._insert_bulk(fresh)
+                grown.append((best, row))
+        # New rows first, then growth: a session's project is its first stored event's either way.
+        if self.keys_only:
+            self._insert_keys(fresh, agg)
+        else:
+            self._insert_bulk(fresh)
+        for best, row in grown:
+            self._add_rollups(agg, best, self._grow(best, row))
         return {"stored": stored, "updated": updated, "duplicates": dups}
 
     def _raw(self, ev: UsageEvent) -> Optional[str]:
@@ -311,6 +323,31 @@ class Writer(threading.Thread):
                 found[row[0]] = row[1:]
         return found
 
+    def _stored_key_rows(self, keys: Dict[str, Any]) -> Dict[str, tuple]:
+        """_stored_rows from cache_keys: key -> (hash, input, output, cache_read, cache_write, ...)."""
+        hashes = {_key_hash(key): key for key in keys}
+        found: Dict[str, tuple] = {}
+        wanted = list(hashes)
+        for i in range(0, len(wanted), _LOOKUP_CHUNK):
+            chunk = wanted[i:i + _LOOKUP_CHUNK]
+            for row in self.conn.execute(
+                "SELECT hash, input, output, cache_read, cache_write, reasoning, cost, cost_logged, cost_computed "
+                f"FROM cache_keys WHERE hash IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ):
+                found[hashes[row[0]]] = row
+        return found
+
+    def _insert_keys(self, fresh: List[Tuple[str, UsageEvent]], agg: _Aggregate) -> None:
+        rows = []
+        for key, ev in fresh:
+            rows.append((_key_hash(key), ev.input_tokens, ev.output_tokens, ev.cache_read_tokens,
+                         ev.cache_write_tokens, ev.reasoning_tokens, ev.cost_usd, ev.cost_logged_usd,
+                         ev.cost_computed_usd))
+            self._add_rollups(agg, ev, _full_delta(ev))
+        rows.sort()  # in key order: each b-tree page is visited once
+        self.conn.executemany("INSERT INTO cache_keys VALUES (?,?,?,?,?,?,?,?,?)", rows)
+
     def _insert_bulk(self, fresh: List[Tuple[str, UsageEvent]]) -> None:
         if not fresh:
             return
@@ -327,13 +364,21 @@ class Writer(threading.Thread):
 
     def _grow(self, ev: UsageEvent, row: tuple) -> Dict[str, float]:
         """Replace a stored message (its row) by a later copy with larger totals; the rollup delta."""
-        self.conn.execute(
-            "UPDATE events SET input_tokens=?, output_tokens=?, cache_read_tokens=?, cache_write_tokens=?, "
-            "reasoning_tokens=?, cost_usd=?, cost_logged_usd=?, cost_computed_usd=?, model=COALESCE(?, model), raw=? "
-            "WHERE id=?",
-            (ev.input_tokens, ev.output_tokens, ev.cache_read_tokens, ev.cache_write_tokens, ev.reasoning_tokens,
-             ev.cost_usd, ev.cost_logged_usd, ev.cost_computed_usd, ev.model, self._raw(ev), row[0]),
-        )
+        if self.keys_only:
+            self.conn.execute(
+                "UPDATE cache_keys SET input=?, output=?, cache_read=?, cache_write=?, reasoning=?, cost=?, "
+                "cost_logged=?, cost_computed=? WHERE hash=?",
+                (ev.input_tokens, ev.output_tokens, ev.cache_read_tokens, ev.cache_write_tokens, ev.reasoning_tokens,
+                 ev.cost_usd, ev.cost_logged_usd, ev.cost_computed_usd, row[0]),
+            )
+        else:
+            self.conn.execute(
+                "UPDATE events SET input_tokens=?, output_tokens=?, cache_read_tokens=?, cache_write_tokens=?, "
+                "reasoning_tokens=?, cost_usd=?, cost_logged_usd=?, cost_computed_usd=?, model=COALESCE(?, model), "
+                "raw=? WHERE id=?",
+                (ev.input_tokens, ev.output_tokens, ev.cache_read_tokens, ev.cache_write_tokens, ev.reasoning_tokens,
+                 ev.cost_usd, ev.cost_logged_usd, ev.cost_computed_usd, ev.model, self._raw(ev), row[0]),
+            )
         old_calc = (row[8] if row[8] is not None else row[6]) or 0.0
         return {
             "input": ev.input_tokens - row[1],
@@ -627,3 +672,24 @@ _BULK_ROLLUP_SQL = (
 # The reports cache keeps no breakdowns: events, usage rollups and sessions only.
 _BULK_ROLLUP_SQL_NO_DIMS = tuple(sql for sql in _BULK_ROLLUP_SQL
                                  if "dim_" not in sql and "batch_dims" not in sql and sql != _BATCH_DIMS)
+
+
+_CACHE_KEYS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS cache_keys (hash INTEGER PRIMARY KEY, input INTEGER NOT NULL, "
+    "output INTEGER NOT NULL, cache_read INTEGER NOT NULL, cache_write INTEGER NOT NULL, "
+    "reasoning INTEGER NOT NULL, cost REAL, cost_logged REAL, cost_computed REAL)"
+)
+
+
+def _key_hash(key: str) -> int:
+    """A dedup key as a signed 64-bit integer (BLAKE2b). Among a million keys, the odds that two
+    share a hash are about 3 in 100 million."""
+    global _blake2b
+    if _blake2b is None:
+        from hashlib import blake2b  # here: a warm report that writes nothing never loads hashlib
+
+        _blake2b = blake2b
+    return int.from_bytes(_blake2b(key.encode("utf-8"), digest_size=8).digest(), "big", signed=True)
+
+
+_blake2b: Any = None

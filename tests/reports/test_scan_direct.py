@@ -55,9 +55,10 @@ def test_the_cache_keeps_what_reports_read_and_no_more(isolated_home, zone):
     path = source.scan_direct(config.load(), ["claude_code"])
     conn = sqlite3.connect(path)
     try:
-        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-        assert "events_time" not in indexes and "events_account_time" not in indexes
+        assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0  # keys only, no event rows
+        assert conn.execute("SELECT COUNT(*), SUM(output) FROM cache_keys").fetchone() == (2, 30)
         assert conn.execute("SELECT COUNT(*) FROM dim_q").fetchone()[0] == 0
+        assert conn.execute("SELECT value FROM meta WHERE key='cache_format'").fetchone() == (source.CACHE_FORMAT,)
         assert conn.execute("SELECT day, output FROM rollup_d ORDER BY day").fetchall() == [
             ("2026-03-01", 10), ("2026-03-02", 20)]
         assert conn.execute("SELECT session_id FROM sessions").fetchall() == [("s1",)]
@@ -83,3 +84,24 @@ def test_an_id_less_message_keeps_its_key_across_scans(isolated_home):
     _append(transcript, text.rstrip("\n"), _assistant("m2", 1))
     source.scan_direct(settings, ["claude_code"])
     assert _saved(path)[2] == 21
+
+
+def test_a_cache_of_another_format_is_rebuilt_from_the_logs(isolated_home):
+    from openusage.store.writer import Writer
+
+    transcript = os.path.join(str(isolated_home), ".claude", "projects", "-home-u-app", "s1.jsonl")
+    _append(transcript, _assistant("m1", 10))
+    settings = config.load()
+    path = source.cache_db_path()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    old = Writer(path, check=False)  # an older cache: event rows, its state says the file was read
+    old.start()
+    old.submit_state("claude_code", "claude_code", {"files": {transcript: {"offset": 10**6}}}).wait(10)
+    old.stop()
+    old.conn.close()
+    source.scan_direct(settings, ["claude_code"])
+    assert _saved(path)[2] == 10  # read again from the start, into the new layout
+    with open(path, "r+b") as fh:  # and a file that is no database at all
+        fh.write(b"not a database" * 100)
+    source.scan_direct(settings, ["claude_code"])
+    assert _saved(path)[2] == 10

@@ -116,6 +116,49 @@ def test_a_writer_without_breakdowns_stores_the_same_usage(tmp_path, zone, seed)
     assert lean["dim_q"] == lean["dim_d"] == []
 
 
+@pytest.mark.parametrize("seed", [6, 7, 8])
+def test_a_keys_only_writer_sums_what_the_full_writer_does(tmp_path, zone, seed):
+    zone("Asia/Kathmandu")
+    events = generated(seed)
+    half = len(events) // 2
+    batches = [events[:half], events[half:-40]] + [[e] for e in events[-40:]]  # bulk, then hook-sized
+    full_results, full_counters = write(str(tmp_path / "full.db"), batches, dims=False)
+    keys_results, keys_counters = write(str(tmp_path / "keys.db"), batches, dims=False, keep_raw=False,
+                                        keys_only=True)
+    assert full_counters == keys_counters and full_results == keys_results
+    full, keys = dump(str(tmp_path / "full.db")), dump(str(tmp_path / "keys.db"))
+    for table in ("rollup_q", "rollup_d", "sessions"):
+        assert full[table] == keys[table], table
+    assert keys["events"] == []
+    conn = db.connect(str(tmp_path / "keys.db"), readonly=True)
+    stored = conn.execute("SELECT COUNT(*), SUM(input), SUM(output), SUM(cache_read), SUM(cache_write) "
+                          "FROM cache_keys").fetchone()
+    conn.close()
+    sums = [sum(r[i] for r in full["events"]) for i in (3, 4, 5, 6)]
+    assert stored == (len(full["events"]), *sums)  # one key per stored event, holding its current counts
+
+
+def test_clearing_history_clears_the_cache_keys(tmp_path):
+    from openusage.store import retention
+
+    path = str(tmp_path / "keys.db")
+    write(path, [generated(9, n=400)], keys_only=True, dims=False)
+    conn = db.connect(path)
+    conn.execute("BEGIN IMMEDIATE")
+    retention.clear_history(conn)
+    conn.execute("COMMIT")
+    assert conn.execute("SELECT COUNT(*) FROM cache_keys").fetchone()[0] == 0
+    assert conn.execute("SELECT COUNT(*) FROM rollup_q").fetchone()[0] == 0
+    conn.close()
+    full = str(tmp_path / "full.db")
+    write(full, [generated(9, n=400)])
+    conn = db.connect(full)
+    conn.execute("BEGIN IMMEDIATE")
+    retention.clear_history(conn)  # a store without cache_keys: nothing to clear there
+    conn.execute("COMMIT")
+    conn.close()
+
+
 def test_copies_in_one_batch_settle_against_the_stored_row(tmp_path):
     """A smaller copy, then a larger one, of a stored message: one duplicate, one update, rollups grow once."""
     path = str(tmp_path / "s.db")
