@@ -189,6 +189,9 @@ class FetchContext:
     command: CommandAccess
     state: Dict[str, Any]  # per-account incremental state, persisted by the caller after the fetch
     cookies: Dict[str, str] = field(default_factory=dict)  # imported browser cookies (cookie_domains)
+    # False when the caller stores no payloads (the reports cache): a collector may then leave `raw` out
+    # of the events that have an id (an id-less event's key is its payload's fingerprint).
+    keep_raw: bool = True
 
 
 class Provider:
@@ -245,6 +248,7 @@ def make_context(
     home: Optional[str] = None,
     environ: Optional[Dict[str, str]] = None,
     now: Optional[float] = None,
+    keep_raw: bool = True,
 ) -> FetchContext:
     allowed = list(provider.env_vars)
     if account.api_key_env:
@@ -260,6 +264,7 @@ def make_context(
         command=CommandAccess(provider.programs),
         state=state,
         cookies=_cookies(provider),
+        keep_raw=keep_raw,
     )
 
 

@@ -76,7 +76,7 @@ class ClaudeCodeProvider(Provider):
         if live:
             snapshot.rate_limits = live["rate_limits"]
             snapshot.extras["limits_observed_at"] = live["observed_at"]
-        collector = Collector(account.id, ctx.state, ctx.fs.home, ctx.now, ctx.log)
+        collector = Collector(account.id, ctx.state, ctx.fs.home, ctx.now, ctx.log, keep_raw=ctx.keep_raw)
         return FetchResult(snapshot=snapshot, events=collector.run(roots, snapshot),  # type: ignore[arg-type]
                            state_changed=lambda: collector.state_changed)
 
@@ -198,7 +198,7 @@ class Collector:
     """One poll over every transcript: yields events, advancing per-file cursors in `state`."""
 
     def __init__(self, account_id: str, state: Dict[str, Any], home: str, now: float,
-                 log: Optional[logging.Logger] = None):
+                 log: Optional[logging.Logger] = None, keep_raw: bool = True):
         self.account_id = account_id
         self.log = log or logging.getLogger(__name__)
         self.state = state
@@ -207,6 +207,7 @@ class Collector:
         self.counters = Counters()
         self.tools_seen: set = set()
         self.state_changed = False  # known once run() is consumed
+        self.keep_raw = keep_raw
 
     def run(self, roots: List[str], snapshot: UsageSnapshot) -> Iterator[UsageEvent]:
         """Read every file, then fill in the snapshot and forget files that no longer exist."""
@@ -274,7 +275,7 @@ class Collector:
         import multiprocessing
 
         order = [f.path for f, _ in changed]
-        tasks = iter(_session_groups(changed, files, self.account_id, self.home, self.now))
+        tasks = iter(_session_groups(changed, files, self.account_id, self.home, self.now, self.keep_raw))
         done: Dict[str, tuple] = {}
         pending: Deque[Any] = deque()
         workers = _workers()
@@ -362,7 +363,7 @@ class Collector:
 
     def _usage_event(self, line: AssistantLine, f: TranscriptFile, ctx: Dict[str, Any]) -> UsageEvent:
         self.counters.messages += 1
-        return usage_event(line, self.account_id, f.session_id, self._project(line, f, ctx))
+        return usage_event(line, self.account_id, f.session_id, self._project(line, f, ctx), self.keep_raw)
 
     def _tool_events(self, line: AssistantLine, f: TranscriptFile, ctx: Dict[str, Any]) -> List[UsageEvent]:
         out = []
@@ -372,7 +373,7 @@ class Collector:
             self.tools_seen.add(tool_id)
             self.counters.tool_calls += 1
             out.append(tool_event(line, tool_id, tool_name, self.account_id, f.session_id,
-                                  self._project(line, f, ctx)))
+                                  self._project(line, f, ctx), self.keep_raw))
         return out
 
     def _project(self, line: AssistantLine, f: TranscriptFile, ctx: Dict[str, Any]) -> str:
@@ -468,24 +469,24 @@ def _quiet_worker() -> None:
 
 
 def _session_groups(changed: List[Tuple[TranscriptFile, Dict]], files: Dict[str, Any], account_id: str,
-                    home: str, now: float) -> List[tuple]:
+                    home: str, now: float, keep_raw: bool = True) -> List[tuple]:
     """Tasks of one session file and its subagent files each, in file order."""
     groups: Dict[Tuple[str, str], List[tuple]] = {}
     for f, cursor in changed:
         parent_cursor = files.get(f.parent_path) if f.parent_path else None
         groups.setdefault((f.project_dir, f.session_id), []).append((f, cursor, parent_cursor))
-    return [(account_id, home, now, group) for group in groups.values()]
+    return [(account_id, home, now, keep_raw, group) for group in groups.values()]
 
 
 def _read_group(task: tuple) -> List[tuple]:
     """Worker: read the files of one session; (path, cursor, events as tuples, counters, error) each."""
-    account_id, home, now, group = task
+    account_id, home, now, keep_raw, group = task
     files: Dict[str, Any] = {}
     out = []
     for f, cursor, parent_cursor in group:
         if f.parent_path and f.parent_path not in files and parent_cursor is not None:
             files[f.parent_path] = parent_cursor  # the parent was read in an earlier poll
-        collector = Collector(account_id, {"files": files}, home, now)
+        collector = Collector(account_id, {"files": files}, home, now, keep_raw=keep_raw)
         try:
             events = collector._read(f, cursor, files)
         except OSError as exc:
@@ -716,8 +717,11 @@ def compute_line_cost(line: AssistantLine) -> Optional[float]:
 
 
 def usage_event(line: AssistantLine, account_id: str, session_id: Optional[str],
-                project: Optional[str]) -> UsageEvent:
-    """The message_usage event of one assistant line (the session id of the line wins over the path's)."""
+                project: Optional[str], keep_raw: bool = True) -> UsageEvent:
+    """The message_usage event of one assistant line (the session id of the line wins over the path's).
+
+    Without keep_raw, an event with a key has no raw (an id-less one keeps it: its key is its fingerprint).
+    """
     computed = compute_line_cost(line)
     return UsageEvent(
         source=PROVIDER_ID, provider_id=PROVIDER_ID, account_id=account_id, event_type="message_usage",
@@ -726,17 +730,17 @@ def usage_event(line: AssistantLine, account_id: str, session_id: Optional[str],
         cache_read_tokens=line.cache_read_tokens, cache_write_tokens=line.cache_write_tokens,
         cost_usd=_pricing().apply_cost_mode("auto", line.cost_logged, computed),
         cost_logged_usd=line.cost_logged, cost_computed_usd=computed,
-        requests=1, project=project, raw=line.raw,
+        requests=1, project=project, raw=line.raw if keep_raw or line.key is None else None,
     )
 
 
 def tool_event(line: AssistantLine, tool_id: str, tool_name: str, account_id: str, session_id: Optional[str],
-               project: Optional[str]) -> UsageEvent:
+               project: Optional[str], keep_raw: bool = True) -> UsageEvent:
     """The tool_usage event of one tool_use block; its key matches the PostToolUse hook's tool_use_id."""
     return UsageEvent(
         source=PROVIDER_ID, provider_id=PROVIDER_ID, account_id=account_id, event_type="tool_usage",
         occurred_at=line.occurred_at, session_id=line.session_id or session_id, tool_call_id=tool_id,
         tool_name=tool_name, mcp_server=split_mcp_tool(tool_name), model=line.model, requests=0,
         project=project,
-        raw={"uuid": line.uuid, "message_id": line.message_id, "isSidechain": line.sidechain},
+        raw={"uuid": line.uuid, "message_id": line.message_id, "isSidechain": line.sidechain} if keep_raw else None,
     )

@@ -75,7 +75,7 @@ def scan_direct(settings: config.Settings, providers: Optional[List[str]] = None
     try:
         for provider, account in local_collectors(settings, providers):
             state, saved = store.load_state(provider.id, account.id)
-            ctx = make_context(provider, account, state, log=log)
+            ctx = make_context(provider, account, state, log=log, keep_raw=False)
             try:
                 result = provider.fetch(account, ctx)
                 # Parsing goes on while the writer commits the previous batches (SQLite works

@@ -483,6 +483,27 @@ def test_state_changed_tells_whether_a_poll_moved_anything(tmp_path):
     assert changed(later) is True  # a file gone from the state
 
 
+@pytest.mark.parametrize("workers", [False, True])
+def test_without_keep_raw_only_id_less_events_carry_a_payload(tmp_path, monkeypatch, workers):
+    from openusage.providers.base import make_context
+
+    root = tmp_path / ".claude"
+    write(session_file(root, "a"), [assistant("m1", "r1", content=[tool_use("toolu_1", "Bash")]),
+                                    assistant(None, None, out=3)])
+    if workers:
+        monkeypatch.setattr(cc, "PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr(cc, "_workers", lambda: 1)
+    ctx = make_context(PROVIDER, ACCOUNT, {}, home=str(tmp_path), keep_raw=False)
+    events = list(PROVIDER.fetch(ACCOUNT, ctx).events)
+    by_kind = {(e.event_type, e.message_id is not None): e for e in events}
+    assert by_kind[("tool_usage", False)].raw is None
+    assert by_kind[("message_usage", True)].raw is None and by_kind[("message_usage", True)].message_id == "m1:r1"
+    id_less = by_kind[("message_usage", False)]
+    assert id_less.raw["usage"]["output_tokens"] == 3  # its dedup key is its payload's fingerprint
+    kept = list(Poller(tmp_path).fetch().events)
+    assert all(e.raw is not None for e in kept)
+
+
 def test_abandoned_poll_does_not_lose_events(tmp_path):
     root = tmp_path / ".claude"
     poller = Poller(tmp_path)
