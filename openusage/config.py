@@ -47,6 +47,8 @@ class ConfigError(ValueError):
 
 @dataclass
 class Settings:
+    """settings.json as read: the raw document, where it lives and whether it exists."""
+
     raw: Dict[str, Any]  # the file as read, unknown keys included
     path: str
     exists: bool = True

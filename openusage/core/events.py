@@ -24,6 +24,8 @@ _VOLATILE_KEYS = {"delivered_at", "retry", "attempt"}
 
 @dataclass
 class UsageEvent:
+    """One normalized usage event (DESIGN section 6): a message, turn, tool call or other fact."""
+
     source: str
     provider_id: str
     account_id: str

@@ -68,6 +68,8 @@ def _dump(value: Any) -> Any:
 
 @dataclass
 class SpendLimits(_Record):
+    """Spend caps of an account: hard and soft limits, and what the plan includes."""
+
     hard: Optional[float] = None
     soft: Optional[float] = None
     plan_included: Optional[float] = None
@@ -76,6 +78,8 @@ class SpendLimits(_Record):
 
 @dataclass
 class Balance(_Record):
+    """Money left on a prepaid account: cash, vouchers and granted credit."""
+
     cash: Optional[float] = None
     voucher: Optional[float] = None
     granted: Optional[float] = None
@@ -83,6 +87,8 @@ class Balance(_Record):
 
 @dataclass
 class Spend(_Record):
+    """What an account spent in the window, with its limits and balance."""
+
     total: Optional[float] = None
     cycle: Optional[float] = None
     limits: Optional[SpendLimits] = None
@@ -92,6 +98,8 @@ class Spend(_Record):
 
 @dataclass
 class Tokens(_Record):
+    """Token counts of the window by kind, and their total."""
+
     input: Optional[int] = None
     output: Optional[int] = None
     cache_read: Optional[int] = None
@@ -109,6 +117,8 @@ class Tokens(_Record):
 
 @dataclass
 class RateLimit(_Record):
+    """One rate limit or quota: its size, what is used and left, its window and reset."""
+
     limit: Optional[float] = None
     remaining: Optional[float] = None
     used: Optional[float] = None
@@ -129,6 +139,8 @@ class RateLimit(_Record):
 
 @dataclass
 class ModelUsage(_Record):
+    """Tokens, requests and cost of one model in the window."""
+
     model: str = ""
     input: Optional[int] = None
     output: Optional[int] = None
@@ -144,6 +156,8 @@ class ModelUsage(_Record):
 
 @dataclass
 class DailyPoint(_Record):
+    """One day of a window's series: cost, tokens and requests."""
+
     date: str = ""
     cost: Optional[float] = None
     tokens: Optional[int] = None
@@ -166,6 +180,8 @@ class Breakdown(_Record):
 
 @dataclass
 class UsageSnapshot(_Record):
+    """One provider account's usage for a time window (DESIGN section 5): the read model's unit."""
+
     provider_id: str
     account_id: str
     display_name: Optional[str] = None

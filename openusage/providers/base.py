@@ -73,6 +73,8 @@ class AccountConfig:
 
 @dataclass
 class FetchResult:
+    """What a fetch returns: the snapshot and the events it read (a lazy stream for collectors)."""
+
     snapshot: UsageSnapshot
     events: List[UsageEvent] = field(default_factory=list)
     # Asked once the events are consumed: whether the fetch changed its state (None: unknown). A

@@ -182,6 +182,8 @@ def project_from_cwd(cwd: str) -> str:
 
 @dataclass
 class Counters(tail.ReadCounters):
+    """What one poll read, for the snapshot's diagnostics."""
+
     messages: int = 0
     tool_calls: int = 0
     replays_dropped: int = 0

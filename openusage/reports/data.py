@@ -13,6 +13,8 @@ TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_write_tokens", "cache_re
 
 @dataclass
 class Row:
+    """One quarter-hour (or folded period) of usage of one provider, account, model, project and session."""
+
     at: float  # start of the quarter-hour bucket, epoch seconds
     provider_id: str
     account_id: str

@@ -13,13 +13,15 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Iterator, List, Optional, Tuple
 
 from openusage import accounts as accounts_mod
 from openusage import config, paths
 from openusage.providers.base import make_context
 from openusage.store import db
-from openusage.store.writer import Writer
+
+if TYPE_CHECKING:
+    from openusage.store.writer import Writer
 
 log = logging.getLogger("openusage.reports")
 
@@ -143,6 +145,8 @@ class _CacheStore:
 
     def writer(self) -> Writer:
         if self._writer is None:
+            from openusage.store.writer import Writer  # a warm run that writes nothing never loads it
+
             self._writer = Writer(self.path, check=False, keep_raw=False, dims=False, keys_only=True)
             self._writer.start()
             self._writer.submit_call(lambda conn: db.set_meta(conn, "cache_format", CACHE_FORMAT)).wait(60)
