@@ -83,6 +83,11 @@ def _run(args: argparse.Namespace, socket_path: str) -> int:
         return EXIT_RUNTIME
     # Everything is committed and the socket is gone; a provider fetch stuck in a worker thread must
     # not hold the exit (the interpreter would join it).
+    mp_util = sys.modules.get("multiprocessing.util")
+    if mp_util is not None:
+        # A catch-up read the stop interrupted has worker processes: end them as an ordinary exit
+        # does (os._exit skips it), or the resource tracker reports their semaphores as leaked.
+        mp_util._exit_function()
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
