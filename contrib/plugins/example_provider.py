@@ -8,7 +8,10 @@ Rules a plugin keeps, like the built-ins:
 - It reaches the outside only through `ctx`: ctx.env.get(name) for the variables listed in env_vars
   (and the account's api_key_env), ctx.http.request(...), ctx.command.run(...) for the programs listed
   in programs, ctx.fs for files under the home directory, ctx.now, ctx.log, and ctx.state (a dict
-  kept between polls, for incremental reading).
+  kept between polls, for incremental reading). ctx.keep_raw is False when the caller stores no
+  payloads (the reports cache): an event with an id may then leave raw out.
+- FetchResult.state_changed (optional): a function the caller asks once the events are consumed,
+  whether the fetch changed ctx.state; an unchanged state is then not encoded to find out.
 - It never logs, stores or returns a key.
 - It raises ProviderError(status, message) for what the user should see: "AUTH" (no or bad key),
   "LIMIT" (rate limited; pass resets_at), "ERR" (anything else). Other exceptions become ERR too.
