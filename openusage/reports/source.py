@@ -147,7 +147,7 @@ class _CacheStore:
         if self._writer is None:
             from openusage.store.writer import Writer  # a warm run that writes nothing never loads it
 
-            self._writer = Writer(self.path, check=False, keep_raw=False, dims=False, keys_only=True)
+            self._writer = Writer(self.path, check=False, keep_raw=False, keys_only=True)
             self._writer.start()
             self._writer.submit_call(lambda conn: db.set_meta(conn, "cache_format", CACHE_FORMAT)).wait(60)
         return self._writer

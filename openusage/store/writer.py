@@ -68,13 +68,13 @@ class Writer(threading.Thread):
     """Owns the write connection; everything that changes the database goes through it."""
 
     def __init__(self, db_path: str, conn: Optional[sqlite3.Connection] = None, check: bool = True,
-                 keep_raw: bool = True, dims: bool = True, keys_only: bool = False):
+                 keep_raw: bool = True, keys_only: bool = False):
         super().__init__(name="store-writer", daemon=True)
         self.db_path = db_path
         self.keep_raw = keep_raw  # the reports cache never shows raw payloads: it need not keep them
-        self.dims = dims  # tool, MCP, project and session breakdowns (the read model's; reports never read them)
-        # The reports cache keeps no event rows: a 64-bit hash of each dedup key and the counts a later
-        # copy grows from (cache_keys), and the rollups, summed in Python. About a third of the cost.
+        # The reports cache: no event rows but a 64-bit hash of each dedup key with the counts a later
+        # copy grows from (cache_keys); usage rollups and sessions summed in Python; no breakdowns (the
+        # read model's; reports never read them). About a third of the cost of a scan's writes.
         self.keys_only = keys_only
         self.conn = conn or db.open_store(db_path, check=check)
         if keys_only:
@@ -359,7 +359,7 @@ class Writer(threading.Thread):
             self.conn.create_function("ou_local_day", 1, self._day, deterministic=True)
             self.conn.execute(_BATCH_DIMS_TABLE)
             self._day_function = True
-        for sql in _BULK_ROLLUP_SQL if self.dims else _BULK_ROLLUP_SQL_NO_DIMS:
+        for sql in _BULK_ROLLUP_SQL:
             self.conn.execute(sql, {"first": first_id})
 
     def _grow(self, ev: UsageEvent, row: tuple) -> Dict[str, float]:
@@ -414,7 +414,7 @@ class Writer(threading.Thread):
             agg.usage_d[(*base, day, model)].add(quarter[:len(_USAGE_COLS)])
         if ev.session_id:
             agg.add_session(base, ev.session_id, ev.project, ev.occurred_at)
-        if not self.dims:
+        if self.keys_only:
             return
         tokens = d["input"] + d["output"] + d["cache_read"] + d["cache_write"]
         dim_delta = (d["calls"], d["requests"], tokens, d["cost"])
@@ -669,11 +669,6 @@ _BULK_ROLLUP_SQL = (
     "project=COALESCE(NULLIF(sessions.project, ''), excluded.project), "
     "first_at=MIN(sessions.first_at, excluded.first_at), last_at=MAX(sessions.last_at, excluded.last_at)",
 )
-# The reports cache keeps no breakdowns: events, usage rollups and sessions only.
-_BULK_ROLLUP_SQL_NO_DIMS = tuple(sql for sql in _BULK_ROLLUP_SQL
-                                 if "dim_" not in sql and "batch_dims" not in sql and sql != _BATCH_DIMS)
-
-
 _CACHE_KEYS_TABLE = (
     "CREATE TABLE IF NOT EXISTS cache_keys (hash INTEGER PRIMARY KEY, input INTEGER NOT NULL, "
     "output INTEGER NOT NULL, cache_read INTEGER NOT NULL, cache_write INTEGER NOT NULL, "

@@ -101,35 +101,19 @@ def test_bulk_batches_equal_one_by_one(tmp_path, zone, seed):
         assert one[table] == bulk[table], table
 
 
-@pytest.mark.parametrize("seed", [4, 5])
-def test_a_writer_without_breakdowns_stores_the_same_usage(tmp_path, zone, seed):
-    zone("America/St_Johns")
-    events = generated(seed)
-    half = len(events) // 2
-    write(str(tmp_path / "full.db"), [events[:half], events[half:]])
-    # The reports cache: bulk batches, then single events (a hook-sized write) against them.
-    write(str(tmp_path / "lean.db"), [events[:half], events[half:-40]] + [[e] for e in events[-40:]], dims=False)
-    full, lean = dump(str(tmp_path / "full.db")), dump(str(tmp_path / "lean.db"))
-    for table in ("rollup_q", "rollup_d", "sessions", "events"):
-        assert full[table] == lean[table], table
-    assert full["dim_q"] and full["dim_d"]
-    assert lean["dim_q"] == lean["dim_d"] == []
-
-
 @pytest.mark.parametrize("seed", [6, 7, 8])
 def test_a_keys_only_writer_sums_what_the_full_writer_does(tmp_path, zone, seed):
     zone("Asia/Kathmandu")
     events = generated(seed)
     half = len(events) // 2
     batches = [events[:half], events[half:-40]] + [[e] for e in events[-40:]]  # bulk, then hook-sized
-    full_results, full_counters = write(str(tmp_path / "full.db"), batches, dims=False)
-    keys_results, keys_counters = write(str(tmp_path / "keys.db"), batches, dims=False, keep_raw=False,
-                                        keys_only=True)
+    full_results, full_counters = write(str(tmp_path / "full.db"), batches)
+    keys_results, keys_counters = write(str(tmp_path / "keys.db"), batches, keep_raw=False, keys_only=True)
     assert full_counters == keys_counters and full_results == keys_results
     full, keys = dump(str(tmp_path / "full.db")), dump(str(tmp_path / "keys.db"))
     for table in ("rollup_q", "rollup_d", "sessions"):
         assert full[table] == keys[table], table
-    assert keys["events"] == []
+    assert keys["events"] == [] and keys["dim_q"] == keys["dim_d"] == [] and full["dim_q"] and full["dim_d"]
     conn = db.connect(str(tmp_path / "keys.db"), readonly=True)
     stored = conn.execute("SELECT COUNT(*), SUM(input), SUM(output), SUM(cache_read), SUM(cache_write) "
                           "FROM cache_keys").fetchone()
@@ -142,7 +126,7 @@ def test_clearing_history_clears_the_cache_keys(tmp_path):
     from openusage.store import retention
 
     path = str(tmp_path / "keys.db")
-    write(path, [generated(9, n=400)], keys_only=True, dims=False)
+    write(path, [generated(9, n=400)], keys_only=True)
     conn = db.connect(path)
     conn.execute("BEGIN IMMEDIATE")
     retention.clear_history(conn)
