@@ -1,7 +1,7 @@
 """Generate a Claude Code config dir of realistic transcripts, for the parse benchmark and the
 ccusage comparison.
 
-python bench/gen_claude.py DIR [--mb 500] [--seed 1] [--days 30]
+python bench/gen_claude.py DIR [--mb 500] [--seed 1] [--days 30] [--tool-results]
 
 Each session file holds user lines (with bulky text, like real prompts and tool results) and
 assistant lines with usage; an assistant message is written as streaming copies (same message.id
@@ -32,8 +32,13 @@ def _line(obj: dict) -> str:
     return json.dumps(obj, separators=(",", ":")) + "\n"
 
 
-def session_lines(rnd: random.Random, session: str, cwd: str, start: float, messages: int):
-    """The lines of one session file, and the (message key, final usage, model, time) of each message."""
+def session_lines(rnd: random.Random, session: str, cwd: str, start: float, messages: int,
+                  tool_results: bool = False):
+    """The lines of one session file, and the (message key, final usage, model, time) of each message.
+
+    tool_results: each tool call is answered by a user line carrying its output (1-24 KB, in the
+    message and again in toolUseResult, as Claude Code writes it), the bulk of a real transcript.
+    """
     lines = []
     truth = []
     t = start
@@ -61,9 +66,10 @@ def session_lines(rnd: random.Random, session: str, cwd: str, start: float, mess
             shown = dict(usage, output_tokens=usage["output_tokens"] if final else rnd.randint(1, 10),
                          service_tier="standard")
             content = [{"type": "text", "text": FILLER[: rnd.randint(100, 1500)]}]
+            tool_id = ""
             if tool and final:
-                content.append({"type": "tool_use", "id": "toolu_01" + uuid.UUID(int=rnd.getrandbits(128)).hex[:22],
-                                "name": tool, "input": {"path": "/tmp/x"}})
+                tool_id = "toolu_01" + uuid.UUID(int=rnd.getrandbits(128)).hex[:22]
+                content.append({"type": "tool_use", "id": tool_id, "name": tool, "input": {"path": "/tmp/x"}})
             line_id = str(uuid.UUID(int=rnd.getrandbits(128)))
             lines.append(_line({"parentUuid": parent, "isSidechain": False, "userType": "external", "cwd": cwd,
                                 "sessionId": session, "version": "2.0.14", "type": "assistant",
@@ -72,11 +78,22 @@ def session_lines(rnd: random.Random, session: str, cwd: str, start: float, mess
                                             "usage": shown},
                                 "requestId": req_id, "uuid": line_id, "timestamp": _ts(t)}))
             parent = line_id
+            if tool and final and tool_results:
+                output = (FILLER * 8)[: rnd.randint(1024, 24 * 1024)]
+                result_id = str(uuid.UUID(int=rnd.getrandbits(128)))
+                lines.append(_line({"parentUuid": parent, "isSidechain": False, "userType": "external", "cwd": cwd,
+                                    "sessionId": session, "version": "2.0.14", "type": "user",
+                                    "message": {"role": "user", "content": [
+                                        {"type": "tool_result", "tool_use_id": tool_id, "content": output}]},
+                                    "toolUseResult": {"stdout": output, "stderr": "", "interrupted": False},
+                                    "uuid": result_id, "timestamp": _ts(t + 0.5)}))
+                parent = result_id
         truth.append((f"{msg_id}:{req_id}", usage, model, t))
     return lines, truth
 
 
-def generate(root: str, megabytes: float, seed: int = 1, days: int = 30, now: float = None) -> dict:
+def generate(root: str, megabytes: float, seed: int = 1, days: int = 30, now: float = None,
+             tool_results: bool = False) -> dict:
     """Write transcripts under root/projects until about `megabytes` are written; a summary."""
     rnd = random.Random(seed)
     now = time.time() if now is None else now
@@ -90,7 +107,7 @@ def generate(root: str, megabytes: float, seed: int = 1, days: int = 30, now: fl
         os.makedirs(folder, exist_ok=True)
         session = str(uuid.UUID(int=rnd.getrandbits(128)))
         start = now - rnd.uniform(0, days * 86400) - 3600
-        lines, truth = session_lines(rnd, session, cwd, start, rnd.randint(5, 120))
+        lines, truth = session_lines(rnd, session, cwd, start, rnd.randint(5, 120), tool_results)
         path = os.path.join(folder, f"{session}.jsonl")
         with open(path, "w", encoding="utf-8") as fh:
             fh.writelines(lines)
@@ -102,7 +119,7 @@ def generate(root: str, megabytes: float, seed: int = 1, days: int = 30, now: fl
         if rnd.random() < 0.15:
             sub = os.path.join(folder, session, "subagents")
             os.makedirs(sub, exist_ok=True)
-            sub_lines, sub_truth = session_lines(rnd, session, cwd, start + 60, rnd.randint(3, 20))
+            sub_lines, sub_truth = session_lines(rnd, session, cwd, start + 60, rnd.randint(3, 20), tool_results)
             sub_lines = [line.replace('"isSidechain":false', '"isSidechain":true') for line in sub_lines]
             sub_path = os.path.join(sub, f"agent-{rnd.getrandbits(32):08x}.jsonl")
             with open(sub_path, "w", encoding="utf-8") as fh:
@@ -121,9 +138,10 @@ def main() -> None:
     parser.add_argument("--mb", type=float, default=500.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--tool-results", action="store_true", help="answer tool calls with their output")
     args = parser.parse_args()
     started = time.time()
-    summary = generate(args.dir, args.mb, args.seed, args.days)
+    summary = generate(args.dir, args.mb, args.seed, args.days, tool_results=args.tool_results)
     print(json.dumps(dict(summary, seconds=round(time.time() - started, 1))))
 
 

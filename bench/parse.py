@@ -1,6 +1,6 @@
 """Parse benchmark: a generated Claude Code dir (~500 MB), cold scan and warm re-scan.
 
-python bench/parse.py [--mb 500] [--dir DIR] [--ccusage PATH]
+python bench/parse.py [--mb 500] [--dir DIR] [--ccusage PATH] [--tool-results]
 
 Measures `openusage daily --source direct` (cold: empty cache; warm: nothing new) by wall time and
 peak RSS of the process, beside `ccusage claude daily --offline` on the same dir in the same run
@@ -43,11 +43,15 @@ def main() -> int:
     parser.add_argument("--mb", type=float, default=500.0)
     parser.add_argument("--dir", help="reuse a generated dir (default: /tmp/openusage-bench-claude-<mb>)")
     parser.add_argument("--ccusage", default=shutil.which("ccusage"))
+    parser.add_argument("--tool-results", action="store_true",
+                        help="generate tool calls answered by their output (another shape of data; not the goal's)")
     args = parser.parse_args()
-    claude_dir = args.dir or f"/tmp/openusage-bench-claude-{int(args.mb)}"
+    shape = "-tool-results" if args.tool_results else ""
+    claude_dir = args.dir or f"/tmp/openusage-bench-claude-{int(args.mb)}{shape}"
     if not os.path.isdir(os.path.join(claude_dir, "projects")):
         print(f"generating {args.mb:.0f} MB in {claude_dir} ...", file=sys.stderr)
-        print(json.dumps(gen_claude.generate(claude_dir, args.mb, seed=3)), file=sys.stderr)
+        print(json.dumps(gen_claude.generate(claude_dir, args.mb, seed=3, tool_results=args.tool_results)),
+              file=sys.stderr)
     size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(claude_dir) for f in fs)
     results = {"data_mib": round(size / 2**20, 1)}
     # As installed for real: byte code written once (PYTHONDONTWRITEBYTECODE would recompile every
