@@ -105,3 +105,19 @@ def test_a_cache_of_another_format_is_rebuilt_from_the_logs(isolated_home):
         fh.write(b"not a database" * 100)
     source.scan_direct(settings, ["claude_code"])
     assert _saved(path)[2] == 10
+
+
+def test_a_copy_that_grows_after_a_scan_replaces_the_first_once(isolated_home):
+    transcript = os.path.join(str(isolated_home), ".claude", "projects", "-home-u-app", "s1.jsonl")
+    _append(transcript, _assistant("m1", 3))  # streaming: the first copy of the answer
+    settings = config.load()
+    path = source.scan_direct(settings, ["claude_code"])
+    assert _saved(path)[2] == 3
+    _append(transcript, _assistant("m1", 250), _assistant("m1", 250))  # the final copy, written twice
+    source.scan_direct(settings, ["claude_code"])
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT SUM(output), SUM(requests), SUM(events) FROM rollup_q").fetchone() == (250, 1, 1)
+        assert conn.execute("SELECT COUNT(*), SUM(output) FROM cache_keys").fetchone() == (1, 250)
+    finally:
+        conn.close()
