@@ -78,6 +78,8 @@ def scan_direct(settings: config.Settings, providers: Optional[List[str]] = None
         for provider, account in local_collectors(settings, providers):
             state, saved = store.load_state(provider.id, account.id)
             ctx = make_context(provider, account, state, log=log, keep_raw=False)
+            if spinner is not None:
+                spinner.source = provider.name
             try:
                 result = provider.fetch(account, ctx)
                 # Parsing goes on while the writer commits the previous batches (SQLite works
@@ -85,6 +87,8 @@ def scan_direct(settings: config.Settings, providers: Optional[List[str]] = None
                 batch: list = []
                 waiting: list = []
                 for ev in result.events or ():
+                    if spinner is not None:
+                        spinner.events += 1
                     if ev.tool_call_id or ev.message_id or ev.turn_id:
                         ev.raw = None  # the cache keeps no payloads; only an id-less event's key needs it
                     batch.append(ev)
@@ -191,9 +195,12 @@ def open_source(source: str, settings: config.Settings, socket_path: str, provid
 
 
 class _Spinner:
-    """A progress line on stderr for scans that take more than about a second."""
+    """A progress line on stderr for scans that take more than about a second: which collector, how
+    many events so far, how long."""
 
     def __init__(self, delay: float = 1.0):
+        self.source = ""  # set by the scan as it goes
+        self.events = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(delay,), daemon=True)
         self._shown = False
@@ -206,7 +213,9 @@ class _Spinner:
         frames = "|/-\\"
         i = 0
         while not self._stop.wait(0.2):
-            sys.stderr.write(f"\rscanning local logs {frames[i % 4]} {time.monotonic() - started:.0f}s")
+            where = f" {self.source}:" if self.source else ""
+            sys.stderr.write(f"\r\033[Kscanning local logs {frames[i % 4]}{where} {self.events:,} events, "
+                             f"{time.monotonic() - started:.0f}s")
             sys.stderr.flush()
             self._shown = True
             i += 1

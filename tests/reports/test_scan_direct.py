@@ -121,3 +121,19 @@ def test_a_copy_that_grows_after_a_scan_replaces_the_first_once(isolated_home):
         assert conn.execute("SELECT COUNT(*), SUM(output) FROM cache_keys").fetchone() == (1, 250)
     finally:
         conn.close()
+
+
+def test_the_progress_line_names_the_collector_and_counts_events(monkeypatch):
+    import io
+    import time
+
+    err = io.StringIO()
+    monkeypatch.setattr(source.sys, "stderr", err)
+    spinner = source._Spinner(delay=0.0)
+    spinner.source = "Claude Code"
+    spinner.events = 12345
+    time.sleep(0.5)
+    spinner.stop()
+    shown = err.getvalue()
+    assert "scanning local logs" in shown and "Claude Code: 12,345 events, 0s" in shown
+    assert shown.endswith("\r\033[K")  # the line is wiped when the scan ends
