@@ -200,14 +200,17 @@ class Daemon:
 
     def _maintenance(self) -> None:
         last_retention = 0.0
-        while not self.stop_event.wait(MAINTENANCE_INTERVAL):
+        first = True  # a daemon started after days away prunes at once, not an interval later
+        while first or not self.stop_event.wait(MAINTENANCE_INTERVAL):
             try:
-                self.drain_spool()
+                if not first:
+                    self.drain_spool()
                 if time.time() - last_retention > RETENTION_INTERVAL:
                     self.prune_history()
                     last_retention = time.time()
             except Exception:
                 log.exception("maintenance pass failed")
+            first = False
 
     def prune_history(self) -> int:
         """Drop per-event rows past data.retention_days (rollups stay)."""

@@ -116,9 +116,9 @@ def scan_direct(settings: config.Settings, providers: Optional[List[str]] = None
     return path
 
 
-# What the cache holds, named: a cache made by an older openusage (event rows, no cache_keys) is
-# rebuilt from the logs rather than read wrong.
-CACHE_FORMAT = "keys-1"
+# What the cache holds, named: a cache made by an older openusage (event rows, or the cache_keys of
+# keys-1) is rebuilt from the logs rather than read wrong.
+CACHE_FORMAT = "keys-2"
 
 
 class _CacheStore:

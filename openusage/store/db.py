@@ -11,14 +11,17 @@ import logging
 import os
 import sqlite3
 import time
-from typing import List
+from typing import Callable, List, Union
+
+from openusage.store import counted
 
 log = logging.getLogger("openusage.store")
 
 QUARTER = 900  # seconds in a rollup bucket
 
-# Each entry migrates from version i to i+1. Never edit a released entry; append a new one.
-MIGRATIONS: List[str] = [
+# Each entry migrates from version i to i+1: a script, or a function run in the migration's
+# transaction. Never edit a released entry; append a new one.
+MIGRATIONS: List[Union[str, Callable[[sqlite3.Connection], None]]] = [
     """
     CREATE TABLE events (
         id INTEGER PRIMARY KEY,
@@ -95,6 +98,8 @@ MIGRATIONS: List[str] = [
     );
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # 2: every counted event's key kept past pruning (store/counted.py), filled from the events held.
+    counted.create_from_events,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -121,8 +126,12 @@ def migrate(conn: sqlite3.Connection) -> int:
     for version in range(found, SCHEMA_VERSION):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _split(MIGRATIONS[version]):
-                conn.execute(statement)
+            step = MIGRATIONS[version]
+            if callable(step):
+                step(conn)
+            else:
+                for statement in _split(step):
+                    conn.execute(statement)
             conn.execute(f"PRAGMA user_version={version + 1}")
             conn.execute("COMMIT")
         except BaseException:

@@ -1,13 +1,16 @@
 """Retention: per-event detail is kept for data.retention_days; rollups are kept for good.
 
 Rollups are written in the same transaction as the events they sum, so every committed event
-already has its rollup and pruning never loses a total or a chart.
+already has its rollup and pruning never loses a total or a chart. Pruning never touches the counted
+keys (store/counted.py): a re-read of a pruned event's log line finds it counted and adds nothing.
 """
 from __future__ import annotations
 
 import sqlite3
 import time
 from typing import Optional
+
+from openusage.store import counted
 
 # One extra day so the partial first quarter-hour of a rolling window still has its raw events.
 MARGIN_SECONDS = 86400
@@ -22,11 +25,10 @@ def prune(conn: sqlite3.Connection, retention_days: int, now: Optional[float] = 
 
 
 def clear_history(conn: sqlite3.Connection) -> None:
-    """Forget all usage history: events, rollups and sessions (and the reports cache's event keys)."""
+    """Forget all usage history: events, rollups, sessions, and the keys of what was counted."""
     for table in ("events", "rollup_q", "rollup_d", "dim_q", "dim_d", "sessions"):
         conn.execute(f"DELETE FROM {table}")
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='cache_keys'").fetchone():
-        conn.execute("DELETE FROM cache_keys")
+    counted.clear(conn)
 
 
 def clear_cache(conn: sqlite3.Connection) -> None:

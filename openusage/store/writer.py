@@ -5,6 +5,7 @@ has committed, so a hook is acknowledged only once its event is durable in the W
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import queue
@@ -17,7 +18,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from openusage.core.events import UsageEvent
 from openusage.core.snapshot import UsageSnapshot
 from openusage.core.windows import local_date, tz_signature
-from openusage.store import db
+from openusage.store import counted, db
 
 log = logging.getLogger("openusage.store.writer")
 
@@ -28,9 +29,7 @@ _STOP = object()
 _USAGE_COLS = ("input", "output", "cache_read", "cache_write", "reasoning", "cost", "requests", "events")
 _QUARTER_COLS = _USAGE_COLS + ("cost_calc", "cost_logged")
 _DIM_COLS = ("calls", "requests", "tokens", "cost")
-_GROWABLE = {"message_usage"}  # a later copy of the same message may carry larger totals
 BULK_ROLLUP_MIN = 256  # new events in one write from which SQLite sums the rollups
-_LOOKUP_CHUNK = 500  # dedup keys per lookup query (older SQLite allows 999 variables)
 
 
 class Ticket:
@@ -72,17 +71,15 @@ class Writer(threading.Thread):
         super().__init__(name="store-writer", daemon=True)
         self.db_path = db_path
         self.keep_raw = keep_raw  # the reports cache never shows raw payloads: it need not keep them
-        # The reports cache: no event rows but a 64-bit hash of each dedup key with the counts a later
-        # copy grows from (cache_keys); usage rollups and sessions summed in Python; no breakdowns (the
-        # read model's; reports never read them). About a third of the cost of a scan's writes.
+        # The reports cache: no event rows, only the counted keys every store keeps (store/counted.py);
+        # usage rollups and sessions summed in Python; no breakdowns (the read model's; reports never
+        # read them). About a third of the cost of a scan's writes.
         self.keys_only = keys_only
         self.conn = conn or db.open_store(db_path, check=check)
-        if keys_only:
-            self.conn.execute(_CACHE_KEYS_TABLE)
+        self._counted = counted.Registry(self.conn)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()  # C-implemented: cheaper per hook
         self._day_cache: Dict[int, str] = {}
         self._day_function = False
-        self._has_events = False  # known to hold events (the empty-store shortcut is over)
         self.counters = {
             "events_stored": int(db.get_meta(self.conn, "events_stored", "0")),
             "events_updated": int(db.get_meta(self.conn, "events_updated", "0")),
@@ -215,6 +212,7 @@ class Writer(threading.Thread):
                 else:
                     agg.flush(conn)
                     results.append(payload(conn))
+                    self._counted.forget()  # maintenance may have cleared what it remembers
             agg.flush(conn)
             for key, value in self.counters.items():
                 if value != counters_before[key]:
@@ -223,6 +221,7 @@ class Writer(threading.Thread):
         except BaseException:
             conn.execute("ROLLBACK")
             self.counters = counters_before
+            self._counted.forget()
             raise
         return results
 
@@ -245,14 +244,16 @@ class Writer(threading.Thread):
         now = time.time()
         for ev in events:
             key = ev.dedup_key()
-            if self.conn.execute(_INSERT_EVENT, _event_row(ev, key, now, self._raw(ev))).rowcount == 1:
+            if self._counted.add(key, ev):
+                if not self.keys_only:
+                    self.conn.execute(_INSERT_EVENT, _event_row(ev, key, now, self._raw(ev)))
                 stored += 1
                 self._add_rollups(agg, ev, _full_delta(ev))
                 continue
-            row = self._stored_rows({key: None}).get(key) if ev.event_type in _GROWABLE else None
-            if row is not None and ev.total_tokens() > row[1] + row[2] + row[3] + row[4]:
+            row = self._counted.lookup((key,)).get(key) if ev.event_type in counted.GROWABLE else None
+            if row is not None and ev.total_tokens() > row.total():
                 updated += 1
-                self._add_rollups(agg, ev, self._grow(ev, row))
+                self._grow(key, ev, row, agg)
             else:
                 dups += 1
         return {"stored": stored, "updated": updated, "duplicates": dups}
@@ -269,19 +270,19 @@ class Writer(threading.Thread):
                 copies[key] = [ev]
             else:
                 found.append(ev)
-        stored_rows = self._stored_key_rows(copies) if self.keys_only else self._stored_rows(copies)
+        stored_rows = self._counted.lookup(copies)
         stored = updated = dups = 0
         fresh: List[Tuple[str, UsageEvent]] = []
-        grown: List[Tuple[UsageEvent, tuple]] = []
+        grown: List[Tuple[str, UsageEvent, counted.Counted]] = []
         for key, evs in copies.items():
             row = stored_rows.get(key)
             best: Optional[UsageEvent] = None
-            best_total = row[1] + row[2] + row[3] + row[4] if row is not None else -1
+            best_total = row.total() if row is not None else -1
             for ev in evs:
                 if best is None and row is None:
                     best, best_total = ev, ev.total_tokens()
                     stored += 1
-                elif ev.event_type in _GROWABLE and ev.total_tokens() > best_total:
+                elif ev.event_type in counted.GROWABLE and ev.total_tokens() > best_total:
                     best, best_total = ev, ev.total_tokens()
                     updated += 1
                 else:
@@ -291,62 +292,25 @@ class Writer(threading.Thread):
             if row is None:
                 fresh.append((key, best))
             else:
-                grown.append((best, row))
+                grown.append((key, best, row))
         # New rows first, then growth: a session's project is its first stored event's either way.
         if self.keys_only:
             self._insert_keys(fresh, agg)
         else:
             self._insert_bulk(fresh)
-        for best, row in grown:
-            self._add_rollups(agg, best, self._grow(best, row))
+        for key, best, row in grown:
+            self._grow(key, best, row, agg)
         return {"stored": stored, "updated": updated, "duplicates": dups}
 
     def _raw(self, ev: UsageEvent) -> Optional[str]:
         return _raw_json(ev) if self.keep_raw else None
 
-    def _stored_rows(self, keys: Dict[str, Any]) -> Dict[str, tuple]:
-        """The stored rows of these dedup keys: key -> (id, input, output, cache_read, cache_write, ...)."""
-        found: Dict[str, tuple] = {}
-        if not self._has_events:  # once the store holds events, every later write looks its keys up
-            if self.conn.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None:
-                return found  # a first scan into an empty store: nothing to look up
-            self._has_events = True
-        wanted = list(keys)
-        for i in range(0, len(wanted), _LOOKUP_CHUNK):
-            chunk = wanted[i:i + _LOOKUP_CHUNK]
-            for row in self.conn.execute(
-                "SELECT dedup_key, id, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, "
-                "reasoning_tokens, cost_usd, cost_logged_usd, cost_computed_usd FROM events "
-                f"WHERE dedup_key IN ({','.join('?' * len(chunk))})",
-                chunk,
-            ):
-                found[row[0]] = row[1:]
-        return found
-
-    def _stored_key_rows(self, keys: Dict[str, Any]) -> Dict[str, tuple]:
-        """_stored_rows from cache_keys: key -> (hash, input, output, cache_read, cache_write, ...)."""
-        hashes = {_key_hash(key): key for key in keys}
-        found: Dict[str, tuple] = {}
-        wanted = list(hashes)
-        for i in range(0, len(wanted), _LOOKUP_CHUNK):
-            chunk = wanted[i:i + _LOOKUP_CHUNK]
-            for row in self.conn.execute(
-                "SELECT hash, input, output, cache_read, cache_write, reasoning, cost, cost_logged, cost_computed "
-                f"FROM cache_keys WHERE hash IN ({','.join('?' * len(chunk))})",
-                chunk,
-            ):
-                found[hashes[row[0]]] = row
-        return found
-
     def _insert_keys(self, fresh: List[Tuple[str, UsageEvent]], agg: _Aggregate) -> None:
         rows = []
         for key, ev in fresh:
-            rows.append((_key_hash(key), ev.input_tokens, ev.output_tokens, ev.cache_read_tokens,
-                         ev.cache_write_tokens, ev.reasoning_tokens, ev.cost_usd, ev.cost_logged_usd,
-                         ev.cost_computed_usd))
+            rows.append(self._counted.row(counted.key_hash(key), ev))
             self._add_rollups(agg, ev, _full_delta(ev))
-        rows.sort()  # in key order: each b-tree page is visited once
-        self.conn.executemany("INSERT INTO cache_keys VALUES (?,?,?,?,?,?,?,?,?)", rows)
+        self._counted.add_many(rows)
 
     def _insert_bulk(self, fresh: List[Tuple[str, UsageEvent]]) -> None:
         if not fresh:
@@ -354,7 +318,7 @@ class Writer(threading.Thread):
         now = time.time()
         first_id = self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM events").fetchone()[0]
         self.conn.executemany(_INSERT_EVENT, [_event_row(ev, key, now, self._raw(ev)) for key, ev in fresh])
-        self._has_events = True
+        self._counted.add_many([self._counted.row(counted.key_hash(key), ev) for key, ev in fresh])
         if not self._day_function:
             self.conn.create_function("ou_local_day", 1, self._day, deterministic=True)
             self.conn.execute(_BATCH_DIMS_TABLE)
@@ -362,37 +326,30 @@ class Writer(threading.Thread):
         for sql in _BULK_ROLLUP_SQL:
             self.conn.execute(sql, {"first": first_id})
 
-    def _grow(self, ev: UsageEvent, row: tuple) -> Dict[str, float]:
-        """Replace a stored message (its row) by a later copy with larger totals; the rollup delta."""
-        if self.keys_only:
-            self.conn.execute(
-                "UPDATE cache_keys SET input=?, output=?, cache_read=?, cache_write=?, reasoning=?, cost=?, "
-                "cost_logged=?, cost_computed=? WHERE hash=?",
-                (ev.input_tokens, ev.output_tokens, ev.cache_read_tokens, ev.cache_write_tokens, ev.reasoning_tokens,
-                 ev.cost_usd, ev.cost_logged_usd, ev.cost_computed_usd, row[0]),
-            )
-        else:
+    def _grow(self, key: str, ev: UsageEvent, row: counted.Counted, agg: _Aggregate) -> None:
+        """Replace a counted message by a later copy with larger totals. One message, one time: the
+        kept copy dates all of it, so a copy in another quarter-hour (or with another model) moves
+        the message's whole contribution there, in every rollup."""
+        old = self._counted.place(row.place) if row.place is not None else None
+        if old is not None and not (ev.model and ev.project and ev.session_id):
+            ev = dataclasses.replace(ev, model=ev.model or old.model or None, project=ev.project or old.project or None,
+                                     session_id=ev.session_id or old.session_id or None)
+        self._counted.grow(row, ev)
+        if not self.keys_only:  # the event row is gone once pruned: the counted row is what stays
             self.conn.execute(
                 "UPDATE events SET input_tokens=?, output_tokens=?, cache_read_tokens=?, cache_write_tokens=?, "
-                "reasoning_tokens=?, cost_usd=?, cost_logged_usd=?, cost_computed_usd=?, model=COALESCE(?, model), "
-                "raw=? WHERE id=?",
+                "reasoning_tokens=?, cost_usd=?, cost_logged_usd=?, cost_computed_usd=?, model=?, occurred_at=?, "
+                "project=?, session_id=?, raw=? WHERE dedup_key=?",
                 (ev.input_tokens, ev.output_tokens, ev.cache_read_tokens, ev.cache_write_tokens, ev.reasoning_tokens,
-                 ev.cost_usd, ev.cost_logged_usd, ev.cost_computed_usd, ev.model, self._raw(ev), row[0]),
+                 ev.cost_usd, ev.cost_logged_usd, ev.cost_computed_usd, ev.model, ev.occurred_at, ev.project,
+                 ev.session_id, self._raw(ev), key),
             )
-        old_calc = (row[8] if row[8] is not None else row[6]) or 0.0
-        return {
-            "input": ev.input_tokens - row[1],
-            "output": ev.output_tokens - row[2],
-            "cache_read": ev.cache_read_tokens - row[3],
-            "cache_write": ev.cache_write_tokens - row[4],
-            "reasoning": ev.reasoning_tokens - row[5],
-            "cost": (ev.cost_usd or 0.0) - (row[6] or 0.0),
-            "cost_calc": _calc_cost(ev) - old_calc,
-            "cost_logged": (ev.cost_logged_usd or 0.0) - (row[7] or 0.0),
-            "requests": 0,
-            "events": 0,
-            "calls": 0,
-        }
+        if old is not None and row.at is not None and (
+                int(row.at // db.QUARTER) != int(ev.occurred_at // db.QUARTER) or old != counted.place_of(ev)):
+            self._add_rollups(agg, counted.as_event(row.at, old, ev.source, ev.event_type), _taken_back(row))
+            self._add_rollups(agg, ev, _full_delta(ev))
+        else:
+            self._add_rollups(agg, ev, _growth(ev, row))
 
     def _day(self, bucket: int) -> str:
         day = self._day_cache.get(bucket)
@@ -407,11 +364,15 @@ class Writer(threading.Thread):
         day = self._day(bucket)
         base = (ev.provider_id, ev.account_id)
         # Each delta is built once as a tuple in its table's column order (the hot path of a cold scan).
+        moved_out = d["events"] < 0  # a message taken back from where an earlier copy dated it
         if d["input"] or d["output"] or d["cache_read"] or d["cache_write"] or d["cost"] or d["requests"]:
             model = ev.model or ""
             quarter = tuple(d.get(c, 0) for c in _QUARTER_COLS)
             agg.usage_q[(*base, bucket, model, ev.project or "", ev.session_id or "")].add(quarter)
             agg.usage_d[(*base, day, model)].add(quarter[:len(_USAGE_COLS)])
+            if moved_out:
+                agg.emptied["rollup_q"].add((*base, bucket, model, ev.project or "", ev.session_id or ""))
+                agg.emptied["rollup_d"].add((*base, day, model))
         if ev.session_id:
             agg.add_session(base, ev.session_id, ev.project, ev.occurred_at)
         if self.keys_only:
@@ -423,6 +384,9 @@ class Writer(threading.Thread):
             if name:
                 agg.dim_q[(*base, bucket, dim, name)].add(dim_delta)
                 agg.dim_d[(*base, day, dim, name)].add(dim_delta)
+                if moved_out:
+                    agg.emptied["dim_q"].add((*base, bucket, dim, name))
+                    agg.emptied["dim_d"].add((*base, day, dim, name))
 
     # --- time zone ---------------------------------------------------------------------------
 
@@ -490,6 +454,7 @@ class _Aggregate:
         self.dim_q: Dict[tuple, _Sums] = defaultdict(lambda: _Sums(len(_DIM_COLS)))
         self.dim_d: Dict[tuple, _Sums] = defaultdict(lambda: _Sums(len(_DIM_COLS)))
         self.sessions: Dict[tuple, List[Any]] = {}
+        self.emptied: Dict[str, set] = defaultdict(set)  # rollup rows a moved message may have left empty
 
     def add_session(self, base: Tuple[str, str], session_id: str, project: Optional[str], at: float) -> None:
         key = (*base, session_id)
@@ -513,6 +478,11 @@ class _Aggregate:
             if data:
                 conn.executemany(_upsert_sql(table, keys, cols), [(*k, *s.values) for k, s in data.items()])
                 data.clear()
+            if self.emptied.get(table):
+                # A row left with nothing in it (its one message moved on) goes: no empty day in a report.
+                empty = _EMPTY_USAGE if table.startswith("rollup") else _EMPTY_DIM
+                where = " AND ".join(f"{k}=?" for k in keys)
+                conn.executemany(f"DELETE FROM {table} WHERE {where} AND {empty}", list(self.emptied.pop(table)))
         if self.sessions:
             conn.executemany(
                 "INSERT INTO sessions(provider_id, account_id, session_id, project, first_at, last_at) "
@@ -524,6 +494,9 @@ class _Aggregate:
             self.sessions.clear()
 
 
+_EMPTY_USAGE = ("events <= 0 AND input = 0 AND output = 0 AND cache_read = 0 AND cache_write = 0 AND requests <= 0 "
+                "AND abs(cost) < 1e-9")
+_EMPTY_DIM = "calls = 0 AND requests <= 0 AND tokens = 0 AND abs(cost) < 1e-9"
 _SQL_CACHE: Dict[tuple, str] = {}
 
 
@@ -585,6 +558,42 @@ def _full_delta(ev: UsageEvent) -> Dict[str, float]:
         "requests": ev.requests,
         "events": 1,
         "calls": 1 if ev.event_type == "tool_usage" else 0,
+    }
+
+
+def _growth(ev: UsageEvent, row: counted.Counted) -> Dict[str, float]:
+    """What a larger copy adds to a counted message that stays where it is."""
+    old_calc = (row.cost_computed if row.cost_computed is not None else row.cost) or 0.0
+    return {
+        "input": ev.input_tokens - row.input,
+        "output": ev.output_tokens - row.output,
+        "cache_read": ev.cache_read_tokens - row.cache_read,
+        "cache_write": ev.cache_write_tokens - row.cache_write,
+        "reasoning": ev.reasoning_tokens - row.reasoning,
+        "cost": (ev.cost_usd or 0.0) - (row.cost or 0.0),
+        "cost_calc": _calc_cost(ev) - old_calc,
+        "cost_logged": (ev.cost_logged_usd or 0.0) - (row.cost_logged or 0.0),
+        "requests": 0,
+        "events": 0,
+        "calls": 0,
+    }
+
+
+def _taken_back(row: counted.Counted) -> Dict[str, float]:
+    """A counted message's whole contribution, negated: it moves to where its kept copy is dated."""
+    calc = (row.cost_computed if row.cost_computed is not None else row.cost) or 0.0
+    return {
+        "input": -row.input,
+        "output": -row.output,
+        "cache_read": -row.cache_read,
+        "cache_write": -row.cache_write,
+        "reasoning": -row.reasoning,
+        "cost": -(row.cost or 0.0),
+        "cost_calc": -calc,
+        "cost_logged": -(row.cost_logged or 0.0),
+        "requests": -row.requests,
+        "events": -1,
+        "calls": 0,
     }
 
 
@@ -669,22 +678,3 @@ _BULK_ROLLUP_SQL = (
     "project=COALESCE(NULLIF(sessions.project, ''), excluded.project), "
     "first_at=MIN(sessions.first_at, excluded.first_at), last_at=MAX(sessions.last_at, excluded.last_at)",
 )
-_CACHE_KEYS_TABLE = (
-    "CREATE TABLE IF NOT EXISTS cache_keys (hash INTEGER PRIMARY KEY, input INTEGER NOT NULL, "
-    "output INTEGER NOT NULL, cache_read INTEGER NOT NULL, cache_write INTEGER NOT NULL, "
-    "reasoning INTEGER NOT NULL, cost REAL, cost_logged REAL, cost_computed REAL)"
-)
-
-
-def _key_hash(key: str) -> int:
-    """A dedup key as a signed 64-bit integer (BLAKE2b). Among a million keys, the odds that two
-    share a hash are about 3 in 100 million."""
-    global _blake2b
-    if _blake2b is None:
-        from hashlib import blake2b  # here: a warm report that writes nothing never loads hashlib
-
-        _blake2b = blake2b
-    return int.from_bytes(_blake2b(key.encode("utf-8"), digest_size=8).digest(), "big", signed=True)
-
-
-_blake2b: Any = None

@@ -56,7 +56,7 @@ def test_the_cache_keeps_what_reports_read_and_no_more(isolated_home, zone):
     conn = sqlite3.connect(path)
     try:
         assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0  # keys only, no event rows
-        assert conn.execute("SELECT COUNT(*), SUM(output) FROM cache_keys").fetchone() == (2, 30)
+        assert conn.execute("SELECT COUNT(*), SUM(output) FROM counted").fetchone() == (2, 30)
         assert conn.execute("SELECT COUNT(*) FROM dim_q").fetchone()[0] == 0
         assert conn.execute("SELECT value FROM meta WHERE key='cache_format'").fetchone() == (source.CACHE_FORMAT,)
         assert conn.execute("SELECT day, output FROM rollup_d ORDER BY day").fetchall() == [
@@ -118,7 +118,7 @@ def test_a_copy_that_grows_after_a_scan_replaces_the_first_once(isolated_home):
     conn = sqlite3.connect(path)
     try:
         assert conn.execute("SELECT SUM(output), SUM(requests), SUM(events) FROM rollup_q").fetchone() == (250, 1, 1)
-        assert conn.execute("SELECT COUNT(*), SUM(output) FROM cache_keys").fetchone() == (1, 250)
+        assert conn.execute("SELECT COUNT(*), SUM(output) FROM counted").fetchone() == (1, 250)
     finally:
         conn.close()
 

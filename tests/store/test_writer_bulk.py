@@ -116,13 +116,13 @@ def test_a_keys_only_writer_sums_what_the_full_writer_does(tmp_path, zone, seed)
     assert keys["events"] == [] and keys["dim_q"] == keys["dim_d"] == [] and full["dim_q"] and full["dim_d"]
     conn = db.connect(str(tmp_path / "keys.db"), readonly=True)
     stored = conn.execute("SELECT COUNT(*), SUM(input), SUM(output), SUM(cache_read), SUM(cache_write) "
-                          "FROM cache_keys").fetchone()
+                          "FROM counted").fetchone()
     conn.close()
     sums = [sum(r[i] for r in full["events"]) for i in (3, 4, 5, 6)]
     assert stored == (len(full["events"]), *sums)  # one key per stored event, holding its current counts
 
 
-def test_clearing_history_clears_the_cache_keys(tmp_path):
+def test_clearing_history_clears_the_counted_keys(tmp_path):
     from openusage.store import retention
 
     path = str(tmp_path / "keys.db")
@@ -131,14 +131,14 @@ def test_clearing_history_clears_the_cache_keys(tmp_path):
     conn.execute("BEGIN IMMEDIATE")
     retention.clear_history(conn)
     conn.execute("COMMIT")
-    assert conn.execute("SELECT COUNT(*) FROM cache_keys").fetchone()[0] == 0
+    assert conn.execute("SELECT COUNT(*) FROM counted").fetchone()[0] == 0
     assert conn.execute("SELECT COUNT(*) FROM rollup_q").fetchone()[0] == 0
     conn.close()
     full = str(tmp_path / "full.db")
     write(full, [generated(9, n=400)])
     conn = db.connect(full)
     conn.execute("BEGIN IMMEDIATE")
-    retention.clear_history(conn)  # a store without cache_keys: nothing to clear there
+    retention.clear_history(conn)
     conn.execute("COMMIT")
     conn.close()
 

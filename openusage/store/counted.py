@@ -1,0 +1,217 @@
+"""What has been counted: one compact row per dedup key, kept as long as the totals it fed (forever).
+
+Event rows are detail and are pruned after `data.retention_days`; the rollups they fed stay. The dedup
+key of every counted event must outlive its row, or a later read of the same log lines (a cache clear,
+a resumed session, a restored file) would count it again. So every path that adds usage asks this
+table, and only this table, whether a fact is new: the daemon's store and the reports cache alike.
+
+A row holds a 64-bit BLAKE2b hash of the key and the counts a later, larger copy grows from. A message
+that may grow (message_usage) also keeps where its totals sit in the rollups: its time and its place
+(provider, account, model, project, session, tool, MCP server, interned in `counted_place`), so a
+larger copy dated in another quarter-hour or day moves the whole message there.
+"""
+from __future__ import annotations
+
+import sqlite3
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional
+
+from openusage.core.events import UsageEvent
+
+GROWABLE = frozenset({"message_usage"})  # a later copy of the same message may carry larger totals
+_LOOKUP_CHUNK = 500  # hashes per lookup query (older SQLite allows 999 variables)
+
+TABLES = (
+    "CREATE TABLE IF NOT EXISTS counted (hash INTEGER PRIMARY KEY, input INTEGER NOT NULL, "
+    "output INTEGER NOT NULL, cache_read INTEGER NOT NULL, cache_write INTEGER NOT NULL, "
+    "reasoning INTEGER NOT NULL, cost REAL, cost_logged REAL, cost_computed REAL, "
+    "requests INTEGER NOT NULL, at REAL, place INTEGER)",
+    "CREATE TABLE IF NOT EXISTS counted_place (id INTEGER PRIMARY KEY, provider_id TEXT NOT NULL, "
+    "account_id TEXT NOT NULL, model TEXT NOT NULL, project TEXT NOT NULL, session_id TEXT NOT NULL, "
+    "tool_name TEXT NOT NULL, mcp_server TEXT NOT NULL, "
+    "UNIQUE(provider_id, account_id, model, project, session_id, tool_name, mcp_server))",
+)
+_INSERT = "INSERT OR IGNORE INTO counted VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+_COLUMNS = ("hash, input, output, cache_read, cache_write, reasoning, cost, cost_logged, cost_computed, requests, "
+            "at, place")
+
+
+class Counted(NamedTuple):
+    """A counted event as stored: what a later copy is compared with and grows from."""
+
+    hash: int
+    input: int
+    output: int
+    cache_read: int
+    cache_write: int
+    reasoning: int
+    cost: Optional[float]
+    cost_logged: Optional[float]
+    cost_computed: Optional[float]
+    requests: int
+    at: Optional[float]  # growable messages: when the kept copy happened
+    place: Optional[int]  # growable messages: counted_place.id of the rollup keys its totals sit under
+
+    def total(self) -> int:
+        return self.input + self.output + self.cache_read + self.cache_write
+
+
+class Place(NamedTuple):
+    """The rollup keys a message's totals sit under (empty strings for none)."""
+
+    provider_id: str
+    account_id: str
+    model: str
+    project: str
+    session_id: str
+    tool_name: str
+    mcp_server: str
+
+
+def key_hash(key: str) -> int:
+    """A dedup key as a signed 64-bit integer (BLAKE2b). Among a million keys, the odds that two
+    share a hash are about 3 in 100 million."""
+    global _blake2b
+    if _blake2b is None:
+        from hashlib import blake2b  # here: a warm report that writes nothing never loads hashlib
+
+        _blake2b = blake2b
+    return int.from_bytes(_blake2b(key.encode("utf-8"), digest_size=8).digest(), "big", signed=True)
+
+
+_blake2b: Any = None
+
+
+def place_of(ev: UsageEvent) -> Place:
+    return Place(ev.provider_id, ev.account_id, ev.model or "", ev.project or "", ev.session_id or "",
+                 ev.tool_name or "", ev.mcp_server or "")
+
+
+class Registry:
+    """The counted keys of one write connection, with its place ids remembered both ways."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self._ids: Dict[Place, int] = {}
+        self._places: Dict[int, Place] = {}
+        self._empty: Optional[bool] = None  # a first scan into an empty store need not look anything up
+
+    def lookup(self, keys: Iterable[str]) -> Dict[str, Counted]:
+        """The counted rows of these dedup keys (key -> row), for the keys counted before."""
+        found: Dict[str, Counted] = {}
+        if self._empty is None or self._empty:
+            self._empty = self.conn.execute("SELECT 1 FROM counted LIMIT 1").fetchone() is None
+            if self._empty:
+                return found
+        hashes = {key_hash(key): key for key in keys}
+        wanted = list(hashes)
+        for i in range(0, len(wanted), _LOOKUP_CHUNK):
+            chunk = wanted[i:i + _LOOKUP_CHUNK]
+            for row in self.conn.execute(
+                f"SELECT {_COLUMNS} FROM counted WHERE hash IN ({','.join('?' * len(chunk))})", chunk
+            ):
+                found[hashes[row[0]]] = Counted(*row)
+        return found
+
+    def add(self, key: str, ev: UsageEvent) -> bool:
+        """Count one event unless its key was counted before; True when it is new."""
+        new = self.conn.execute(_INSERT, self.row(key_hash(key), ev)).rowcount == 1
+        if new:
+            self._empty = False
+        return new
+
+    def add_many(self, rows: List[tuple]) -> None:
+        """Count events known to be new (rows from row())."""
+        if rows:
+            rows.sort()  # in key order: each b-tree page is visited once
+            self.conn.executemany(_INSERT, rows)
+            self._empty = False
+
+    def row(self, hashed: int, ev: UsageEvent) -> tuple:
+        growable = ev.event_type in GROWABLE
+        return (hashed, ev.input_tokens, ev.output_tokens, ev.cache_read_tokens, ev.cache_write_tokens,
+                ev.reasoning_tokens, ev.cost_usd, ev.cost_logged_usd, ev.cost_computed_usd, ev.requests,
+                ev.occurred_at if growable else None, self.place_id(place_of(ev)) if growable else None)
+
+    def grow(self, row: Counted, ev: UsageEvent) -> None:
+        """Keep a later, larger copy's counts, time and place for a counted message."""
+        self.conn.execute(
+            "UPDATE counted SET input=?, output=?, cache_read=?, cache_write=?, reasoning=?, cost=?, cost_logged=?, "
+            "cost_computed=?, requests=?, at=?, place=? WHERE hash=?",
+            (ev.input_tokens, ev.output_tokens, ev.cache_read_tokens, ev.cache_write_tokens, ev.reasoning_tokens,
+             ev.cost_usd, ev.cost_logged_usd, ev.cost_computed_usd, ev.requests, ev.occurred_at,
+             self.place_id(place_of(ev)), row.hash),
+        )
+
+    def place_id(self, place: Place) -> int:
+        found = self._ids.get(place)
+        if found is None:
+            self.conn.execute("INSERT OR IGNORE INTO counted_place(provider_id, account_id, model, project, "
+                              "session_id, tool_name, mcp_server) VALUES (?,?,?,?,?,?,?)", place)
+            found = self.conn.execute(
+                "SELECT id FROM counted_place WHERE provider_id=? AND account_id=? AND model=? AND project=? "
+                "AND session_id=? AND tool_name=? AND mcp_server=?", place).fetchone()[0]
+            self._remember(found, place)
+        return found
+
+    def place(self, place_id: int) -> Optional[Place]:
+        found = self._places.get(place_id)
+        if found is None:
+            row = self.conn.execute("SELECT provider_id, account_id, model, project, session_id, tool_name, "
+                                    "mcp_server FROM counted_place WHERE id=?", (place_id,)).fetchone()
+            if row is None:
+                return None
+            found = Place(*row)
+            self._remember(place_id, found)
+        return found
+
+    def forget(self) -> None:
+        """After the tables were cleared (history cleared, a transaction rolled back)."""
+        self._ids.clear()
+        self._places.clear()
+        self._empty = None
+
+    def _remember(self, place_id: int, place: Place) -> None:
+        if len(self._ids) > 50_000:
+            self._ids.clear()
+            self._places.clear()
+        self._ids[place] = place_id
+        self._places[place_id] = place
+
+
+def create_from_events(conn: sqlite3.Connection) -> None:
+    """Schema migration: the counted table, filled from the event rows a store holds (inside the
+    migration's transaction). Events pruned before this version are gone with their keys."""
+    for statement in TABLES:
+        conn.execute(statement)
+    registry = Registry(conn)
+    rows: List[tuple] = []
+    cursor = conn.execute(
+        "SELECT dedup_key, source, provider_id, account_id, event_type, occurred_at, model, input_tokens, "
+        "output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd, cost_logged_usd, "
+        "cost_computed_usd, requests, project, session_id, tool_name, mcp_server FROM events")
+    for r in cursor:
+        ev = UsageEvent(source=r[1], provider_id=r[2], account_id=r[3], event_type=r[4], occurred_at=r[5],
+                        model=r[6], input_tokens=r[7], output_tokens=r[8], cache_read_tokens=r[9],
+                        cache_write_tokens=r[10], reasoning_tokens=r[11], cost_usd=r[12], cost_logged_usd=r[13],
+                        cost_computed_usd=r[14], requests=r[15], project=r[16], session_id=r[17],
+                        tool_name=r[18], mcp_server=r[19])
+        rows.append(registry.row(key_hash(r[0]), ev))
+        if len(rows) >= 10_000:
+            registry.add_many(rows)
+            rows = []
+    registry.add_many(rows)
+
+
+def clear(conn: sqlite3.Connection) -> None:
+    """Forget every counted key (only with the totals they fed: `cache clear --history`)."""
+    conn.execute("DELETE FROM counted")
+    conn.execute("DELETE FROM counted_place")
+
+
+def as_event(at: float, place: Place, source: str, event_type: str) -> UsageEvent:
+    """A stand-in event at a counted message's old time and place (to take its totals back out)."""
+    return UsageEvent(source=source, provider_id=place.provider_id, account_id=place.account_id,
+                      event_type=event_type, occurred_at=at, model=place.model or None,
+                      project=place.project or None, session_id=place.session_id or None,
+                      tool_name=place.tool_name or None, mcp_server=place.mcp_server or None)
+
