@@ -87,19 +87,30 @@ def run_detect(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     settings = _settings(args)
     detected: Dict[str, List[str]] = {}
-    for _provider, acct in accounts_mod.resolve(settings):
+    polling: Dict[str, Dict[str, str]] = {}
+    for provider, acct in accounts_mod.resolve(settings):
         detected.setdefault(acct.provider, []).append(acct.id)
+        if provider is not None:
+            polling.setdefault(acct.provider, {})[acct.id] = provider.polling(acct)
     providers = []
     for pid, provider in sorted(REGISTRY.items()):
         info = provider.describe()
         info["accounts"] = detected.get(pid, [])
+        info["account_polling"] = polling.get(pid, {})
         providers.append(info)
     if args.json:
         print_json({"providers": providers})
         return 0
-    rows = [[p["id"], p["name"], ",".join(p["source_modes"]), ",".join(p["accounts"]) or "-"] for p in providers]
-    print(render_table(["ID", "NAME", "SOURCES", "ACCOUNTS"], rows))
+    rows = [[p["id"], p["name"], ",".join(p["source_modes"]), ",".join(p["accounts"]) or "-", _poll_word(p)]
+            for p in providers]
+    print(render_table(["ID", "NAME", "SOURCES", "ACCOUNTS", "POLLING"], rows))
     return 0
+
+
+def _poll_word(info: Dict) -> str:
+    """What polling costs, in a word: "billed" as soon as one account asked for a billed probe."""
+    texts = list(info["account_polling"].values()) or [info["polling"]]
+    return "billed" if any(t.startswith("BILLED") for t in texts) else "free"
 
 
 def run_usage(args: argparse.Namespace) -> int:

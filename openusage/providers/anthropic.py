@@ -2,13 +2,15 @@
 Admin key.
 
 {"id": "anthropic", "provider": "anthropic", "api_key_env": "ANTHROPIC_API_KEY",
- "probe_model": "claude-haiku-4-5", "probe": "messages" | "count_tokens" | "none",
+ "probe_model": "claude-haiku-4-5", "probe": "headers" | "count_tokens" | "chat" | "none",
  "admin_key_env": "ANTHROPIC_ADMIN_KEY", "timeout_seconds": 20}
 
 `base_url` is the API root without `/v1`, as in the Anthropic SDKs (default https://api.anthropic.com).
 - Probe: `anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{limit,remaining,reset}` headers
-  (reset = RFC 3339) of `POST /v1/messages` with `max_tokens: 1` (a few tokens per poll). Token counting
-  (`"probe": "count_tokens"`) is free but has its own limits, so its headers may be absent or differ.
+  (reset = RFC 3339). The default ("headers") is a bodiless `GET /v1/messages`: refused, never billed,
+  and answered with the headers. Token counting (`"probe": "count_tokens"`) is free too but has its own
+  limits, so its headers may be absent or differ. `"probe": "chat"` (or the older "messages") sends
+  `POST /v1/messages` with `max_tokens: 1`: a billed request each poll, made only when asked for.
 - Admin key (`sk-ant-admin...`, organizations only): `GET /v1/organizations/usage_report/messages` (daily
   buckets per model: `uncached_input_tokens`, `cache_read_input_tokens`, `cache_creation.ephemeral_{5m,1h}
   _input_tokens`, `output_tokens`, `server_tool_use.web_search_requests`) and
@@ -34,6 +36,7 @@ KEY_ENV = "ANTHROPIC_API_KEY"
 ADMIN_ENVS = ("ANTHROPIC_ADMIN_KEY", "ANTHROPIC_ADMIN_API_KEY")
 API_VERSION = "2023-06-01"
 DEFAULT_PROBE_MODEL = "claude-haiku-4-5"
+PROBES = ("headers", "count_tokens")  # the free probes; the first is the default
 
 
 class AnthropicProvider(Provider):
@@ -41,7 +44,7 @@ class AnthropicProvider(Provider):
     name = "Anthropic API"
     source_modes = ("api",)
     env_vars = (KEY_ENV, *ADMIN_ENVS)
-    default_interval = 300.0  # the default probe is a (tiny) billed request
+    default_interval = 300.0
     fetch_timeout = 60.0  # several requests of up to timeout_seconds each
     widgets = {
         "gauges": ["rpm", "input_tpm", "output_tpm"],
@@ -50,6 +53,9 @@ class AnthropicProvider(Provider):
     }
 
     # --- detection --------------------------------------------------------------------------
+
+    def polling(self, account: Optional[AccountConfig] = None) -> str:
+        return api.probe_polling(account, PROBES, "a bodiless GET /v1/messages (headers), organization reports")
 
     def detect(self, env: Dict[str, str], home: str, which: Callable[[str], Optional[str]]) -> List[AccountConfig]:
         found = api.detect_env(PROVIDER_ID, env, [KEY_ENV])
@@ -65,17 +71,21 @@ class AnthropicProvider(Provider):
     def fetch(self, account: AccountConfig, ctx: FetchContext) -> FetchResult:
         base = base_url(account, DEFAULT_BASE)
         key, admin = api.key_and_admin(ctx, account, KEY_ENV, ADMIN_ENVS, "sk-ant-admin")
-        snap = api.new_snapshot(PROVIDER_ID, account, ctx, "Anthropic")
+        snap = api.new_snapshot(PROVIDER_ID, account, ctx, "Anthropic", self.polling(account))
         api.probe_and_reports(snap, key, admin, lambda k: self._probe(account, ctx, base, k, snap),
                               lambda a: self._reports(account, ctx, base, a, snap))
         return FetchResult(snapshot=snap)
 
     def _probe(self, account: AccountConfig, ctx: FetchContext, base: str, key: str, snap: UsageSnapshot) -> None:
-        kind = str(account.extra.get("probe") or "messages")
+        kind = api.probe_kind(account, PROBES)
         if kind == "none":
             return
         model = account.probe_model or DEFAULT_PROBE_MODEL
         messages = [{"role": "user", "content": "hi"}]
+        if kind == "headers":
+            resp = api.header_probe(ctx, account, f"{base}/v1/messages", headers(key), "header probe")
+            apply_probe(snap, resp, ctx.now, None)
+            return
         if kind == "count_tokens":
             resp = api.call(ctx, account, f"{base}/v1/messages/count_tokens", headers(key), "POST",
                             {"model": model, "messages": messages}, "token-count probe")
@@ -103,8 +113,8 @@ def headers(key: str) -> Dict[str, str]:
 # --- parsing (pure) -------------------------------------------------------------------------
 
 
-def apply_probe(snap: UsageSnapshot, resp: HttpResponse, now: float, model: str) -> None:
-    facts = {"probe_model": model}
+def apply_probe(snap: UsageSnapshot, resp: HttpResponse, now: float, model: Optional[str]) -> None:
+    facts = {"probe_model": model} if model else {}
     if resp.headers.get("anthropic-organization-id"):
         facts["organization"] = resp.headers["anthropic-organization-id"]
     api.apply_probe_limits(snap, anthropic_style(resp.headers, now), **facts)

@@ -187,26 +187,65 @@ def probe_and_reports(snap: UsageSnapshot, key: Optional[str], admin: Optional[s
     apply_limits_status(snap)
 
 
+# The rate-limit probe an account asks for (its "probe" key). Every default is free: a request that is
+# neither billed nor counted as usage. "chat" (a one-token completion) is billed and only ever opt-in.
+BILLED_PROBES = ("chat", "messages")
+
+
+def probe_kind(account: AccountConfig, free: Sequence[str]) -> str:
+    """The account's probe: one of `free` (the first is the default), "chat" or "none"; ERR otherwise."""
+    kind = str(account.extra.get("probe") or free[0])
+    if kind in free or kind in BILLED_PROBES or kind == "none":
+        return kind
+    choices = ", ".join(repr(k) for k in (*free, "chat", "none"))
+    raise ProviderError("ERR", f"probe {kind!r} is not one of {choices}")
+
+
+def probe_polling(account: Optional[AccountConfig], free: Sequence[str], free_text: str) -> str:
+    """What a probe provider's poll costs for this account (the default when None)."""
+    kind = str((account.extra.get("probe") if account is not None else None) or free[0])
+    if kind in BILLED_PROBES:
+        return 'BILLED: a one-token completion each poll ("probe": "chat")'
+    if kind == "none":
+        return "free: no probe"
+    return f"free: {free_text}"
+
+
 def chat_probe(ctx: FetchContext, account: AccountConfig, base: str, key: str, model: str,
                token_field: str = "max_tokens") -> HttpResponse:
-    """A one-token chat completion on an OpenAI-compatible API, for the rate-limit headers of its answer."""
+    """A one-token chat completion on an OpenAI-compatible API, for the rate-limit headers of its answer.
+    Billed: only when the account asks for it ("probe": "chat")."""
     body = {"model": model, "messages": [{"role": "user", "content": "hi"}], token_field: 1}
     return call(ctx, account, f"{base}/chat/completions", bearer(key), "POST", body, "chat probe")
 
 
 def compatible_probe(ctx: FetchContext, account: AccountConfig, key_env: str, default_base: str,
-                     default_model: str) -> Tuple[HttpResponse, Any, str]:
-    """(answer, its JSON body, probe model) of an OpenAI-compatible API's probe: a one-token chat completion,
-    or with `"probe": "models"` the free `GET /models`. AUTH without a key."""
+                     default_model: str) -> Tuple[Optional[HttpResponse], Any, str]:
+    """(answer, its JSON body, probe model) of an OpenAI-compatible API's probe: the free `GET /models` by
+    default, a one-token chat completion with `"probe": "chat"`, nothing with "none" (answer None).
+    AUTH without a key."""
     key = http_common.api_key(ctx, account, key_env)
     base = http_common.base_url(account, default_base)
     model = account.probe_model or default_model
-    if account.extra.get("probe") == "models":
-        resp = call(ctx, account, f"{base}/models", bearer(key), what="models probe")
-    else:
+    kind = probe_kind(account, ("models",))
+    if kind == "none":
+        return None, None, model
+    if kind in BILLED_PROBES:
         resp = chat_probe(ctx, account, base, key, model)
+    else:
+        resp = call(ctx, account, f"{base}/models", bearer(key), what="models probe")
     # A 200 that is not JSON is a broken proxy, not a success.
     return resp, http_common.json_body(resp, "probe answer"), model
+
+
+def header_probe(ctx: FetchContext, account: AccountConfig, url: str, headers: Dict[str, str],
+                 what: str) -> HttpResponse:
+    """A free request made for the rate-limit headers of its answer alone: an answer refusing the
+    method or the missing body (400, 404, 405) still carries them; AUTH, LIMIT and server errors stand."""
+    resp = ctx.http.request(url, method="GET", headers=headers, timeout=timeout(account))
+    if resp.status in (400, 404, 405):
+        return resp
+    return checked(resp, what, headers)
 
 
 def detect_env(provider_id: str, env: Mapping[str, str], names: Sequence[str]) -> List[AccountConfig]:
@@ -221,10 +260,13 @@ def bearer(key: str) -> Dict[str, str]:
     return {"Authorization": f"Bearer {key}", "Accept": "application/json"}
 
 
-def new_snapshot(provider_id: str, account: AccountConfig, ctx: FetchContext, default_name: str) -> UsageSnapshot:
+def new_snapshot(provider_id: str, account: AccountConfig, ctx: FetchContext, default_name: str,
+                 polling: Optional[str] = None) -> UsageSnapshot:
+    """An OK snapshot; `polling` (what the poll cost, for providers that probe) goes into extras."""
     return UsageSnapshot(provider_id=provider_id, account_id=account.id,
                          display_name=account.display_name or default_name,
-                         timestamp=format_rfc3339(ctx.now), status="OK")
+                         timestamp=format_rfc3339(ctx.now), status="OK",
+                         extras={"polling": polling} if polling else None)
 
 
 def worse(a: str, b: str) -> str:

@@ -207,6 +207,9 @@ class Provider:
     default_interval: float = 60.0  # seconds between polls
     emits_events: bool = False  # True for local-file collectors
     cookie_domains: Sequence[str] = ()  # web-session providers: domains whose imported cookies they read
+    # What one default poll costs the user: every built-in polls free by default (DESIGN section 9);
+    # a provider with an opt-in billed request says so in polling().
+    poll_cost: str = "free"
     # Static widget spec: data, not drawing code. gauges: rate-limit names shown as gauges;
     # figures: snapshot fields shown as numbers; sections: detail tabs with data.
     widgets: Dict[str, Any] = {}
@@ -218,12 +221,17 @@ class Provider:
     def fetch(self, account: AccountConfig, ctx: FetchContext) -> FetchResult:
         raise NotImplementedError
 
+    def polling(self, account: Optional[AccountConfig] = None) -> str:
+        """What a poll of this account (or of a default account) costs, in a few words."""
+        return self.poll_cost
+
     def describe(self) -> Dict[str, Any]:
         return {
             "id": self.id,
             "name": self.name,
             "source_modes": list(self.source_modes),
             "env_vars": list(self.env_vars),
+            "polling": self.polling(),
             "widgets": self.widgets,
         }
 

@@ -1,14 +1,16 @@
 """Mistral AI: rate limits from the headers of a minimal probe.
 
 {"id": "mistral", "provider": "mistral", "api_key_env": "MISTRAL_API_KEY", "probe_model": "mistral-small-latest",
- "probe": "chat" | "models", "timeout_seconds": 20}
+ "probe": "models" | "chat" | "none", "timeout_seconds": 20}
 
 Mistral limits a workspace by requests per second and tokens per minute and per month. Its answers have
 carried several header spellings over time; each is read when present:
 `x-ratelimitbysize-{limit,remaining}-minute` / `-month` (tokens; `tpm`, `monthly_tokens`),
 `ratelimitbysize-{limit,remaining,reset}` (tokens per minute), OpenAI-style `x-ratelimit-*-tokens`
 (`tpm`) and `x-ratelimit-*-requests` (`rps`), and the IETF draft `ratelimit-{limit,remaining,reset}`
-(`requests`). The headers come with completions; `"probe": "models"` uses the free `GET /models`.
+(`requests`). The default probe is the free `GET /models` (not counted as usage); the headers come
+more reliably with completions, so `"probe": "chat"` sends a one-token chat completion: a billed
+request each poll, made only when the account asks.
 Billing and usage are only in the admin console (a browser session); the API key cannot read them.
 Docs: docs.mistral.ai/deployment/laplateforme/tier, docs.mistral.ai/api (models, chat).
 """
@@ -41,19 +43,23 @@ class MistralProvider(Provider):
     name = "Mistral AI"
     source_modes = ("api",)
     env_vars = (KEY_ENV,)
-    default_interval = 300.0  # the default probe is a (tiny) billed request
+    default_interval = 300.0
     widgets = {"gauges": ["tpm", "monthly_tokens"], "sections": ["limits"]}
+
+    def polling(self, account: Optional[AccountConfig] = None) -> str:
+        return api.probe_polling(account, ("models",), "GET /models (headers)")
 
     def detect(self, env: Dict[str, str], home: str, which: Callable[[str], Optional[str]]) -> List[AccountConfig]:
         return api.detect_env(PROVIDER_ID, env, [KEY_ENV])
 
     def fetch(self, account: AccountConfig, ctx: FetchContext) -> FetchResult:
         resp, data, model = api.compatible_probe(ctx, account, KEY_ENV, DEFAULT_BASE, DEFAULT_PROBE_MODEL)
-        snap = api.new_snapshot(PROVIDER_ID, account, ctx, "Mistral AI")
+        snap = api.new_snapshot(PROVIDER_ID, account, ctx, "Mistral AI", self.polling(account))
         facts: Dict[str, Any] = {"probe_model": model}
         if isinstance(data, dict) and isinstance(data.get("data"), list):
             facts["models_available"] = len(data["data"])
-        api.apply_probe_limits(snap, parse_headers(resp.headers, ctx.now), **facts)
+        if resp is not None:
+            api.apply_probe_limits(snap, parse_headers(resp.headers, ctx.now), **facts)
         api.apply_limits_status(snap)
         return FetchResult(snapshot=snap)
 

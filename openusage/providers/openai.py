@@ -1,11 +1,12 @@
 """OpenAI API: rate limits from a minimal probe, and the organization's usage and costs with an Admin key.
 
 {"id": "openai", "provider": "openai", "api_key_env": "OPENAI_API_KEY", "probe_model": "gpt-4o-mini",
- "probe": "chat" | "models" | "none", "admin_key_env": "OPENAI_ADMIN_KEY", "timeout_seconds": 20}
+ "probe": "models" | "chat" | "none", "admin_key_env": "OPENAI_ADMIN_KEY", "timeout_seconds": 20}
 
-- Probe: `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` headers. OpenAI sends them reliably only on
-  completion calls, so the default probe is a one-token chat completion (a fraction of a cent per poll);
-  `"probe": "models"` reads them from the free `GET /models/<model>` when the account's answers carry them.
+- Probe: `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` headers of the free
+  `GET /models/<probe_model>` (the default, "models"; no tokens, not counted as usage). Completion calls
+  carry them more reliably, so `"probe": "chat"` sends a one-token chat completion instead: a billed
+  request each poll, that also shows in the organization's usage, made only when the account asks.
 - Admin key (`sk-admin-...`): `GET /organization/costs` (daily cost buckets, `amount.value` in
   `amount.currency`) and `GET /organization/usage/completions?group_by=model` (daily token buckets per
   model) from the start of the current UTC month, following `next_page` while `has_more`.
@@ -28,6 +29,7 @@ KEY_ENV = "OPENAI_API_KEY"
 ADMIN_ENV = "OPENAI_ADMIN_KEY"
 DEFAULT_PROBE_MODEL = "gpt-4o-mini"
 WINDOWS = {"requests": "rpm", "tokens": "tpm"}
+PROBES = ("models",)  # the free probes; the first is the default
 
 
 class OpenAIProvider(Provider):
@@ -35,7 +37,7 @@ class OpenAIProvider(Provider):
     name = "OpenAI API"
     source_modes = ("api",)
     env_vars = (KEY_ENV, ADMIN_ENV)
-    default_interval = 300.0  # the default probe is a (tiny) billed request
+    default_interval = 300.0
     fetch_timeout = 60.0  # several requests of up to timeout_seconds each
     widgets = {
         "gauges": ["rpm", "tpm"],
@@ -44,6 +46,9 @@ class OpenAIProvider(Provider):
     }
 
     # --- detection --------------------------------------------------------------------------
+
+    def polling(self, account: Optional[AccountConfig] = None) -> str:
+        return api.probe_polling(account, PROBES, "GET /models/<model> (headers), organization reports")
 
     def detect(self, env: Dict[str, str], home: str, which: Callable[[str], Optional[str]]) -> List[AccountConfig]:
         found = api.detect_env(PROVIDER_ID, env, [KEY_ENV])
@@ -56,20 +61,20 @@ class OpenAIProvider(Provider):
     def fetch(self, account: AccountConfig, ctx: FetchContext) -> FetchResult:
         base = base_url(account, DEFAULT_BASE)
         key, admin = api.key_and_admin(ctx, account, KEY_ENV, [ADMIN_ENV], "sk-admin-")
-        snap = api.new_snapshot(PROVIDER_ID, account, ctx, "OpenAI")
+        snap = api.new_snapshot(PROVIDER_ID, account, ctx, "OpenAI", self.polling(account))
         api.probe_and_reports(snap, key, admin, lambda k: self._probe(account, ctx, base, k, snap),
                               lambda a: self._organization(account, ctx, base, a, snap))
         return FetchResult(snapshot=snap)
 
     def _probe(self, account: AccountConfig, ctx: FetchContext, base: str, key: str, snap: UsageSnapshot) -> None:
-        kind = str(account.extra.get("probe") or "chat")
+        kind = api.probe_kind(account, PROBES)
         model = account.probe_model or DEFAULT_PROBE_MODEL
         if kind == "none":
             return
-        if kind == "models":
-            resp = api.call(ctx, account, f"{base}/models/{model}", api.bearer(key), what="model probe")
-        else:
+        if kind in api.BILLED_PROBES:
             resp = api.chat_probe(ctx, account, base, key, model, "max_completion_tokens")
+        else:
+            resp = api.call(ctx, account, f"{base}/models/{model}", api.bearer(key), what="model probe")
         json_body(resp, "probe answer")  # a 200 that is not JSON is a broken proxy, not a success
         apply_probe(snap, resp, ctx.now, model)
 

@@ -68,3 +68,17 @@ def test_detect_and_list(isolated_home, capsys, monkeypatch):
     providers = {p["id"]: p for p in json.loads(capsys.readouterr().out)["providers"]}
     assert providers["custom"]["accounts"] == ["c"]
     assert providers["demo"]["source_modes"] == ["local"]
+
+
+def test_list_says_what_each_poll_costs(isolated_home, capsys):
+    write_settings(isolated_home, {"auto_detect": False, "accounts": [
+        {"id": "oa", "provider": "openai", "api_key_env": "OPENAI_API_KEY"},
+        {"id": "an", "provider": "anthropic", "probe": "chat"}]})
+    assert main(["list", "--json"]) == 0
+    providers = {p["id"]: p for p in json.loads(capsys.readouterr().out)["providers"]}
+    assert providers["openai"]["account_polling"] == {"oa": "free: GET /models/<model> (headers), organization reports"}
+    assert providers["anthropic"]["account_polling"]["an"].startswith("BILLED")
+    assert all(p["polling"].startswith("free") for p in providers.values())  # every default is free
+    assert main(["list"]) == 0
+    rows = {line.split()[0]: line.split()[-1] for line in capsys.readouterr().out.splitlines()[1:] if line.strip()}
+    assert rows["anthropic"] == "billed" and rows["openai"] == "free" and rows["claude_code"] == "free"

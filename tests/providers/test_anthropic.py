@@ -32,13 +32,33 @@ def fetch(srv, environ=None, probe_model=None, **extra):
     return run_fetch(AnthropicProvider(), acct, {"ANTHROPIC_API_KEY": KEY} if environ is None else environ)
 
 
-PROBE = Endpoint("POST", "/v1/messages", fetch)
+PROBE = Endpoint("GET", "/v1/messages", fetch)  # the default probe: bodiless, refused, free
+CHAT = Endpoint("POST", "/v1/messages", lambda srv, **kw: fetch(srv, probe="chat", **kw))
+REFUSED = {"type": "error", "error": {"type": "not_found_error", "message": "Not Found"}}
+
+
+def test_the_default_probe_is_a_bodiless_get_that_costs_nothing(server):
+    server.route("GET", "/v1/messages", status=405, body=REFUSED, headers=HEADERS)
+    snap = fetch(server)
+    assert [(r.method, r.path, r.body) for r in server.requests] == [("GET", "/v1/messages", b"")]
+    assert snap.rate_limits["input_tpm"].remaining == 6000 and snap.status == "WARN"
+    assert "probe_model" not in snap.extras and snap.extras["organization"].startswith("0b6c8f2e")
+    server.assert_secret_only_in(KEY, "x-api-key", KEY)
+    assert AnthropicProvider().polling().startswith("free")
+    billed = AccountConfig(id="a", provider="anthropic", extra={"probe": "messages"})
+    assert AnthropicProvider().polling(billed).startswith("BILLED")
+
+
+def test_a_header_probe_answered_without_headers_says_so(server):
+    server.route("GET", "/v1/messages", status=404, body=REFUSED)
+    snap = fetch(server)
+    assert snap.status == "OK" and snap.extras["rate_limits"] == "not sent on this probe"
 USAGE_REPORT = Endpoint("GET", "/v1/organizations/usage_report/messages", fetch)
 
 
 def test_message_probe_reads_rate_limits_and_warns_on_a_low_window(server):
     server.route("POST", "/v1/messages", body=fixture("anthropic", "message"), headers=HEADERS)
-    snap = fetch(server)
+    snap = fetch(server, probe="chat")
     assert snap.status == "WARN" and snap.message == "input_tpm 15% left"
     itpm = snap.rate_limits["input_tpm"]
     assert (itpm.limit, itpm.remaining, itpm.used, itpm.used_percent) == (40000, 6000, 34000, 85.0)
@@ -81,7 +101,8 @@ def test_admin_reports_give_spend_tokens_models_and_daily(server):
     assert snap.tokens.total == 3700 + 400
     assert [(d.date, d.tokens, d.cost) for d in snap.daily] == [("2026-11-01", 3700, 2.2345),
                                                                   ("2026-11-02", 400, 0.045)]
-    assert snap.extras == {"web_search_requests": 10, "cycle_start": "2026-11-01T00:00:00Z"}
+    assert snap.extras == {"web_search_requests": 10, "cycle_start": "2026-11-01T00:00:00Z",
+                           "polling": "free: a bodiless GET /v1/messages (headers), organization reports"}
     usage = [r for r in server.requests if r.path.endswith("/messages")]
     assert usage[0].query["starting_at"] == ["2026-11-01T00:00:00Z"] and usage[0].query["group_by[]"] == ["model"]
     assert usage[1].query["page"] == ["page_MjAyNS0wNS0xNFQwMDowMDowMFo="]
@@ -91,7 +112,7 @@ def test_admin_reports_give_spend_tokens_models_and_daily(server):
 
 
 def test_probe_and_reports_together_use_their_own_keys(server):
-    server.route("POST", "/v1/messages", body=fixture("anthropic", "message"), headers=HEADERS)
+    server.route("GET", "/v1/messages", status=405, body=REFUSED, headers=HEADERS)
     report_routes(server)
     snap = fetch(server, environ={"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_ADMIN_API_KEY": ADMIN})
     assert snap.rate_limits["rpm"].remaining == 49 and snap.spend.cycle == pytest.approx(2.2795)
@@ -106,7 +127,7 @@ def test_an_admin_key_in_the_api_key_variable_is_used_for_reports(server):
 
 
 def test_report_failure_with_a_working_probe_is_partial(server):
-    server.route("POST", "/v1/messages", body=fixture("anthropic", "message"), headers=HEADERS)
+    server.route("GET", "/v1/messages", status=405, body=REFUSED, headers=HEADERS)
     server.route("GET", "/v1/organizations/usage_report/messages", status=500,
                  body={"type": "error", "error": {"type": "api_error", "message": "Internal"}})
     snap = fetch(server, environ={"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_ADMIN_KEY": ADMIN})
@@ -128,14 +149,17 @@ def test_missing_key(server):
     (500, "error_529", {}, "ERR"),
 ])
 def test_http_failures(server, status, name, headers, expected):
-    err = PROBE.error(server, status, fixture("anthropic", name), headers)
-    assert err.status == expected
-    if expected == "LIMIT":
-        assert err.resets_at
+    for endpoint in (PROBE, CHAT):
+        err = endpoint.error(server, status, fixture("anthropic", name), headers)
+        assert err.status == expected
+        if expected == "LIMIT":
+            assert err.resets_at
 
 
 def test_timeout_and_malformed_json(server):
-    PROBE.check_timeout_and_malformed(server, b"{", "probe answer is not valid JSON", HEADERS)
+    CHAT.check_timeout_and_malformed(server, b"{", "probe answer is not valid JSON", HEADERS)
+    err = PROBE.error(server, delay=3, timeout_seconds=0.3)
+    assert (err.status, err.message) == ("ERR", "request timed out")
     err = USAGE_REPORT.error(server, body=b"<html>gateway</html>", environ={"ANTHROPIC_ADMIN_KEY": ADMIN})
     assert err.status == "ERR" and "usage report is not valid JSON" in err.message
 

@@ -24,16 +24,33 @@ def fetch(srv, environ=None, base=True, **extra):
     return run_fetch(AzureOpenAIProvider(), acct, {"AZURE_OPENAI_API_KEY": KEY} if environ is None else environ)
 
 
-PROBE = Endpoint("POST", PATH, fetch)
+PROBE = Endpoint("GET", "/openai/deployments", fetch)  # the default probe: free
+CHAT = Endpoint("POST", PATH, lambda srv, **kw: fetch(srv, probe="chat", **kw))
+
+
+def test_the_default_probe_lists_deployments_for_free(server):
+    server.route("GET", "/openai/deployments", body=fixture("azure_openai", "deployments"), headers=HEADERS)
+    snap = fetch(server)
+    assert [(r.method, r.path, r.query) for r in server.requests] == [
+        ("GET", "/openai/deployments", {"api-version": ["2024-10-21"]})]
+    assert snap.rate_limits["rpm"].remaining == 59 and snap.status == "OK"
+    server.assert_secret_only_in(KEY, "api-key", KEY)
+    server.route("GET", "/openai/v1/models", body={"data": [], "object": "list"})
+    fetch(server, api_version="v1")
+    assert server.requests[-1].path == "/openai/v1/models"
+    assert AzureOpenAIProvider().polling().startswith("free")
+    assert AzureOpenAIProvider().polling(AccountConfig(id="a", provider="azure_openai",
+                                                       extra={"probe": "chat"})).startswith("BILLED")
 
 
 def test_deployment_probe(server):
     server.route("POST", PATH, body=fixture("azure_openai", "chat_completion"), headers=HEADERS)
-    snap = fetch(server)
+    snap = fetch(server, probe="chat")
     assert snap.status == "OK"
     assert snap.rate_limits["rpm"].remaining == 59 and snap.rate_limits["tpm"].used == 10
     assert snap.rate_limits["tpm"].resets_at == "2026-11-22T12:00:01.000Z"
-    assert snap.extras == {"deployment": "chat-prod", "api_version": "2024-10-21", "model": "gpt-4o-mini-2024-07-18"}
+    assert snap.extras == {"deployment": "chat-prod", "api_version": "2024-10-21", "model": "gpt-4o-mini-2024-07-18",
+                           "polling": 'BILLED: a one-token completion each poll ("probe": "chat")'}
     req = server.requests[0]
     assert req.query == {"api-version": ["2024-10-21"]} and req.json()["max_tokens"] == 1
     server.assert_secret_only_in(KEY, "api-key", KEY)
@@ -45,7 +62,7 @@ def test_remaining_only_and_minus_one_headers(server):
     server.route("POST", PATH, body=fixture("azure_openai", "chat_completion"),
                  headers={"x-ratelimit-remaining-requests": "0", "x-ratelimit-limit-tokens": "-1",
                           "x-ratelimit-remaining-tokens": "-1", "x-ratelimit-reset-tokens": "0"})
-    snap = fetch(server)
+    snap = fetch(server, probe="chat")
     assert set(snap.rate_limits) == {"rpm"} and snap.rate_limits["rpm"].limit is None
     assert snap.status == "LIMIT" and snap.message == "rpm exhausted"
 
@@ -53,7 +70,7 @@ def test_remaining_only_and_minus_one_headers(server):
 def test_endpoint_and_deployment_from_the_environment(server):
     server.route("POST", "/openai/deployments/from-env/chat/completions",
                  body=fixture("azure_openai", "chat_completion"), headers=HEADERS)
-    snap = fetch(server, base=False, deployment=None, environ={
+    snap = fetch(server, base=False, deployment=None, probe="chat", environ={
         "AZURE_OPENAI_API_KEY": KEY, "AZURE_OPENAI_ENDPOINT": server.url + "/",
         "AZURE_OPENAI_DEPLOYMENT_NAME": "from-env"})
     assert snap.extras["deployment"] == "from-env"
@@ -62,7 +79,7 @@ def test_endpoint_and_deployment_from_the_environment(server):
 def test_v1_api(server):
     server.route("POST", "/openai/v1/chat/completions", body=fixture("azure_openai", "chat_completion"),
                  headers=HEADERS)
-    fetch(server, api_version="v1")
+    fetch(server, api_version="v1", probe="chat")
     assert server.requests[0].json()["model"] == "chat-prod" and server.requests[0].query == {}
 
 
@@ -89,12 +106,15 @@ def test_missing_settings_and_key(server):
     (500, "error_429", {}, "ERR", "server error 500"),
 ])
 def test_http_failures(server, status, name, headers, expected, words):
-    err = PROBE.error(server, status, fixture("azure_openai", name), headers)
+    err = CHAT.error(server, status, fixture("azure_openai", name), headers)
     assert err.status == expected and words in err.message
+    err = PROBE.error(server, status, fixture("azure_openai", name), headers)
+    assert err.status == expected
 
 
 def test_timeout_and_malformed_json(server):
     PROBE.check_timeout_and_malformed(server, b"<html>", "probe answer is not valid JSON", HEADERS)
+    CHAT.check_timeout_and_malformed(server, b"<html>", "probe answer is not valid JSON", HEADERS)
 
 
 def test_detection_takes_endpoint_and_deployment():

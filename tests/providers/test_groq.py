@@ -24,12 +24,20 @@ def fetch(srv, environ=None, probe_model=None, **extra):
     return run_fetch(GroqProvider(), acct, {"GROQ_API_KEY": KEY} if environ is None else environ)
 
 
-PROBE = Endpoint("POST", "/openai/v1/chat/completions", fetch)
+PROBE = Endpoint("GET", "/openai/v1/models", fetch)  # the default probe: free
+
+
+def test_the_default_probe_is_the_free_model_list(server):
+    server.route("GET", "/openai/v1/models", body=fixture("groq", "models"), headers=HEADERS)
+    snap = fetch(server)
+    assert [(r.method, r.path) for r in server.requests] == [("GET", "/openai/v1/models")]
+    assert snap.rate_limits["rpd"].remaining == 14370 and snap.status == "OK"
+    assert GroqProvider().polling().startswith("free")
 
 
 def test_requests_per_day_and_tokens_per_minute(server):
     server.route("POST", "/openai/v1/chat/completions", body=fixture("groq", "chat_completion"), headers=HEADERS)
-    snap = fetch(server)
+    snap = fetch(server, probe="chat")
     assert snap.status == "OK"
     rpd, tpm = snap.rate_limits["rpd"], snap.rate_limits["tpm"]
     assert (rpd.limit, rpd.remaining, rpd.used) == (14400, 14370, 30)
@@ -43,7 +51,7 @@ def test_requests_per_day_and_tokens_per_minute(server):
 def test_low_token_window_warns(server):
     server.route("POST", "/openai/v1/chat/completions", body=fixture("groq", "chat_completion"),
                  headers=dict(HEADERS, **{"x-ratelimit-remaining-tokens": "600"}))
-    snap = fetch(server, probe_model="llama-3.3-70b-versatile")
+    snap = fetch(server, probe_model="llama-3.3-70b-versatile", probe="chat")
     assert snap.status == "WARN" and snap.message == "tpm 10% left"
     assert server.requests[0].json()["model"] == "llama-3.3-70b-versatile"
 
@@ -65,6 +73,8 @@ def test_missing_key(server):
 ])
 def test_http_failures(server, status, name, headers, expected):
     assert PROBE.error(server, status, fixture("groq", name), headers).status == expected
+    chat = Endpoint("POST", "/openai/v1/chat/completions", lambda srv, **kw: fetch(srv, probe="chat", **kw))
+    assert chat.error(server, status, fixture("groq", name), headers).status == expected
 
 
 def test_server_error_timeout_malformed(server):

@@ -24,12 +24,12 @@ def fetch(srv, environ=None, **extra):
     return run_fetch(MistralProvider(), acct, {"MISTRAL_API_KEY": KEY} if environ is None else environ)
 
 
-PROBE = Endpoint("POST", "/v1/chat/completions", fetch)
+PROBE = Endpoint("GET", "/v1/models", fetch)  # the default probe: free
 
 
 def test_token_windows_per_minute_and_month(server):
     server.route("POST", "/v1/chat/completions", body=fixture("mistral", "chat_completion"), headers=HEADERS)
-    snap = fetch(server)
+    snap = fetch(server, probe="chat")
     tpm, month = snap.rate_limits["tpm"], snap.rate_limits["monthly_tokens"]
     assert (tpm.limit, tpm.remaining, tpm.resets_at) == (500000, 499994, "2026-11-22T12:00:42.000Z")
     assert (month.limit, month.remaining, month.used_percent) == (1e9, 1.5e8, 85.0)
@@ -46,6 +46,24 @@ def test_other_header_spellings():
                             "ratelimit-remaining": "59", "ratelimit-reset": "30"}, 0.0)
     assert set(limits) == {"rps", "tpm", "requests"}
     assert limits["rps"].remaining == 0 and limits["requests"].resets_at == "1970-01-01T00:00:30.000Z"
+
+
+def test_the_default_probe_is_the_free_model_list(server):
+    server.route("GET", "/v1/models", body=fixture("mistral", "models"), headers=HEADERS)
+    snap = fetch(server)
+    assert [(r.method, r.path) for r in server.requests] == [("GET", "/v1/models")]
+    assert snap.rate_limits["tpm"].remaining == 499994 and snap.extras["models_available"] == 2
+
+
+def test_no_probe_sends_nothing(server):
+    snap = fetch(server, probe="none")
+    assert server.requests == [] and snap.status == "OK" and snap.rate_limits is None
+
+
+def test_an_unknown_probe_is_a_clear_error(server):
+    with pytest.raises(ProviderError, match="probe 'completion' is not one of 'models', 'chat', 'none'"):
+        fetch(server, probe="completion")
+    assert server.requests == []
 
 
 def test_models_probe_counts_models(server):

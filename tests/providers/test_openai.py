@@ -30,13 +30,23 @@ def fetch(srv, environ=None, **extra):
     return run_fetch(OpenAIProvider(), account(srv, **extra), env)
 
 
-PROBE = Endpoint("POST", "/v1/chat/completions", fetch)
+PROBE = Endpoint("GET", "/v1/models/gpt-4o-mini", fetch)  # the default probe: free
+CHAT = Endpoint("POST", "/v1/chat/completions", lambda srv, **kw: fetch(srv, probe="chat", **kw))
+
+
+def test_the_default_poll_sends_no_billed_request(server):
+    server.route("GET", "/v1/models/gpt-4o-mini", body=fixture("openai", "model"), headers=HEADERS)
+    org_routes(server)
+    snap = fetch(server, environ={"OPENAI_API_KEY": KEY, "OPENAI_ADMIN_KEY": ADMIN})
+    assert all(r.method == "GET" for r in server.requests)
+    assert "/v1/chat/completions" not in server.paths() and snap.rate_limits["rpm"].remaining == 499
+    assert OpenAIProvider().polling().startswith("free")
 COSTS = Endpoint("GET", "/v1/organization/costs", fetch)
 
 
 def test_probe_reads_rate_limit_headers(server):
     server.route("POST", "/v1/chat/completions", body=fixture("openai", "chat_completion"), headers=HEADERS)
-    snap = fetch(server)
+    snap = fetch(server, probe="chat")
     assert snap.status == "OK" and snap.message is None
     rpm, tpm = snap.rate_limits["rpm"], snap.rate_limits["tpm"]
     assert (rpm.limit, rpm.remaining, rpm.used, rpm.used_percent) == (500, 499, 1, 0.2)
@@ -50,7 +60,7 @@ def test_probe_reads_rate_limit_headers(server):
 
 @pytest.mark.parametrize("remaining, status, words", [("90", "WARN", "rpm 18% left"), ("0", "LIMIT", "rpm exhausted")])
 def test_low_and_exhausted_windows(server, remaining, status, words):
-    server.route("POST", "/v1/chat/completions", body=fixture("openai", "chat_completion"),
+    server.route("GET", "/v1/models/gpt-4o-mini", body=fixture("openai", "model"),
                  headers=dict(HEADERS, **{"x-ratelimit-remaining-requests": remaining}))
     snap = fetch(server)
     assert snap.status == status and words in snap.message
@@ -80,7 +90,7 @@ def org_routes(srv):
 
 
 def test_admin_key_gives_month_to_date_spend_models_and_daily(server):
-    server.route("POST", "/v1/chat/completions", body=fixture("openai", "chat_completion"), headers=HEADERS)
+    server.route("GET", "/v1/models/gpt-4o-mini", body=fixture("openai", "model"), headers=HEADERS)
     org_routes(server)
     snap = fetch(server, environ={"OPENAI_API_KEY": KEY, "OPENAI_ADMIN_KEY": ADMIN})
     assert snap.status == "OK"
@@ -98,7 +108,7 @@ def test_admin_key_gives_month_to_date_spend_models_and_daily(server):
     usage = next(r for r in server.requests if r.path == "/v1/organization/usage/completions")
     assert usage.query["group_by"] == ["model"]
     for req in server.requests:
-        expected = KEY if req.path == "/v1/chat/completions" else ADMIN
+        expected = KEY if req.path == "/v1/models/gpt-4o-mini" else ADMIN
         assert req.headers["authorization"] == f"Bearer {expected}"
         assert KEY not in req.text() and ADMIN not in req.text()
     text = json.dumps(snap.to_dict())
@@ -108,11 +118,11 @@ def test_admin_key_gives_month_to_date_spend_models_and_daily(server):
 def test_admin_key_alone_skips_the_probe(server):
     org_routes(server)
     snap = fetch(server, environ={"OPENAI_API_KEY": ADMIN})
-    assert "/v1/chat/completions" not in server.paths() and snap.spend.cycle == 1.75 and snap.rate_limits is None
+    assert "/v1/models/gpt-4o-mini" not in server.paths() and snap.spend.cycle == 1.75 and snap.rate_limits is None
 
 
 def test_admin_failure_is_partial_when_the_probe_worked(server):
-    server.route("POST", "/v1/chat/completions", body=fixture("openai", "chat_completion"), headers=HEADERS)
+    server.route("GET", "/v1/models/gpt-4o-mini", body=fixture("openai", "model"), headers=HEADERS)
     server.route("GET", "/v1/organization/costs", status=403, body=fixture("openai", "error_admin_403"))
     snap = fetch(server, environ={"OPENAI_API_KEY": KEY, "OPENAI_ADMIN_KEY": ADMIN})
     assert snap.status == "AUTH" and snap.message.startswith("organization usage: ")
@@ -138,6 +148,7 @@ def test_http_failures_map_to_statuses(server, status, body, headers, expected):
     err = PROBE.error(server, status, body, headers)
     assert err.status == expected
     assert KEY not in err.message
+    assert CHAT.error(server, status, body, headers).status == expected
     if expected == "LIMIT":
         assert err.resets_at is not None and "rate limited until" in err.message
 
@@ -145,6 +156,8 @@ def test_http_failures_map_to_statuses(server, status, body, headers, expected):
 def test_timeout_and_malformed_probe_answer_are_err(server):
     PROBE.check_timeout_and_malformed(server, b"<html>captive portal</html>", "probe answer is not valid JSON",
                                       HEADERS)
+    CHAT.check_timeout_and_malformed(server, b"<html>captive portal</html>", "probe answer is not valid JSON",
+                                     HEADERS)
 
 
 def test_malformed_admin_json_is_err(server):
@@ -176,7 +189,7 @@ def test_a_key_echoed_in_an_error_is_masked(server):
 
 
 def test_an_admin_key_under_a_custom_variable_is_read(server):
-    server.route("POST", "/v1/chat/completions", body=fixture("openai", "chat_completion"), headers=HEADERS)
+    server.route("GET", "/v1/models/gpt-4o-mini", body=fixture("openai", "model"), headers=HEADERS)
     org_routes(server)
     snap = fetch(server, environ={"OPENAI_API_KEY": KEY, "MY_OWN_ADMIN_VAR": ADMIN}, admin_key_env="MY_OWN_ADMIN_VAR")
     assert snap.spend.cycle == 1.75

@@ -569,6 +569,10 @@ def test_hook_and_collector_count_a_message_once_in_the_daemon(daemon_factory, t
     store.part(tool_part("prt_1", "call_1"), "msg_1", "ses_1")
     store.message(assistant("msg_2", created=1_764_000_030_000, completed=1_764_000_031_000))
     monkeypatch.setenv("OPENCODE_DATA_DIR", str(data_dir))
+    # The messages are of November 2025: keep their event rows (the daemon prunes past retention at start).
+    settings = tmp_path / "home" / ".config" / "openusage" / "settings.json"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text(json.dumps({"data": {"retention_days": 3650}}))
     d = daemon_factory().start()
     # what the plugin sends for msg_1 and its tool call (tests/integrations runs the real plugin)
     hook = [{"event_type": "message_usage", "provider_id": "opencode", "upstream_provider": "anthropic",
