@@ -80,7 +80,8 @@ def fetch_now(settings: Settings, window: str, provider_ids: Optional[List[str]]
         try:
             refs = [readmodel.AccountRef(a.provider, a.id, a.display_name) for _, a in pairs]
             model = readmodel.build(conn, window, accounts=refs,
-                                    provider_names={pid: p.name for pid, p in REGISTRY.items()})
+                                    provider_names={pid: p.name for pid, p in REGISTRY.items()},
+                                    warn_threshold=float(settings.get("ui.warn_threshold", 0.20)))
         finally:
             conn.close()
     finally:

@@ -163,10 +163,17 @@ def run_status(args: argparse.Namespace) -> int:
     return 0 if all((s.get("status") or "UNKNOWN") == "OK" for s in snaps) else EXIT_RUNTIME
 
 
+WINDOW_FIELDS = ("used_percent", "resets_at", "source", "observed_at", "window_seconds", "pace", "limit", "used",
+                 "remaining")
+
+
 def _status_entry(s: Dict[str, Any]) -> Dict[str, Any]:
+    windows = {name: {k: lim.get(k) for k in WINDOW_FIELDS if lim.get(k) is not None}
+               for name, lim in sorted((s.get("rate_limits") or {}).items())}
     return {"provider": s["provider_id"], "account": s["account_id"], "status": s.get("status") or "UNKNOWN",
             "message": s.get("message"), "spend": (s.get("spend") or {}).get("total"),
-            "currency": s.get("currency"), "worst_limit_used_percent": _worst(s)}
+            "currency": s.get("currency"), "worst_limit_used_percent": _worst(s),
+            "plan": (s.get("extras") or {}).get("plan"), "windows": windows}
 
 
 def _worst(s: Dict[str, Any]) -> Any:

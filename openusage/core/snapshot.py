@@ -117,13 +117,22 @@ class Tokens(_Record):
 
 @dataclass
 class RateLimit(_Record):
-    """One rate limit or quota: its size, what is used and left, its window and reset."""
+    """One rate limit or quota: its size, what is used and left, its window and reset.
+
+    A plan window also says where its reading came from (`source`: oauth, statusline or rollout), when
+    it was taken (`observed_at`), the window's length when known, and the pace projection
+    (openusage.core.pace: rate_percent_per_hour, exhausts_at, before_reset).
+    """
 
     limit: Optional[float] = None
     remaining: Optional[float] = None
     used: Optional[float] = None
     used_percent: Optional[float] = None
     resets_at: Optional[str] = None
+    source: Optional[str] = None
+    observed_at: Optional[str] = None
+    window_seconds: Optional[int] = None
+    pace: Optional[Dict[str, Any]] = None
 
     def fraction_used(self) -> Optional[float]:
         """Used share 0..1 from whichever fields are present."""

@@ -97,7 +97,8 @@ class Daemon:
         names = {pid: p.name for pid, p in REGISTRY.items()}
         conn = self.readers.acquire()
         try:
-            return readmodel.build(conn, window, accounts=refs, provider_names=names)
+            return readmodel.build(conn, window, accounts=refs, provider_names=names,
+                                   warn_threshold=float(self.settings.get("ui.warn_threshold", 0.20)))
         finally:
             self.readers.release(conn)
 

@@ -54,6 +54,14 @@ def render(entries: Iterable[Tuple[Optional[str], Dict[str, Any]]], pushes: Opti
         "used": _Family("openusage_rate_limit_used_percent", "gauge", "Share of a rate limit or quota used."),
         "remaining": _Family("openusage_rate_limit_remaining", "gauge", "Remaining units of a rate limit."),
         "reset": _Family("openusage_rate_limit_resets_at_seconds", "gauge", "Unix time a rate limit resets."),
+        "pace": _Family("openusage_rate_limit_pace_percent_per_hour", "gauge",
+                        "Pace of a plan window: percent used per hour, averaged over the current window."),
+        "exhausts": _Family("openusage_rate_limit_exhausts_at_seconds", "gauge",
+                            "Unix time a plan window reaches 100 % at its pace (absent: not at this pace)."),
+        "before": _Family("openusage_rate_limit_exhausts_before_reset", "gauge",
+                          "1 when a plan window reaches 100 % at its pace before it resets."),
+        "observed": _Family("openusage_rate_limit_observed_at_seconds", "gauge",
+                            "Unix time a plan window's reading was taken, by source."),
         "status": _Family("openusage_status", "gauge", "1 for the account's current status."),
         "push": _Family("openusage_last_push_age_seconds", "gauge", "Seconds since a machine last pushed."),
     }
@@ -78,6 +86,13 @@ def render(entries: Iterable[Tuple[Optional[str], Dict[str, Any]]], pushes: Opti
             fam["used"].add(labels, used)
             fam["remaining"].add(labels, limit.get("remaining"))
             fam["reset"].add(labels, to_epoch(limit.get("resets_at")) if limit.get("resets_at") else None)
+            pace = limit.get("pace") if isinstance(limit.get("pace"), dict) else None
+            if pace:
+                fam["pace"].add(labels, pace.get("rate_percent_per_hour"))
+                fam["exhausts"].add(labels, to_epoch(pace["exhausts_at"]) if pace.get("exhausts_at") else None)
+                fam["before"].add(labels, 1 if pace.get("before_reset") else 0)
+            if limit.get("observed_at") and limit.get("source"):
+                fam["observed"].add(dict(labels, source=str(limit["source"])), to_epoch(limit["observed_at"]))
         current = snap.get("status") or "UNKNOWN"
         for status in STATUSES:
             fam["status"].add(dict(base, status=status), 1 if status == current else 0)

@@ -194,6 +194,8 @@ class FetchContext:
     # False when the caller stores no payloads (the reports cache): a collector may then leave `raw` out
     # of the events that have an id (an id-less event's key is its payload's fingerprint).
     keep_raw: bool = True
+    # False when the caller reads local logs only (the reports cache): no plan-quota request is made.
+    live_quota: bool = True
 
 
 class Provider:
@@ -259,6 +261,7 @@ def make_context(
     environ: Optional[Dict[str, str]] = None,
     now: Optional[float] = None,
     keep_raw: bool = True,
+    live_quota: bool = True,
 ) -> FetchContext:
     allowed = list(provider.env_vars)
     if account.api_key_env:
@@ -275,6 +278,7 @@ def make_context(
         state=state,
         cookies=_cookies(provider),
         keep_raw=keep_raw,
+        live_quota=live_quota,
     )
 
 

@@ -27,7 +27,7 @@ from typing import Any, Callable, Deque, Dict, Iterator, List, NamedTuple, Optio
 from openusage.core.events import UsageEvent, split_mcp_tool
 from openusage.core.snapshot import UsageSnapshot
 from openusage.core.timeutil import parse_rfc3339
-from openusage.providers import claude_limits, tail
+from openusage.providers import claude_limits, quota_claude, quota_common, tail
 from openusage.providers.base import AccountConfig, FetchContext, FetchResult, Provider, local_snapshot
 
 PROVIDER_ID = "claude_code"
@@ -45,6 +45,7 @@ class ClaudeCodeProvider(Provider):
     name = "Claude Code"
     source_modes = ("local",)
     env_vars = (ENV_CONFIG_DIR,)
+    programs = ("security",)  # macOS Keychain, for the plan quota's sign-in (quota_claude)
     default_interval = 30.0
     emits_events = True
     widgets = {
@@ -77,7 +78,10 @@ class ClaudeCodeProvider(Provider):
             snapshot.rate_limits = live["rate_limits"]
             snapshot.extras["limits_observed_at"] = live["observed_at"]
         collector = Collector(account.id, ctx.state, ctx.fs.home, ctx.now, ctx.log, keep_raw=ctx.keep_raw)
-        return FetchResult(snapshot=snapshot, events=collector.run(roots, snapshot),  # type: ignore[arg-type]
+        # The live plan windows (quota_claude) go on last: the collector's summary rewrites the message.
+        events = quota_common.finish_with(collector.run(roots, snapshot),
+                                          lambda: quota_claude.apply(snapshot, account, ctx))
+        return FetchResult(snapshot=snapshot, events=events,  # type: ignore[arg-type]
                            state_changed=lambda: collector.state_changed)
 
 

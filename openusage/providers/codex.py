@@ -25,7 +25,7 @@ from openusage.core import pricing
 from openusage.core.events import UsageEvent, split_mcp_tool
 from openusage.core.snapshot import RateLimit, UsageSnapshot
 from openusage.core.timeutil import format_rfc3339, parse_rfc3339
-from openusage.providers import tail
+from openusage.providers import quota_codex, quota_common, tail
 from openusage.providers.base import AccountConfig, FetchContext, FetchResult, Provider
 
 PROVIDER_ID = "codex"
@@ -84,9 +84,12 @@ class CodexProvider(Provider):
             snapshot.status = "UNKNOWN"
             snapshot.message = f"no Codex sessions found (looked in {root})"
             apply_limits(snapshot, ctx.state, ctx.now)
+            quota_codex.apply(snapshot, account, ctx)
             return FetchResult(snapshot=snapshot, events=[])
         snapshot.status = "OK"
         events = Collector(account.id, ctx.state, ctx.now, ctx.log).run(root, snapshot)
+        # The live plan windows (quota_codex) join the rollouts' once these are read.
+        events = quota_common.finish_with(events, lambda: quota_codex.apply(snapshot, account, ctx))
         return FetchResult(snapshot=snapshot, events=events)  # type: ignore[arg-type]
 
 

@@ -41,7 +41,7 @@ from openusage.core import pricing
 from openusage.core.events import UsageEvent, split_mcp_tool
 from openusage.core.snapshot import UsageSnapshot
 from openusage.core.timeutil import parse_rfc3339
-from openusage.providers import tail
+from openusage.providers import quota_common, quota_gemini, tail
 from openusage.providers.base import AccountConfig, FetchContext, FetchResult, Provider, local_snapshot
 
 PROVIDER_ID = "gemini_cli"
@@ -66,6 +66,7 @@ class GeminiCLIProvider(Provider):
     emits_events = True
     widgets = {
         "figures": ["spend.total", "tokens.total", "tool_calls"],
+        "gauges": ["pro", "flash"],
         "sections": ["models", "tools", "projects", "sessions"],
     }
 
@@ -89,6 +90,8 @@ class GeminiCLIProvider(Provider):
         if snapshot.status != "OK":
             return FetchResult(snapshot=snapshot, events=[])
         events = Collector(account.id, ctx.state, ctx.now, ctx.log).run(roots, snapshot)
+        # The live plan quotas (quota_gemini) go on once the chats are read.
+        events = quota_common.finish_with(events, lambda: quota_gemini.apply(snapshot, account, ctx))
         return FetchResult(snapshot=snapshot, events=events)  # type: ignore[arg-type]
 
 

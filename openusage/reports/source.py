@@ -77,7 +77,7 @@ def scan_direct(settings: config.Settings, providers: Optional[List[str]] = None
     try:
         for provider, account in local_collectors(settings, providers):
             state, saved = store.load_state(provider.id, account.id)
-            ctx = make_context(provider, account, state, log=log, keep_raw=False)
+            ctx = make_context(provider, account, state, log=log, keep_raw=False, live_quota=False)
             if spinner is not None:
                 spinner.source = provider.name
             try:

@@ -100,6 +100,15 @@ MIGRATIONS: List[Union[str, Callable[[sqlite3.Connection], None]]] = [
     """,
     # 2: every counted event's key kept past pruning (store/counted.py), filled from the events held.
     counted.create_from_events,
+    # 3: plan-window readings as a series (store/limits.py), for the pace projection and history.
+    """
+    CREATE TABLE limit_readings (
+        provider_id TEXT NOT NULL, account_id TEXT NOT NULL, name TEXT NOT NULL,
+        observed_at REAL NOT NULL, used_percent REAL NOT NULL, resets_at REAL,
+        window_seconds INTEGER, source TEXT NOT NULL,
+        PRIMARY KEY (provider_id, account_id, name, observed_at)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

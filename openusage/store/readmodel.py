@@ -19,6 +19,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 from openusage.core.snapshot import Breakdown, DailyPoint, ModelUsage, Spend, Tokens, UsageSnapshot
 from openusage.core.timeutil import format_rfc3339
 from openusage.core.windows import local_date, next_local_midnight, validate_window, window_start
+from openusage.store import limits
 from openusage.store.db import QUARTER
 
 USAGE_FIELDS = ("input", "output", "cache_read", "cache_write", "reasoning", "cost", "requests")
@@ -161,8 +162,13 @@ def build(
     now: Optional[float] = None,
     accounts: Iterable[AccountRef] = (),
     provider_names: Optional[Dict[str, str]] = None,
+    warn_threshold: float = 0.20,
 ) -> Dict[str, Any]:
-    """The read-model response: {"window", "generated_at", "snapshots": {key: UsageSnapshot dict}}."""
+    """The read-model response: {"window", "generated_at", "snapshots": {key: UsageSnapshot dict}}.
+
+    Plan windows get their pace and history from the stored readings, and the status their use calls
+    for (WARN when at most `warn_threshold` is left, LIMIT when full).
+    """
     now = time.time() if now is None else now
     rng = WindowRange(window, now)
     refs = {(r.provider_id, r.account_id): r for r in accounts}
@@ -178,6 +184,7 @@ def build(
         agg = aggregate(conn, provider_id, account_id, rng)
         apply_aggregate(snap, agg, rng)
         attach_sessions(conn, snap)
+        limits.decorate(conn, snap, now, warn_threshold)
         if snap.status is None:
             snap.status = "OK" if not agg.empty() else "UNKNOWN"
             if agg.empty() and not snap.message:

@@ -10,7 +10,7 @@ import sqlite3
 import time
 from typing import Optional
 
-from openusage.store import counted
+from openusage.store import counted, limits
 
 # One extra day so the partial first quarter-hour of a rolling window still has its raw events.
 MARGIN_SECONDS = 86400
@@ -21,12 +21,13 @@ def prune(conn: sqlite3.Connection, retention_days: int, now: Optional[float] = 
     now = time.time() if now is None else now
     cutoff = now - retention_days * 86400 - MARGIN_SECONDS
     cur = conn.execute("DELETE FROM events WHERE occurred_at < ?", (cutoff,))
+    limits.prune(conn, retention_days, now)
     return cur.rowcount
 
 
 def clear_history(conn: sqlite3.Connection) -> None:
-    """Forget all usage history: events, rollups, sessions, and the keys of what was counted."""
-    for table in ("events", "rollup_q", "rollup_d", "dim_q", "dim_d", "sessions"):
+    """Forget all usage history: events, rollups, sessions, plan readings, and the keys of what was counted."""
+    for table in ("events", "rollup_q", "rollup_d", "dim_q", "dim_d", "sessions", "limit_readings"):
         conn.execute(f"DELETE FROM {table}")
     counted.clear(conn)
 

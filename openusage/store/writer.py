@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from openusage.core.events import UsageEvent
 from openusage.core.snapshot import UsageSnapshot
 from openusage.core.windows import local_date, tz_signature
-from openusage.store import counted, db
+from openusage.store import counted, db, limits
 
 log = logging.getLogger("openusage.store.writer")
 
@@ -609,6 +609,7 @@ def _store_snapshot(conn: sqlite3.Connection, snapshot: UsageSnapshot, fetched_a
         "status=excluded.status, body=excluded.body",
         (snapshot.provider_id, snapshot.account_id, fetched_at, snapshot.status, body),
     )
+    limits.record(conn, snapshot)
 
 
 # Rollups of the events inserted in one bulk write (ids >= :first), summed by SQLite exactly as

@@ -1,7 +1,8 @@
 """The dashboard: a grid of tiles, one per account.
 
 A tile shows the name and a status badge on its border, then spend, tokens and tool calls, gauges
-for rate limits and quotas with reset countdowns, the top models, a sparkline of the window's daily
+for rate limits and quotas with reset countdowns (for plan windows, the most urgent pace projection
+and where and when the readings were taken), the top models, a sparkline of the window's daily
 spend (or tokens), the token split, the status message and balances, as many as its height holds.
 """
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from openusage.core.snapshot import UsageSnapshot
 from openusage.tui import widgets
 from openusage.tui.state import Data, UIState, selected_index, visible_keys
-from openusage.tui.views import badge, costs_hidden, empty_message, name_of, status_of
+from openusage.tui.views import badge, costs_hidden, empty_message, name_of, plan, status_of
 from openusage.tui.widgets import Glyphs, Line
 
 TILE_MIN_WIDTH = 38
@@ -139,7 +140,9 @@ def tile_body(key: str, snap: UsageSnapshot, state: UIState, data: Data, width: 
     if status != "OK" and snap.message:
         lines.append([(snap.message, message_role(status))])
     room = MAX_GAUGES + max(0, rows - (TILE_HEIGHT - 2))
-    lines += gauge_lines(limit_items(snap, spec, hidden)[:room], width, state, data.now)
+    items = limit_items(snap, spec, hidden)[:room]
+    lines += gauge_lines(items, width, state, data.now)
+    lines += [[(text, role)] for text, role in plan.tile_lines(snap, [i[0] for i in items], data.now)]
     models = top_models(snap, hidden)
     if models:
         text = f" {g.dot} ".join(f"{name} {share * 100:.0f}%" for name, share in models)

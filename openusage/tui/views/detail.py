@@ -8,7 +8,7 @@ from openusage.core.snapshot import Breakdown, UsageSnapshot
 from openusage.core.timeutil import to_epoch
 from openusage.tui import widgets
 from openusage.tui.state import DETAIL_TABS, Data, UIState
-from openusage.tui.views import badge, costs_hidden, name_of, selected_snapshot, status_of, tab_label
+from openusage.tui.views import badge, costs_hidden, name_of, plan, selected_snapshot, status_of, tab_label
 from openusage.tui.views.dashboard import daily_series, first_visible, limit_items
 from openusage.tui.widgets import Line
 
@@ -170,8 +170,28 @@ def limits_lines(key: str, snap: UsageSnapshot, state: UIState, data: Data, widt
             facts.append(f"resets in {left}" if left != "now" else "resets now")
         if used is not None:
             facts.append(f"{max(0.0, 1 - used) * 100:.0f}% left")
+        if rl is not None and plan.reading_age(rl, data.now):
+            facts.append(plan.reading_age(rl, data.now))
         lines.append([("  " + " " * 11 + f" {g.dot} ".join(facts), "dim")])
+        if rl is not None:
+            lines += _plan_lines(label, rl, snap, g, data.now, width)
     return lines
+
+
+def _plan_lines(name: str, rl: Any, snap: UsageSnapshot, g: Any, now: float, width: int) -> List[Line]:
+    """A plan window's pace projection and the history of its readings in the current window."""
+    out: List[Line] = []
+    text = plan.pace_text(rl, now)
+    if text:
+        out.append([("  " + " " * 11 + text, "stale" if (rl.pace or {}).get("before_reset") else "text")])
+    points = ((snap.extras or {}).get("limits_history") or {}).get(name) or []
+    if len(points) >= 2:
+        values = [float(p[1]) for p in points]
+        spark = widgets.sparkline(values, max(1, min(len(values), width - 40)), g)
+        since = widgets.age(float(points[0][0]), now)
+        out.append([("  " + " " * 11, "text"), (spark, "spark"),
+                    (f" {values[0]:.0f}% {since}, {values[-1]:.0f}% now", "dim")])
+    return out
 
 
 def _n(value: Optional[float]) -> str:
