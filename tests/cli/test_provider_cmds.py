@@ -82,3 +82,33 @@ def test_list_says_what_each_poll_costs(isolated_home, capsys):
     assert main(["list"]) == 0
     rows = {line.split()[0]: line.split()[-1] for line in capsys.readouterr().out.splitlines()[1:] if line.strip()}
     assert rows["anthropic"] == "billed" and rows["openai"] == "free" and rows["claude_code"] == "free"
+
+
+def test_status_exits_1_at_a_full_plan_window_and_json_carries_every_window(isolated_home, capsys):
+    import time
+
+    from openusage.core.timeutil import format_rfc3339
+
+    now = time.time()
+    windows = {
+        "5h": {"used_percent": 100.0, "resets_at": format_rfc3339(now + 3600), "source": "oauth",
+               "observed_at": format_rfc3339(now - 60), "window_seconds": 18000},
+        "weekly": {"used_percent": 40.0, "resets_at": format_rfc3339(now + 3 * 86400), "source": "statusline",
+                   "observed_at": format_rfc3339(now - 7200), "window_seconds": 604800},
+    }
+    write_settings(isolated_home, {"auto_detect": False, "accounts": [
+        custom("plan", {"status": "OK", "rate_limits": windows, "extras": {"plan": "max"}})]})
+    assert main(["status", "--json"]) == 1
+    out = capsys.readouterr().out
+    entry = json.loads(out[out.index("{"):])["accounts"][0]
+    assert entry["status"] == "LIMIT" and entry["plan"] == "max"
+    assert set(entry["windows"]) == {"5h", "weekly"}
+    weekly = entry["windows"]["weekly"]
+    assert (weekly["used_percent"], weekly["source"], weekly["observed_at"]) == (
+        40.0, "statusline", windows["weekly"]["observed_at"])
+    # Four days into a seven-day window at 40 %: 10 %/day, full in six days, after the reset in three.
+    assert weekly["pace"]["before_reset"] is False
+    assert abs(weekly["pace"]["rate_percent_per_hour"] - 40.0 / (4 * 24 - 2)) < 0.01
+    assert entry["windows"]["5h"]["resets_at"] == windows["5h"]["resets_at"]
+    assert main(["status"]) == 1
+    assert "LIMIT" in capsys.readouterr().out

@@ -176,3 +176,17 @@ def test_daemon_serves_metrics_on_its_socket(daemon_factory, isolated_home):
     assert status == 200
     families = {f.name: f for f in text_string_to_metric_families(body.decode())}
     assert families["openusage_status"].samples
+
+
+def test_metrics_carry_the_pace_of_plan_windows():
+    limit = {"used_percent": 50.0, "resets_at": "2026-11-22T15:00:00Z", "source": "oauth",
+             "observed_at": "2026-11-22T12:00:00Z", "window_seconds": 18000,
+             "pace": {"rate_percent_per_hour": 25.0, "exhausts_at": "2026-11-22T14:00:00Z", "before_reset": True}}
+    text = metrics.render([(None, {"provider_id": "claude_code", "account_id": "me", "status": "OK",
+                                   "rate_limits": {"5h": limit}})], now=0)
+    labels = '{provider="claude_code",account="me",limit="5h"}'
+    assert f"openusage_rate_limit_pace_percent_per_hour{labels} 25" in text
+    assert f"openusage_rate_limit_exhausts_at_seconds{labels} 1795356000" in text
+    assert f"openusage_rate_limit_exhausts_before_reset{labels} 1" in text
+    assert ('openusage_rate_limit_observed_at_seconds{provider="claude_code",account="me",limit="5h",'
+            'source="oauth"} 1795348800') in text
