@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional
 
 from openusage.core import pace
 from openusage.core.snapshot import STATUS_RANK, RateLimit, UsageSnapshot
-from openusage.core.timeutil import format_rfc3339, to_epoch
+from openusage.core.timeutil import to_epoch
 
 SOURCES = ("oauth", "statusline", "rollout")
 THIN_SECONDS = 600.0
@@ -112,12 +112,7 @@ def _raise_status(snap: UsageSnapshot, warn_threshold: float) -> None:
     current = snap.status or "OK"
     if worst is None or STATUS_RANK.get(current, 0) >= STATUS_RANK[worst]:
         return
-    when = f", resets {_at(snap.rate_limits[worst_name].resets_at)}" if snap.rate_limits[worst_name].resets_at else ""
-    note = f"{worst_name} plan window {worst_pct:.0f}% used{when}"
+    note = f"{worst_name} plan window {worst_pct:.0f}% used"
     snap.message = note if current == "OK" or not snap.message else f"{note}; {snap.message}"
     snap.status = worst
 
-
-def _at(resets_at: Optional[str]) -> str:
-    epoch = to_epoch(resets_at) if resets_at else None
-    return format_rfc3339(epoch) if epoch is not None else str(resets_at)

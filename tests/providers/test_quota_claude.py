@@ -1,4 +1,5 @@
 """Claude Code's live plan windows against a local fake of the OAuth usage endpoint."""
+import json
 import os
 import stat
 import sys
@@ -176,8 +177,10 @@ def test_credentials_stay_byte_identical(server, home):
 def test_keychain_on_macos(server, home, tmp_path, monkeypatch):
     script = tmp_path / "bin" / "security"
     script.parent.mkdir()
-    script.write_text("#!/bin/sh\n[ \"$1|$2|$3|$4\" = 'find-generic-password|-s|Claude Code-credentials|-w' ] || exit 44\n"
-                      "echo '{\"claudeAiOauth\": {\"accessToken\": \"" + TOKEN + "\", \"subscriptionType\": \"pro\"}}'\n")
+    answer = json.dumps({"claudeAiOauth": {"accessToken": TOKEN, "subscriptionType": "pro"}})
+    script.write_text("#!/bin/sh\n"
+                      "[ \"$1|$2|$3|$4\" = 'find-generic-password|-s|Claude Code-credentials|-w' ] || exit 44\n"
+                      f"echo '{answer}'\n")
     script.chmod(0o700)
     monkeypatch.setattr(quota_claude, "SECURITY", str(script))
     monkeypatch.setattr(sys, "platform", "darwin")
