@@ -15,6 +15,7 @@ import os
 from typing import Any, Dict, Optional
 
 from openusage.core.snapshot import UsageSnapshot
+from openusage.core.timeutil import format_rfc3339
 from openusage.providers import quota_common
 from openusage.providers.base import AccountConfig, FetchContext
 from openusage.providers.quota_common import QuotaError, number
@@ -36,8 +37,13 @@ def credentials_path(ctx: FetchContext) -> str:
 
 def apply(snapshot: UsageSnapshot, account: AccountConfig, ctx: FetchContext) -> None:
     """Mark the rollouts' windows as such, then merge the live reading (polled when due)."""
-    observed = (snapshot.extras or {}).get("rate_limits_at")
-    quota_common.stamp_source(snapshot, "rollout", observed, WINDOW_SECONDS)
+    limits = snapshot.rate_limits or {}
+    for limit_id, reading in (ctx.state.get("limits") or {}).items():  # the collector's rollout readings
+        for name in reading.get("windows", {}):
+            limit = limits.get(name if limit_id == "codex" else f"{limit_id}:{name}")
+            if limit is not None and limit.source is None:
+                limit.source, limit.observed_at = "rollout", format_rfc3339(reading["at"])
+    quota_common.stamp_source(snapshot, "rollout", None, WINDOW_SECONDS)
     quota_common.apply(snapshot, account, ctx, read, credentials_path(ctx))
     if snapshot.extras and snapshot.extras.get("plan") and not snapshot.extras.get("plan_type"):
         snapshot.extras["plan_type"] = snapshot.extras["plan"]

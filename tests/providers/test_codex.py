@@ -235,8 +235,9 @@ def test_localpush_real_sessions(tmp_path):
     assert snap.message == "35 requests from 3 rollouts" and snap.extras["lines_skipped"] == 0
     # The newest reading (20-34-25, 19:36:02Z) wins over older files read later.
     rl = {k: v.to_dict() for k, v in snap.rate_limits.items()}
-    assert rl == {"5h": {"used_percent": 7.0, "resets_at": "2026-02-23T23:48:17.000Z"},
-                  "weekly": {"used_percent": 11.0, "resets_at": "2026-03-01T09:01:42.000Z"}}
+    seen = {"source": "rollout", "observed_at": "2026-02-23T19:36:02.633Z"}
+    assert rl == {"5h": dict(seen, used_percent=7.0, resets_at="2026-02-23T23:48:17.000Z", window_seconds=18000),
+                  "weekly": dict(seen, used_percent=11.0, resets_at="2026-03-01T09:01:42.000Z", window_seconds=604800)}
     assert snap.extras["credits"] == {"has_credits": False, "unlimited": False, "balance": None}
     assert snap.extras["rate_limits_at"] == "2026-02-23T19:36:02.633Z"
 
@@ -587,15 +588,19 @@ def test_rate_limits_mapping_relative_resets_placeholders_and_limit_ids(tmp_path
     poller = Poller(home)
     _, snap = poller.poll(now=BASE + 10)
     rl = {k: v.to_dict() for k, v in snap.rate_limits.items()}
-    assert rl == {"5h": {"used_percent": 42.0, "resets_at": format_rfc3339(BASE + 2 + 600)},
-                  "weekly": {"used_percent": 11.0, "resets_at": format_rfc3339(BASE + 2 + 7200)},
-                  "codex_spark:weekly": {"used_percent": 5.0, "resets_at": format_rfc3339(BASE + 5000)}}
+    seen = {"source": "rollout", "observed_at": format_rfc3339(BASE + 2)}  # each limit id's own reading time
+    assert rl == {"5h": dict(seen, used_percent=42.0, resets_at=format_rfc3339(BASE + 2 + 600), window_seconds=18000),
+                  "weekly": dict(seen, used_percent=11.0, resets_at=format_rfc3339(BASE + 2 + 7200),
+                                 window_seconds=604800),
+                  "codex_spark:weekly": {"used_percent": 5.0, "resets_at": format_rfc3339(BASE + 5000),
+                                         "source": "rollout", "observed_at": format_rfc3339(BASE + 4),
+                                         "window_seconds": 604800}}
     assert snap.extras["limit_placeholders_skipped"] == 1
     assert snap.extras["plan_type"] == "plus" and snap.extras["rate_limits_at"] == format_rfc3339(BASE + 4)
     # No new lines: the limits stay; once a window's reset has passed it starts again at 0%.
     events, later = poller.poll(now=BASE + 700)
     assert events == [] and later.extras["files_read"] == 0
-    assert later.rate_limits["5h"].to_dict() == {"used_percent": 0.0}
+    assert later.rate_limits["5h"].to_dict() == dict(seen, used_percent=0.0, window_seconds=18000)
     assert later.rate_limits["weekly"].used_percent == 11.0
 
 
