@@ -239,8 +239,9 @@ def _validate_accounts(errors: List[str], accounts: Any) -> None:
                 errors.append(f"{prefix}api_key_env: not an environment variable name")
         if "api_key" in acct:
             errors.append(f"{prefix}api_key: keys are never stored in settings.json; use api_key_env")
-        if "base_url" in acct and acct["base_url"] is not None:
-            _check_url(errors, acct, "base_url", prefix)
+        for url_key in ("base_url", "usage_api_base", "oauth_api_base"):
+            if url_key in acct and acct[url_key] is not None:
+                _check_url(errors, acct, url_key, prefix)
         _check_type(errors, acct, "probe_model", str, prefix)
         _check_type(errors, acct, "enabled", bool, prefix)
         _check_type(errors, acct, "display_name", str, prefix)

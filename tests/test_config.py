@@ -36,6 +36,10 @@ def test_paths_follow_xdg_and_overrides(isolated_home, monkeypatch):
     [
         ({"accounts": [{"id": "a", "provider": "openai"}, {"id": "b", "provider": "x", "base_url": "nope"}]},
          "accounts[1].base_url: not a URL"),
+        ({"accounts": [{"id": "c", "provider": "claude_code", "usage_api_base": "localhost:8080"}]},
+         "accounts[0].usage_api_base: not a URL"),
+        ({"accounts": [{"id": "g", "provider": "gemini_cli", "oauth_api_base": "ftp://x"}]},
+         "accounts[0].oauth_api_base: not a URL"),
         ({"accounts": [{"id": "a", "provider": "openai", "api_key_env": "sk-abc123"}]},
          "accounts[0].api_key_env: looks like a key itself"),
         ({"accounts": [{"id": "a", "provider": "p"}, {"id": "a", "provider": "q"}]},

@@ -146,11 +146,17 @@ def _parse_limits(items: Any) -> Dict[str, Dict[str, Any]]:
             continue
         name = KINDS.get(kind)
         if name is None and kind == "weekly_scoped":
-            model = ((item.get("scope") or {}).get("model") or {}).get("display_name")
+            model = _dig(item, "scope", "model", "display_name")
             name = "weekly_" + _SLUG.sub("_", model.lower()).strip("_") if isinstance(model, str) and model else kind
         name = name or kind
         out[name] = _window(used, item.get("resets_at"), _length(kind))
     return out
+
+
+def _dig(obj: Any, *keys: str) -> Any:
+    for key in keys:
+        obj = obj.get(key) if isinstance(obj, dict) else None
+    return obj
 
 
 def _extra(win: Any) -> Optional[Dict[str, Any]]:

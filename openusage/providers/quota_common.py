@@ -11,6 +11,7 @@ Credentials files are only ever read; a token is sent to its own endpoint and no
 from __future__ import annotations
 
 import json
+import math
 import os
 from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Dict, Iterable, Iterator, Optional
@@ -52,9 +53,9 @@ def origin(account: AccountConfig, default: str, key: str = "usage_api_base") ->
 def request_json(ctx: FetchContext, account: AccountConfig, url: str, headers: Dict[str, str], what: str,
                  sign_in: str, method: str = "GET", body: Any = None) -> Dict[str, Any]:
     """One request's JSON object; QuotaError for every answer that is not one (401/403 are AUTH)."""
-    timeout = account.extra.get("timeout_seconds") or DEFAULT_TIMEOUT
+    timeout = number(account.extra.get("timeout_seconds")) or DEFAULT_TIMEOUT
     try:
-        resp = ctx.http.request(url, method=method, headers=headers, body=body, timeout=float(timeout))
+        resp = ctx.http.request(url, method=method, headers=headers, body=body, timeout=timeout)
     except ProviderError as exc:
         raise QuotaError("ERR", f"{what}: {exc.message}") from exc
     if resp.status in (401, 403):
@@ -102,14 +103,17 @@ def read_json_file(ctx: FetchContext, path: str, what: str, sign_in: str) -> Opt
 
 
 def number(value: Any) -> Optional[float]:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        if isinstance(value, str):
-            try:
-                return float(value.strip())
-            except ValueError:
-                return None
+    """A finite float from a JSON number or numeric string; None otherwise."""
+    if isinstance(value, bool):
         return None
-    return float(value) if value == value and abs(value) != float("inf") else None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
 
 
 # --- polling and merging -----------------------------------------------------------------------
@@ -131,7 +135,8 @@ def apply(snapshot: UsageSnapshot, account: AccountConfig, ctx: FetchContext, re
 
 
 def _interval(account: AccountConfig) -> float:
-    return float(account.extra.get("interval_seconds") or DEFAULT_INTERVAL)
+    value = number(account.extra.get("interval_seconds"))
+    return max(1.0, value) if value else DEFAULT_INTERVAL
 
 
 def _stamp(path: Optional[str]) -> Optional[float]:
@@ -144,7 +149,13 @@ def _stamp(path: Optional[str]) -> Optional[float]:
 def _poll(state: Dict[str, Any], account: AccountConfig, ctx: FetchContext, reader: Reader) -> None:
     interval = _interval(account)
     try:
-        reading = reader(account, ctx)
+        try:
+            reading = reader(account, ctx)
+        except QuotaError:
+            raise
+        except Exception as exc:  # a reader's own defect must never cost the collector its poll
+            ctx.log.warning("plan quota read failed: %s", type(exc).__name__)
+            raise QuotaError("ERR", f"plan quota read failed: {type(exc).__name__}") from exc
     except QuotaError as exc:
         state.update(error=exc.message, error_status=exc.status, error_at=ctx.now)
         if not exc.polled:  # found without a request (an expired token): look again at the next fetch

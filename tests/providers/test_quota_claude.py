@@ -73,6 +73,15 @@ def test_limits_list_shape(server, home):
     assert limits["weekly_opus"].window_seconds == 604800 and limits["daily_burst"].window_seconds is None
 
 
+def test_odd_values_in_an_answer_are_left_out_not_fatal():
+    got = quota_claude.parse_usage({"limits": [
+        {"kind": "weekly_scoped", "percent": 5, "scope": "all"}, {"kind": "session", "percent": "n/a"},
+        "junk", {"kind": "weekly_all", "percent": 9, "resets_at": {"when": "later"}}]})
+    assert got == {"weekly_scoped": {"used_percent": 5.0, "resets_at": None, "window_seconds": 604800},
+                   "weekly": {"used_percent": 9.0, "resets_at": None, "window_seconds": 604800}}
+    assert quota_claude.parse_usage({"five_hour": {"utilization": float("nan")}, "seven_day": "x"}) == {}
+
+
 def test_polls_at_most_once_an_interval_and_keeps_the_values_between(server, home):
     credentials(home)
     server.route("GET", "/api/oauth/usage", body=SHAPE_A)
@@ -86,6 +95,11 @@ def test_polls_at_most_once_an_interval_and_keeps_the_values_between(server, hom
     fast = account("claude_code", server, interval_seconds=5)
     fetch(PROVIDER, fast, home, state, now=NOW + 67)
     assert len(server.requests) == 3
+    odd = account("claude_code", server, interval_seconds="often")  # not a number: the default minute
+    fetch(PROVIDER, odd, home, state, now=NOW + 100)
+    assert len(server.requests) == 3
+    fetch(PROVIDER, odd, home, state, now=NOW + 128)
+    assert len(server.requests) == 4
 
 
 @pytest.mark.parametrize("code", [401, 403])
