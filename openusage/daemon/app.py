@@ -142,6 +142,12 @@ class Daemon:
         self.writer.start()
         self.readers = ReaderPool(self.db_path)
         self.scheduler = Scheduler(self.writer, self._load_state, self._load_snapshot)
+        # A daemon started after days away prunes at once, and before the first poll: a prune racing
+        # that poll would drop what the poll just read of old logs (counted, so never read again).
+        try:
+            self.prune_history()
+        except Exception:
+            log.exception("retention at start failed")
         self.drain_spool()
         self.scheduler.set_accounts(accounts_mod.resolve(self.settings))
         self.scheduler.start()
@@ -200,18 +206,15 @@ class Daemon:
             fh.write(f"{os.getpid()}\n")
 
     def _maintenance(self) -> None:
-        last_retention = 0.0
-        first = True  # a daemon started after days away prunes at once, not an interval later
-        while first or not self.stop_event.wait(MAINTENANCE_INTERVAL):
+        last_retention = time.time()  # pruned in _start_services
+        while not self.stop_event.wait(MAINTENANCE_INTERVAL):
             try:
-                if not first:
-                    self.drain_spool()
+                self.drain_spool()
                 if time.time() - last_retention > RETENTION_INTERVAL:
                     self.prune_history()
                     last_retention = time.time()
             except Exception:
                 log.exception("maintenance pass failed")
-            first = False
 
     def prune_history(self) -> int:
         """Drop per-event rows past data.retention_days (rollups stay)."""
