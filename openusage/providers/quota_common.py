@@ -21,7 +21,7 @@ from openusage.core.timeutil import format_rfc3339, to_epoch
 from openusage.providers.base import AccountConfig, FetchContext, HttpResponse, ProviderError
 
 DEFAULT_INTERVAL = 60.0
-DEFAULT_TIMEOUT = 15.0
+DEFAULT_TIMEOUT = 8.0  # per request; a fetch (Gemini: up to three) stays inside the scheduler's 30 s
 MAX_BACKOFF = 1800.0
 STATE_KEY = "quota"
 

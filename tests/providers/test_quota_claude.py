@@ -201,3 +201,13 @@ def test_keychain_on_macos(server, home, tmp_path, monkeypatch):
     server.route("GET", "/api/oauth/usage", body=SHAPE_A)
     snap = fetch(PROVIDER, account("claude_code", server), home, {})
     assert snap.extras["plan"] == "pro" and snap.rate_limits["5h"].source == "oauth"
+
+
+def test_claude_config_dir_moves_the_credentials(server, home, tmp_path):
+    other = tmp_path / "cfg"
+    (other / "projects").mkdir(parents=True)
+    write_json(str(other / ".credentials.json"), {"claudeAiOauth": {"accessToken": TOKEN, "subscriptionType": "pro"}})
+    server.route("GET", "/api/oauth/usage", body=SHAPE_A)
+    environ = {"CLAUDE_CONFIG_DIR": f"{tmp_path}/x,{other}"}  # the first entry holding a credentials file
+    snap = fetch(PROVIDER, account("claude_code", server), home, {}, environ=environ)
+    assert snap.extras["plan"] == "pro" and len(server.requests) == 1

@@ -131,3 +131,11 @@ def test_credentials_stay_byte_identical(server, isolated_home):
         server.route("GET", PATH, **answers[i % len(answers)])
         fetch(PROVIDER, acct, isolated_home, state, now=NOW + i * 4000)
     assert len(server.requests) == 20 and digest(path) == before
+
+
+def test_codex_home_moves_the_credentials(server, isolated_home, tmp_path):
+    other = tmp_path / "elsewhere"
+    auth(other)
+    server.route("GET", PATH, body=ANSWER)
+    snap = fetch(PROVIDER, account("codex", server), isolated_home, {}, environ={"CODEX_HOME": str(other / ".codex")})
+    assert snap.rate_limits["5h"].source == "oauth" and len(server.requests) == 1

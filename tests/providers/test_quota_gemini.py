@@ -138,3 +138,12 @@ def test_family_names():
     assert [quota_gemini.family(m) for m in ("gemini-2.5-pro", "gemini-2.0-flash-lite", "gemini-3-pro-preview-11",
                                               "gemini-2.5-flash_vertex", "text-bison")] == [
         "pro", "flash-lite", "pro", "flash", "text-bison"]
+
+
+def test_gemini_cli_home_moves_the_credentials(server, isolated_home, tmp_path):
+    other = tmp_path / "elsewhere"
+    creds(other)
+    (isolated_home / ".gemini" / "tmp").mkdir(parents=True)
+    routes(server)
+    snap = fetch(PROVIDER, account("gemini_cli", server), isolated_home, {}, environ={"GEMINI_CLI_HOME": str(other)})
+    assert snap.rate_limits["pro"].source == "oauth"
