@@ -46,6 +46,7 @@ class ClaudeCodeProvider(Provider):
     source_modes = ("local",)
     env_vars = (ENV_CONFIG_DIR,)
     programs = ("security",)  # macOS Keychain, for the plan quota's sign-in (quota_claude)
+    poll_cost = "free: local logs, and the plan's usage endpoint at most once a minute"
     default_interval = 30.0
     emits_events = True
     widgets = {

@@ -52,6 +52,7 @@ class CodexProvider(Provider):
     name = "Codex CLI"
     source_modes = ("local",)
     env_vars = (ENV_HOME,)
+    poll_cost = "free: local logs, and the plan's usage endpoint at most once a minute"
     default_interval = 30.0
     emits_events = True
     widgets = {

@@ -62,6 +62,7 @@ class GeminiCLIProvider(Provider):
     name = "Gemini CLI"
     source_modes = ("local",)
     env_vars = (ENV_HOME, ENV_DATA_DIR)
+    poll_cost = "free: local logs, and the plan's usage endpoint at most once a minute"
     default_interval = 30.0
     emits_events = True
     widgets = {
