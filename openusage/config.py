@@ -87,9 +87,12 @@ def _merge(base: Dict[str, Any], over: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
-def load(path: Optional[str] = None) -> Settings:
-    """Read and validate settings.json; a missing file gives the defaults."""
+def load(path: Optional[str] = None, create: bool = False) -> Settings:
+    """Read and validate settings.json; a missing file gives the defaults, unless it was named (--config)
+    by a command that only reads it (`create`: the command writes it, as integrations install does)."""
     resolved = paths.config_path(path)
+    if path and not create and not os.path.exists(resolved):
+        raise ConfigError(["no such file (a file named by --config must exist)"], resolved)
     if not os.path.exists(resolved):
         return Settings(raw={}, path=resolved, exists=False, merged=copy.deepcopy(DEFAULTS))
     try:

@@ -18,7 +18,8 @@ def test_the_client_reads_every_view_of_a_real_daemon(daemon_factory):
     status, _ = stdlib_client.request(d.socket_path, "POST", "/v1/hook/claude-code", json.dumps(CLAUDE_TOOL).encode())
     assert status == 200
     with Client(d.socket_path) as daemon:
-        assert daemon.health()["pid"] == d.proc.pid
+        health = daemon.health()
+        assert health["pid"] == d.proc.pid and health["config_path"].endswith("/openusage/settings.json")
         assert "claude_code" in [p["id"] for p in daemon.providers()]
         model = daemon.read_model("7d")
         assert model["window"] == "7d" and model["snapshots"]["claude_code"]["tool_calls"] == 1

@@ -24,6 +24,12 @@ def run(args: argparse.Namespace) -> int:
         print(path)
         return 0
     if args.action == "validate":
+        if args.config and not os.path.exists(path):
+            if args.json:
+                _report(True, path, ["no such file"], f"{path}: no such file")
+            else:
+                print(f"openusage: config: {path}: no such file", file=sys.stderr)
+            return EXIT_USAGE
         return _validate(path, args.json)
     settings = config.load(args.config)
     print_json(settings.merged)

@@ -84,6 +84,11 @@ def _dispatch(argv) -> int:
         from openusage.cli import dashboard_cmd
 
         args.func = dashboard_cmd.run
+        args.window = args.dashboard_window
+    elif args.dashboard_window is not None:
+        # Before a command, --window would be silently dropped: it is the dashboard's.
+        parser.error("--window before a command sets the dashboard's window; commands that take one "
+                     "(usage, export, demo) take it after their name")
     try:
         return int(args.func(args) or 0)
     except CliError as exc:
@@ -138,8 +143,8 @@ def build_parser(argparse=None, importlib=None, only=None):
     )
     parser.add_argument("--version", action="version", version=f"openusage {__version__}")
     global_options(parser, suppress=False)
-    parser.add_argument("--window", choices=("1d", "3d", "7d", "30d", "all"),
-                        help="time window of the dashboard (default: data.time_window)")
+    parser.add_argument("--window", dest="dashboard_window", choices=("1d", "3d", "7d", "30d", "all"),
+                        help="time window of the dashboard (default: data.time_window); with no command only")
     parent = argparse.ArgumentParser(add_help=False)
     global_options(parent, suppress=True)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")

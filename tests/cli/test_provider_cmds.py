@@ -82,3 +82,13 @@ def test_list_says_what_each_poll_costs(isolated_home, capsys):
     assert main(["list"]) == 0
     rows = {line.split()[0]: line.split()[-1] for line in capsys.readouterr().out.splitlines()[1:] if line.strip()}
     assert rows["anthropic"] == "billed" and rows["openai"] == "free" and rows["claude_code"] == "free"
+
+
+def test_status_counts_an_agent_with_no_data_yet_as_no_failure(isolated_home, capsys):
+    write_settings(isolated_home, {"auto_detect": False, "accounts": [
+        custom("good", {"status": "OK"}), custom("fresh", {"status": "UNKNOWN", "message": "no data yet"})]})
+    assert main(["status"]) == 0
+    assert "custom:fresh  UNKNOWN" in capsys.readouterr().out
+    write_settings(isolated_home, {"auto_detect": False, "accounts": [
+        custom("fresh", {"status": "UNKNOWN"}), custom("warn", {"status": "WARN"})]})
+    assert main(["status"]) == 1
