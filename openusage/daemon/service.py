@@ -115,6 +115,15 @@ def platform_kind() -> str:
     return "launchd" if platform.system() == "Darwin" else "systemd"
 
 
+def manager_of(socket_path: str) -> Optional[str]:
+    """"systemd" or "launchd" when an installed service runs the daemon on this socket, else None."""
+    kind = platform_kind()
+    unit = launchd_plist_path() if kind == "launchd" else systemd_unit_path()
+    if not os.path.exists(unit):
+        return None
+    return kind if os.path.realpath(socket_path) == os.path.realpath(paths.socket_path()) else None
+
+
 def plan_install(variable_names: List[str], kind: Optional[str] = None) -> Plan:
     kind = kind or platform_kind()
     env = service_environment(variable_names)
