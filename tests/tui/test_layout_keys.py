@@ -74,6 +74,9 @@ def test_the_status_line_keeps_a_gap_before_its_key_hint(width):
             before = last[:last.index("? help")]
             assert before.endswith("   "), last
         assert "ago?" not in last
+    data.source = "daemon ok, started by openusage"
+    last = screen(make_state(snaps), data, 80, 24)[-1]
+    assert last.rstrip().endswith("? help") and "updated 5s ago   " in last  # the short reminder fits
 
 
 def test_the_sparkline_has_every_day_of_the_window():
@@ -139,3 +142,26 @@ def test_the_escape_delay_is_short():
 
 if __name__ == "__main__":
     sys.exit("run with pytest")
+
+
+def test_every_key_is_in_the_readme_and_the_man_page():
+    import os
+    import re
+
+    from openusage.tui.views import help
+
+    root = os.path.join(os.path.dirname(__file__), "..", "..")
+    with open(os.path.join(root, "README.md"), encoding="utf-8") as fh:
+        readme = fh.read().split("## The dashboard", 1)[1].split("\n## ", 1)[0]
+    with open(os.path.join(root, "man", "openusage.1"), encoding="utf-8") as fh:
+        man = fh.read().split(".SS Keys", 1)[1].split(".SH ", 1)[0].replace("\\-", "-")
+    man_keys = set()
+    for tag in re.findall(r"^\.TP\n(.+)$", man, re.M):
+        man_keys |= {k.strip('"') for k in re.sub(r"^\.B[RI]? ", "", tag).replace('", "', " ").split()}
+    spelled = {"DOWN": "Down", "UP": "Up", "LEFT": "Left", "RIGHT": "Right"}
+    for _, keys in help.KEYS:
+        for label, _ in keys:
+            assert f"`{label}`" in readme, label
+            for token in label.split():
+                assert spelled.get(token, token) in man_keys, token
+    assert "```text\n openusage  Dashboard" in readme and "┌─ ▶ Demo (sample data)" in readme

@@ -104,9 +104,12 @@ def _status(state: UIState, data: Data, width: int) -> Line:
         left += [sep, (data.error, "status_err")]
     elif data.notice:
         left += [sep, (data.notice, "status")]
-    right: Line = [("? help  q quit ", "status")]
-    if widgets.line_width(left) + STATUS_GAP + widgets.line_width(right) > width:
-        right = []  # the state and the error matter more than the reminder, which never touches them
+    # The reminder, shorter or not at all when the facts need the room; it never touches them.
+    right: Line = []
+    for hint in ("? help  q quit ", "? help "):
+        if widgets.line_width(left) + STATUS_GAP + len(hint) <= width:
+            right = [(hint, "status")]
+            break
     return spread(left, right, width, "status", g.ellipsis)
 
 
