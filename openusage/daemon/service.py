@@ -51,10 +51,13 @@ def launchd_plist_path() -> str:
     return os.path.join(os.path.expanduser("~"), "Library", "LaunchAgents", f"{LAUNCHD_LABEL}.plist")
 
 
+# Variables the service gets that name places, not secrets: shown as they are by --dry-run.
+PATH_VARIABLES = ("OPENUSAGE_STATE_DIR", "OPENUSAGE_CONFIG", "CLAUDE_CONFIG_DIR", "CODEX_HOME", "OPENUSAGE_PLUGIN_DIR")
+
+
 def service_environment(variable_names: List[str]) -> Dict[str, str]:
     """The values of the named variables that are set now, plus the openusage settings the daemon needs."""
-    names = list(dict.fromkeys(variable_names + ["OPENUSAGE_HUB_TOKEN", "OPENUSAGE_STATE_DIR", "OPENUSAGE_CONFIG",
-                                                 "CLAUDE_CONFIG_DIR", "CODEX_HOME", "OPENUSAGE_PLUGIN_DIR"]))
+    names = list(dict.fromkeys(variable_names + ["OPENUSAGE_HUB_TOKEN", *PATH_VARIABLES]))
     return {n: os.environ[n] for n in names if os.environ.get(n)}
 
 
