@@ -89,6 +89,9 @@ def _dispatch(argv) -> int:
         # Before a command, --window would be silently dropped: it is the dashboard's.
         parser.error("--window before a command sets the dashboard's window; commands that take one "
                      "(usage, export, demo) take it after their name")
+    unused = _unused_globals(args)
+    if unused:
+        parser.error(f"{' and '.join(unused)}: not used by 'openusage {_command_name(argv)}'")
     try:
         return int(args.func(args) or 0)
     except CliError as exc:
@@ -116,8 +119,28 @@ def global_options(parser, suppress: bool) -> None:
     parser.add_argument("--socket-path", metavar="PATH", default=default(None), help="daemon socket")
 
 
+# The global flags and the value each has when not given (set by the top-level parser).
+GLOBAL_DEFAULTS = {"--json": ("json", False), "--config": ("config", None), "--plugin-dir": ("plugin_dir", None),
+                   "--no-color": ("no_color", False), "--socket-path": ("socket_path", None)}
+
+
+def _unused_globals(args) -> list:
+    """The global flags given to a command that declares it uses others only (set_defaults(uses=...))."""
+    uses = getattr(args, "uses", None)
+    if uses is None:
+        return []
+    return [flag for flag, (dest, default) in GLOBAL_DEFAULTS.items()
+            if flag not in uses and getattr(args, dest, default) != default]
+
+
 def _command_module(argv):
     """The module of the command named in argv, or None (then every command is registered)."""
+    name = _command_name(argv)
+    return COMMANDS.get(name) if name else None
+
+
+def _command_name(argv):
+    """The first word of argv that is not an option or an option's value."""
     skip = False
     for arg in argv:
         if skip:
@@ -125,7 +148,7 @@ def _command_module(argv):
         elif arg in _OPTIONS_WITH_VALUES:
             skip = True
         elif not arg.startswith("-"):
-            return COMMANDS.get(arg)
+            return arg
     return None
 
 

@@ -34,7 +34,7 @@ def register(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
         ),
     )
     p.add_argument("models", nargs="+", metavar="MODEL", help="model name as a tool logs it")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, uses=("--json",))  # the embedded table: no settings, daemon or plugins
 
 
 def run(args: argparse.Namespace) -> int:

@@ -30,7 +30,7 @@ def register(sub, parents) -> None:
     group.add_argument("--install", action="store_true", help="set this command as Claude Code's statusLine")
     group.add_argument("--uninstall", action="store_true", help="remove it (only if it is ours)")
     p.add_argument("--color", action="store_true", help="colour the line (Claude Code shows ANSI colours)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, uses=("--no-color",))  # Claude Code reads one line: no JSON, no settings
 
 
 # --- the line ---------------------------------------------------------------------------------

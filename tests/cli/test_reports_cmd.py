@@ -189,3 +189,20 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_escaped():
 def test_unknown_dates_raise_cli_errors():
     with pytest.raises(CliError):
         reports_cmd.parse_day("next week", None, "--since", time.time())
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--socket-path", "/tmp/x.sock", "pricing", "gpt-5"], "--socket-path: not used by 'openusage pricing'"),
+    (["pricing", "gpt-5", "--config", "x.json"], "--config: not used by 'openusage pricing'"),
+    (["--plugin-dir", "/p", "--no-color", "version"], "--plugin-dir and --no-color: not used by 'openusage version'"),
+    (["--json", "statusline"], "--json: not used by 'openusage statusline'"),
+])
+def test_a_global_flag_a_command_ignores_is_an_error(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_the_global_flags_a_command_uses_still_work(capsys):
+    assert main(["--json", "version"]) == 0 and json.loads(capsys.readouterr().out)["openusage"]
+    assert main(["pricing", "gpt-5", "--json"]) == 0
