@@ -165,3 +165,19 @@ def test_every_key_is_in_the_readme_and_the_man_page():
             for token in label.split():
                 assert spelled.get(token, token) in man_keys, token
     assert "```text\n openusage  Dashboard" in readme and "┌─ ▶ Demo (sample data)" in readme
+
+
+def test_the_limits_tab_names_every_limit_whole():
+    from openusage.core.snapshot import RateLimit
+
+    s = snap()
+    s.rate_limits = {"premium_interactions": RateLimit(used_percent=40.0, limit=300, used=120),
+                     "5h": RateLimit(used_percent=10.0)}
+    snaps = {"main": s}
+    for width, height in ((80, 24), (200, 50)):
+        rows = screen(make_state(snaps, screen="detail", detail_tab=6), make_data(snaps), width, height)
+        text = "\n".join(rows)
+        assert "premium_interactions " in text and "premium_inter…" not in text
+        bars = [r for r in rows if "premium_interactions" in r or r.startswith("  5h ")]
+        start = 2 + len("premium_interactions") + 1
+        assert len(bars) == 2 and all(r[start] in "█░▏▎▍▌▋▊▉" and r[start - 1] == " " for r in bars), bars

@@ -187,9 +187,12 @@ def limits_lines(key: str, snap: UsageSnapshot, state: UIState, data: Data, widt
     items = limit_items(snap, data.widgets.get(snap.provider_id, {}), costs_hidden(state, key))
     lines: List[Line] = []
     limits = snap.rate_limits or {}
+    # Every limit's whole name (Copilot's premium_interactions too), the bars lined up after the longest.
+    label_w = max([10] + [widgets.text_width(label) for label, _, _ in items])
+    label_w = min(label_w, max(10, width // 3))
     for label, used, resets_at in items:
-        lines.append([("  ", "text")] + widgets.gauge(label, used, min(width - 4, 60), g, state.warn, state.crit,
-                                                      label_width=10))
+        lines.append([("  ", "text")] + widgets.gauge(label, used, min(width - 4, 50 + label_w), g, state.warn,
+                                                      state.crit, label_width=label_w))
         facts = []
         rl = limits.get(label)
         if rl is not None:
@@ -202,7 +205,7 @@ def limits_lines(key: str, snap: UsageSnapshot, state: UIState, data: Data, widt
             facts.append(f"resets in {left}" if left != "now" else "resets now")
         if used is not None:
             facts.append(f"{max(0.0, 1 - used) * 100:.0f}% left")
-        lines.append([("  " + " " * 11 + f" {g.dot} ".join(facts), "dim")])
+        lines.append([("  " + " " * (label_w + 1) + f" {g.dot} ".join(facts), "dim")])
     return lines
 
 
