@@ -11,13 +11,31 @@ $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-venv: $(BIN)/activate
+# The editable install is redone only when the package's metadata changes (a stamp in the venv);
+# the code itself is live. The man pages go where a wheel puts them: $(VENV)/share/man.
+INSTALLED := $(VENV)/.openusage-installed
+MAN_PAGES := $(wildcard man/*.1 man/*.5)
+MAN_DIR := $(VENV)/share/man
+MAN_STAMP := $(MAN_DIR)/.openusage-pages
+
+$(INSTALLED): $(BIN)/activate setup.cfg setup.py
 	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(MAN_STAMP): $(MAN_PAGES)
+	for page in $(MAN_PAGES); do \
+	  section=$${page##*.}; mkdir -p $(MAN_DIR)/man$$section; \
+	  cp $$page $(MAN_DIR)/man$$section/; \
+	done
+	touch $@
+
+venv: $(INSTALLED) $(MAN_STAMP)
 
 dev: venv
 	$(PY) -m pip install --quiet $(TEST_DEPS)
 
 run: venv
+	@echo 'man pages: export MANPATH="$(abspath $(MAN_DIR)):$$MANPATH"  (then: man openusage)'
 	$(BIN)/openusage
 
 LINTED := $(wildcard openusage tests bench contrib)

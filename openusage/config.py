@@ -87,9 +87,12 @@ def _merge(base: Dict[str, Any], over: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
-def load(path: Optional[str] = None) -> Settings:
-    """Read and validate settings.json; a missing file gives the defaults."""
+def load(path: Optional[str] = None, create: bool = False) -> Settings:
+    """Read and validate settings.json; a missing file gives the defaults, unless it was named (--config)
+    by a command that only reads it (`create`: the command writes it, as integrations install does)."""
     resolved = paths.config_path(path)
+    if path and not create and not os.path.exists(resolved):
+        raise ConfigError(["no such file (a file named by --config must exist)"], resolved)
     if not os.path.exists(resolved):
         return Settings(raw={}, path=resolved, exists=False, merged=copy.deepcopy(DEFAULTS))
     try:
@@ -138,7 +141,11 @@ def validate(raw: Any) -> List[str]:
     errors: List[str] = []
     _check_type(errors, raw, "auto_detect", bool)
     _check_section(errors, raw, "ui", _validate_ui)
-    _check_type(errors, raw, "theme", str)
+    if _check_type(errors, raw, "theme", str):
+        from openusage.tui.themes import THEME_NAMES  # a plain tuple; the module imports no terminal code
+
+        if raw["theme"] not in THEME_NAMES:
+            errors.append(f"theme: must be one of {', '.join(THEME_NAMES)}, got {raw['theme']!r}")
     _check_section(errors, raw, "data", _validate_data)
     if "accounts" in raw:
         _validate_accounts(errors, raw["accounts"])
@@ -148,6 +155,71 @@ def validate(raw: Any) -> List[str]:
     _check_type(errors, raw, "integrations", dict)
     _check_section(errors, raw, "dashboard", _validate_dashboard)
     return errors
+
+
+# --- unknown keys: kept, but worth a warning (a typo is a setting silently not applied) ----------
+
+KNOWN_KEYS: Dict[str, Any] = {
+    "": ("auto_detect", "ui", "theme", "data", "accounts", "telemetry", "export", "hub", "integrations",
+         "dashboard", "alerts"),
+    "ui": ("refresh_interval_seconds", "warn_threshold", "crit_threshold"),
+    "data": ("time_window", "retention_days"),
+    "telemetry": ("provider_links",),
+    "export": ("target", "interval_seconds", "machine_name"),
+    "hub": ("listen", "stale_timeout_seconds"),
+    "dashboard": ("providers",),
+}
+ACCOUNT_KEYS = ("id", "provider", "api_key_env", "base_url", "probe_model", "enabled", "display_name")
+# Provider-specific account keys the built-in providers read (openusage-settings(5)); plugins may
+# read others, so an account key is only questioned when it looks like a misspelt known one.
+PROVIDER_ACCOUNT_KEYS = ("admin_key_env", "management_key_env", "command", "timeout_seconds", "interval_seconds",
+                         "host", "state_db", "team_id", "probe", "deployment", "api_version", "region", "currency",
+                         "low_balance", "activity", "management_base_url", "usage_api_base", "web_base_url")
+DASHBOARD_PROVIDER_KEYS = ("id", "enabled", "hide_costs")
+# Names people reach for that are spelt differently here (some from other tools' settings).
+ALIASES = {"name": "display_name", "title": "display_name", "label": "display_name", "key_env": "api_key_env",
+           "api_key_var": "api_key_env", "env": "api_key_env", "url": "base_url", "endpoint": "base_url",
+           "type": "provider", "disabled": "enabled", "refresh_interval": "refresh_interval_seconds",
+           "window": "time_window", "retention": "retention_days"}
+
+
+def warnings(raw: Any) -> List[str]:
+    """Keys openusage does not know, each with a did-you-mean when one is close; they are kept, not errors."""
+    if not isinstance(raw, dict):
+        return []
+    out: List[str] = []
+    for section, known in KNOWN_KEYS.items():
+        obj = raw if not section else raw.get(section)
+        if isinstance(obj, dict):
+            out += _unknown(obj, known, section + "." if section else "", strict=True)
+    for i, acct in enumerate(raw.get("accounts") or [] if isinstance(raw.get("accounts"), list) else []):
+        if isinstance(acct, dict):
+            out += _unknown(acct, ACCOUNT_KEYS + PROVIDER_ACCOUNT_KEYS, f"accounts[{i}].", strict=False)
+    dash = raw.get("dashboard")
+    for i, entry in enumerate(dash.get("providers") or [] if isinstance(dash, dict) and
+                              isinstance(dash.get("providers"), list) else []):
+        if isinstance(entry, dict):
+            out += _unknown(entry, DASHBOARD_PROVIDER_KEYS, f"dashboard.providers[{i}].", strict=True)
+    return out
+
+
+def _unknown(obj: Dict[str, Any], known: tuple, prefix: str, strict: bool) -> List[str]:
+    """Warnings for obj's keys outside `known`; not strict: only those with a close known name."""
+    import difflib
+
+    out = []
+    for key in obj:
+        if key in known or not isinstance(key, str) or key.endswith("_key_env"):
+            continue
+        guess = ALIASES.get(key) if ALIASES.get(key) in known else None
+        if guess is None:
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+            guess = close[0] if close else None
+        if guess is not None:
+            out.append(f"{prefix}{key}: unknown key; did you mean {guess}?")
+        elif strict:
+            out.append(f"{prefix}{key}: unknown key (kept, not used)")
+    return out
 
 
 def _check_type(errors: List[str], obj: Dict[str, Any], key: str, kind: type, prefix: str = "") -> bool:

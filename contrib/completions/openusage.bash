@@ -14,10 +14,10 @@ _openusage() {
         "") words="auth blocks cache config daily demo detect export hub hub-view integrations list monthly plugin pricing session status statusline telemetry usage version weekly --config --help --json --no-color --plugin-dir --socket-path --version --window" ;;
         "auth") words="import-cookies --config --help --json --no-color --plugin-dir --socket-path" ;;
         "auth import-cookies") words="--config --format --help --json --no-color --plugin-dir --provider --socket-path" ;;
-        "blocks") words="--breakdown --config --help --json --last --mode --no-color --plugin-dir --project --provider --since --socket-path --source --timezone --until --week-start" ;;
+        "blocks") words="--breakdown --config --help --json --last --mode --no-color --plugin-dir --project --provider --since --socket-path --source --timezone --until --week-start --wide" ;;
         "cache") words="clear --config --db-path --help --history --json --no-color --plugin-dir --socket-path --yes" ;;
         "config") words="path show validate --config --help --json --no-color --plugin-dir --socket-path" ;;
-        "daily") words="--breakdown --config --help --json --last --mode --no-color --plugin-dir --project --provider --since --socket-path --source --timezone --until --week-start" ;;
+        "daily") words="--breakdown --config --help --json --last --mode --no-color --plugin-dir --project --provider --since --socket-path --source --timezone --until --week-start --wide" ;;
         "demo") words="--config --help --json --no-color --plugin-dir --socket-path --stop --window" ;;
         "detect") words="--all --config --help --json --no-color --plugin-dir --socket-path" ;;
         "export") words="--config --format --help --json --no-color --output --plugin-dir --socket-path --what --window" ;;
@@ -29,10 +29,10 @@ _openusage() {
         "integrations uninstall") words="--config --help --json --no-color --plugin-dir --socket-path" ;;
         "integrations upgrade") words="--all --config --help --json --no-color --plugin-dir --socket-path" ;;
         "list") words="--config --help --json --no-color --plugin-dir --socket-path" ;;
-        "monthly") words="--breakdown --config --help --json --last --mode --no-color --plugin-dir --project --provider --since --socket-path --source --timezone --until --week-start" ;;
+        "monthly") words="--breakdown --config --help --json --last --mode --no-color --plugin-dir --project --provider --since --socket-path --source --timezone --until --week-start --wide" ;;
         "plugin") words="list validate --config --help --json --no-color --plugin-dir --socket-path" ;;
         "pricing") words="--config --help --json --no-color --plugin-dir --socket-path" ;;
-        "session") words="--breakdown --config --help --json --last --mode --no-color --plugin-dir --project --provider --since --socket-path --source --timezone --until --week-start" ;;
+        "session") words="--breakdown --config --help --json --last --mode --no-color --plugin-dir --project --provider --since --socket-path --source --timezone --until --week-start --wide" ;;
         "status") words="--config --help --json --no-color --plugin-dir --socket-path" ;;
         "statusline") words="--color --config --help --install --json --no-color --plugin-dir --socket-path --uninstall" ;;
         "telemetry") words="daemon hook --config --help --json --no-color --plugin-dir --socket-path" ;;
@@ -40,7 +40,7 @@ _openusage() {
         "telemetry hook") words="--account-id --config --help --json --no-color --plugin-dir --socket-path --strict" ;;
         "usage") words="--config --help --json --no-color --plugin-dir --provider --save --socket-path --window" ;;
         "version") words="--config --help --json --no-color --plugin-dir --socket-path" ;;
-        "weekly") words="--breakdown --config --help --json --last --mode --no-color --plugin-dir --project --provider --since --socket-path --source --timezone --until --week-start" ;;
+        "weekly") words="--breakdown --config --help --json --last --mode --no-color --plugin-dir --project --provider --since --socket-path --source --timezone --until --week-start --wide" ;;
     esac
     COMPREPLY=($(compgen -W "$words" -- "$cur"))
 }

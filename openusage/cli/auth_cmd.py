@@ -18,7 +18,8 @@ def register(sub, parents) -> None:
     imp = asub.add_parser("import-cookies", parents=parents, help="import cookies exported from a browser",
                           description="Import cookies exported from a browser (a JSON export or a Netscape "
                           "cookies.txt) for one provider; only the provider's own domains are kept.")
-    imp.add_argument("--provider", required=True, metavar="ID", help="the provider, e.g. cursor")
+    imp.add_argument("--provider", required=True, metavar="ID",
+                     help="the provider, e.g. cursor (cursor.com's session, for a machine without the Cursor app)")
     imp.add_argument("--format", required=True, choices=("json", "netscape"), help="the export's format")
     imp.add_argument("file", nargs="?", help="the export (default: standard input)")
     imp.set_defaults(func=run_import)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, List, Sequence
+from typing import Any, Iterable, List, Optional, Sequence
 
 EXIT_OK = 0
 EXIT_RUNTIME = 1
@@ -18,6 +18,25 @@ class CliError(Exception):
     def __init__(self, message: str, code: int = EXIT_RUNTIME):
         super().__init__(message)
         self.code = code
+
+
+def provider_ids(names: Optional[Sequence[str]], known: Iterable[str],
+                 accounts: Optional[Iterable[str]] = None) -> Optional[List[str]]:
+    """--provider values as provider ids: the hook spelling `claude-code` is `claude_code`.
+
+    A name that is neither a known provider nor (where given) an account id ends the command, exit 2.
+    """
+    if not names:
+        return None
+    what = "provider" if accounts is None else "provider or account"
+    known, accounts = set(known), set(accounts or ())
+    out, unknown = [], []
+    for name in names:
+        pid = name if name in known or name in accounts else name.replace("-", "_")
+        (out if pid in known or pid in accounts else unknown).append(pid if pid in known else name)
+    if unknown:
+        raise CliError(f"unknown {what}: {', '.join(unknown)} (see 'openusage list')", EXIT_USAGE)
+    return out
 
 
 def print_json(data: Any) -> None:

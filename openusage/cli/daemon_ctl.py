@@ -9,7 +9,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 from openusage import paths
-from openusage.cli.common import EXIT_UNREACHABLE, CliError
+from openusage.cli.common import EXIT_UNREACHABLE, EXIT_USAGE, CliError
 from openusage.daemon import client
 
 
@@ -47,6 +47,27 @@ def ensure_running(socket_path: str, config_path: Optional[str] = None, timeout:
         time.sleep(0.05)
     raise CliError(f"the daemon did not answer on {socket_path} within {timeout:.0f}s; see {paths.log_path()}",
                    EXIT_UNREACHABLE)
+
+
+def check_config(socket_path: str, config_arg: Optional[str], other: str = "") -> None:
+    """--config is honoured by a daemon that answers only when it runs with that very file; else exit 2.
+
+    `other` names one more way out (reports: "--source direct"). No daemon: nothing to check (one
+    started by this command gets the file).
+    """
+    if not config_arg or not os.path.exists(socket_path):
+        return
+    try:
+        health = client.call_json(socket_path, "GET", "/healthz", timeout=2.0)
+    except (client.DaemonUnreachable, RuntimeError):
+        return
+    theirs = health.get("config_path") if isinstance(health, dict) else None
+    wanted = paths.config_path(config_arg)
+    if isinstance(theirs, str) and os.path.realpath(theirs) == os.path.realpath(wanted):
+        return
+    ways = ["stop it ('openusage telemetry daemon stop')", "give --socket-path of a daemon started with that file"]
+    raise CliError(f"--config {config_arg}: the daemon on {socket_path} runs with {theirs or 'other settings'}; "
+                   + ", ".join(ways + ([other] if other else [])), EXIT_USAGE)
 
 
 def wait_first_poll(socket_path: str, timeout: float = 5.0) -> bool:

@@ -45,6 +45,7 @@ def open_dashboard(args: argparse.Namespace, settings: config.Settings, window: 
 def run(args: argparse.Namespace) -> int:
     settings = config.load(args.config)
     window = getattr(args, "window", None) or settings.get("data.time_window", "30d")
+    daemon_ctl.check_config(paths.socket_path(getattr(args, "socket_path", None)), args.config)
     if interactive(args):
         return open_dashboard(args, settings, window)
     model = fetch_read_model(args, window)

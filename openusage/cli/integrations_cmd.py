@@ -47,7 +47,7 @@ def register(sub, parents) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = config.load(args.config)
+    settings = config.load(args.config, create=True)
     action = args.action or "list"
     try:
         if action == "list":

@@ -84,6 +84,14 @@ def _dispatch(argv) -> int:
         from openusage.cli import dashboard_cmd
 
         args.func = dashboard_cmd.run
+        args.window = args.dashboard_window
+    elif args.dashboard_window is not None:
+        # Before a command, --window would be silently dropped: it is the dashboard's.
+        parser.error("--window before a command sets the dashboard's window; commands that take one "
+                     "(usage, export, demo) take it after their name")
+    unused = _unused_globals(args)
+    if unused:
+        parser.error(f"{' and '.join(unused)}: not used by 'openusage {_command_name(argv)}'")
     try:
         return int(args.func(args) or 0)
     except CliError as exc:
@@ -111,8 +119,28 @@ def global_options(parser, suppress: bool) -> None:
     parser.add_argument("--socket-path", metavar="PATH", default=default(None), help="daemon socket")
 
 
+# The global flags and the value each has when not given (set by the top-level parser).
+GLOBAL_DEFAULTS = {"--json": ("json", False), "--config": ("config", None), "--plugin-dir": ("plugin_dir", None),
+                   "--no-color": ("no_color", False), "--socket-path": ("socket_path", None)}
+
+
+def _unused_globals(args) -> list:
+    """The global flags given to a command that declares it uses others only (set_defaults(uses=...))."""
+    uses = getattr(args, "uses", None)
+    if uses is None:
+        return []
+    return [flag for flag, (dest, default) in GLOBAL_DEFAULTS.items()
+            if flag not in uses and getattr(args, dest, default) != default]
+
+
 def _command_module(argv):
     """The module of the command named in argv, or None (then every command is registered)."""
+    name = _command_name(argv)
+    return COMMANDS.get(name) if name else None
+
+
+def _command_name(argv):
+    """The first word of argv that is not an option or an option's value."""
     skip = False
     for arg in argv:
         if skip:
@@ -120,7 +148,7 @@ def _command_module(argv):
         elif arg in _OPTIONS_WITH_VALUES:
             skip = True
         elif not arg.startswith("-"):
-            return COMMANDS.get(arg)
+            return arg
     return None
 
 
@@ -138,8 +166,8 @@ def build_parser(argparse=None, importlib=None, only=None):
     )
     parser.add_argument("--version", action="version", version=f"openusage {__version__}")
     global_options(parser, suppress=False)
-    parser.add_argument("--window", choices=("1d", "3d", "7d", "30d", "all"),
-                        help="time window of the dashboard (default: data.time_window)")
+    parser.add_argument("--window", dest="dashboard_window", choices=("1d", "3d", "7d", "30d", "all"),
+                        help="time window of the dashboard (default: data.time_window); with no command only")
     parent = argparse.ArgumentParser(add_help=False)
     global_options(parent, suppress=True)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")

@@ -53,9 +53,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{r.path}: {error}")
         if not reports:
             print("no plugins in " + ", ".join(dirs))
-    if args.action == "validate" and any(not r.ok for r in reports):
-        return 1
-    return 0
+    return 1 if any(not r.ok for r in reports) else 0  # a broken plugin fails list as it fails validate
 
 
 def _describe(p: Provider) -> str:

@@ -34,7 +34,7 @@ def register(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
         ),
     )
     p.add_argument("models", nargs="+", metavar="MODEL", help="model name as a tool logs it")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, uses=("--json",))  # the embedded table: no settings, daemon or plugins
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,9 +72,29 @@ def run(args: argparse.Namespace) -> int:
     return 1 if unknown else 0
 
 
-def _tier_values(price: pricing.Price, above: bool) -> Dict[str, Optional[float]]:
+def charged_kinds(res: pricing.Resolution) -> List[str]:
+    """The token kinds the model's provider bills (keys of _COLUMNS).
+
+    Only Anthropic bills cache writes (Claude, also through Bedrock or Vertex); OpenAI, Google,
+    xAI, DeepSeek and the rest bill cached input as a cheaper read and report no writes, so the
+    table's write prices for their models would never be charged. A read is billed where the
+    table has a price for it.
+    """
+    kinds = ["input", "output"]
+    if "claude" in res.model_id.lower():
+        kinds += ["cache_write_5m", "cache_write_1h"]
+    if res.price.cache_read:
+        kinds.append("cache_read")
+    return kinds
+
+
+def _tier_values(res: pricing.Resolution, above: bool) -> Dict[str, Optional[float]]:
+    price = res.price
+    charged = charged_kinds(res)
     values: Dict[str, Optional[float]] = {}
     for key, _heading, base_attr, above_attr in _COLUMNS:
+        if key not in charged:
+            continue
         value = getattr(price, above_attr if above else base_attr)
         if above and value is None:
             # A tier rate the table lacks is billed at the base rate; show what will be charged.
@@ -89,8 +109,8 @@ def _as_dict(res: pricing.Resolution) -> Dict[str, Any]:
         "requested": res.requested,
         "model_id": res.model_id,
         "how": res.how,
-        "prices": _tier_values(price, above=False),
-        "prices_above_200k": _tier_values(price, above=True) if price.tiered else None,
+        "prices": _tier_values(res, above=False),
+        "prices_above_200k": _tier_values(res, above=True) if price.tiered else None,
     }
     if price.fast_multiplier is not None:
         doc["fast_multiplier"] = price.fast_multiplier
@@ -108,10 +128,11 @@ def _fmt(value: Optional[float]) -> str:
 
 def _as_text(res: pricing.Resolution) -> str:
     price = res.price
-    rows = [["tier"] + [heading for _k, heading, _b, _a in _COLUMNS]]
-    rows.append(["base"] + [_fmt(v) for v in _tier_values(price, above=False).values()])
+    charged = charged_kinds(res)
+    rows = [["tier"] + [heading for key, heading, _b, _a in _COLUMNS if key in charged]]
+    rows.append(["base"] + [_fmt(v) for v in _tier_values(res, above=False).values()])
     if price.tiered:
-        rows.append(["above 200k"] + [_fmt(v) for v in _tier_values(price, above=True).values()])
+        rows.append(["above 200k"] + [_fmt(v) for v in _tier_values(res, above=True).values()])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [f"{res.requested} -> {res.model_id} ({res.how})"]
     for row in rows:

@@ -7,7 +7,8 @@ from typing import Any, Dict, List
 
 from openusage import accounts as accounts_mod
 from openusage import config, paths
-from openusage.cli.common import EXIT_RUNTIME, CliError, print_json, render_table
+from openusage.cli import daemon_ctl
+from openusage.cli.common import EXIT_RUNTIME, CliError, print_json, provider_ids, render_table
 from openusage.cli.dashboard_cmd import compact, format_table, money
 from openusage.daemon import client
 from openusage.providers import REGISTRY, load_plugins
@@ -119,10 +120,7 @@ def run_usage(args: argparse.Namespace) -> int:
     settings = _settings(args)
     window = args.window or settings.get("data.time_window", "30d")
     if args.provider:
-        unknown = [p for p in args.provider if p not in REGISTRY and not any(
-            a.id == p for _, a in accounts_mod.resolve(settings))]
-        if unknown:
-            raise CliError(f"unknown provider or account: {', '.join(unknown)} (see 'openusage list')", 2)
+        args.provider = provider_ids(args.provider, REGISTRY, [a.id for _, a in accounts_mod.resolve(settings)])
     model = inprocess.fetch_now(settings, window, args.provider, save=args.save)
     if args.json:
         print_json(model)
@@ -134,6 +132,7 @@ def run_usage(args: argparse.Namespace) -> int:
 def _status_model(args: argparse.Namespace, settings: config.Settings) -> Dict[str, Any]:
     socket_path = paths.socket_path(args.socket_path)
     window = settings.get("data.time_window", "30d")
+    daemon_ctl.check_config(socket_path, args.config)
     try:
         return client.call_json(socket_path, "POST", "/v1/read-model", {"window": window})
     except client.DaemonUnreachable:
@@ -160,7 +159,8 @@ def run_status(args: argparse.Namespace) -> int:
     else:
         for s in snaps:
             print(status_line(s))
-    return 0 if all((s.get("status") or "UNKNOWN") == "OK" for s in snaps) else EXIT_RUNTIME
+    # UNKNOWN (an agent installed that has no data yet) is no failure; WARN, LIMIT, AUTH and ERR are.
+    return 0 if all((s.get("status") or "UNKNOWN") in ("OK", "UNKNOWN") for s in snaps) else EXIT_RUNTIME
 
 
 WINDOW_FIELDS = ("used_percent", "resets_at", "source", "observed_at", "window_seconds", "pace", "limit", "used",

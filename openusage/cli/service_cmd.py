@@ -44,15 +44,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _masked(content: str) -> str:
+    """The file as --dry-run shows it: every secret masked, the variables that name paths as they are."""
     from openusage.providers.base import mask_secret
 
     lines = []
     for line in content.splitlines():
         if "=" in line and not line.startswith("#") and not line.lstrip().startswith("<"):
             name, _, value = line.partition("=")
-            line = f"{name}={mask_secret(value.strip(chr(34)))}"
+            if name.strip() not in service.PATH_VARIABLES:
+                line = f"{name}={mask_secret(value.strip(chr(34)))}"
         elif "<string>" in line and "<key>" in line:
             key, _, rest = line.partition("</key><string>")
-            line = f"{key}</key><string>{mask_secret(rest.replace('</string>', ''))}</string>"
+            if key.strip().replace("<key>", "") not in service.PATH_VARIABLES:
+                line = f"{key}</key><string>{mask_secret(rest.replace('</string>', ''))}</string>"
         lines.append(line)
     return "\n".join(lines)

@@ -23,12 +23,14 @@ def register(sub, parents) -> None:
     p = sub.add_parser("statusline", parents=parents, help="one status line for Claude Code",
                        description="Read Claude Code's statusLine JSON on stdin and print one line: model, "
                        "session cost, today's cost, active 5-hour block cost and time left, burn rate, "
-                       "context used. --install/--uninstall edit ~/.claude/settings.json.")
+                       "context used. --install/--uninstall edit Claude Code's settings.json "
+                       "($CLAUDE_SETTINGS_FILE, else the first $CLAUDE_CONFIG_DIR, else ~/.claude), changing "
+                       "only the statusLine.")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--install", action="store_true", help="set this command as Claude Code's statusLine")
     group.add_argument("--uninstall", action="store_true", help="remove it (only if it is ours)")
     p.add_argument("--color", action="store_true", help="colour the line (Claude Code shows ANSI colours)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, uses=("--no-color",))  # Claude Code reads one line: no JSON, no settings
 
 
 # --- the line ---------------------------------------------------------------------------------
@@ -107,8 +109,11 @@ def _paint(text: str, code: str, color: bool) -> str:
 
 
 def settings_path() -> str:
-    return os.environ.get("CLAUDE_SETTINGS_FILE") or os.path.join(os.path.expanduser("~"), ".claude",
-                                                                  "settings.json")
+    """Claude Code's settings file, found as `integrations install claude_code` finds it:
+    $CLAUDE_SETTINGS_FILE, else the first $CLAUDE_CONFIG_DIR, else ~/.claude."""
+    from openusage.integrations import claude_code
+
+    return claude_code.default_target()
 
 
 def our_command() -> str:
@@ -129,16 +134,25 @@ def _load_settings(path: str) -> Dict[str, Any]:
 
 
 def _write_settings(path: str, data: Dict[str, Any]) -> None:
+    """Back the file up and rewrite it with only the statusLine changed (the user's layout kept)."""
+    from openusage.integrations import jsonedit
+
     os.makedirs(os.path.dirname(path), exist_ok=True)
+    original = None
     if os.path.exists(path):
         with open(path, "rb") as src, open(path + ".bak", "wb") as dst:
-            dst.write(src.read())
+            raw = src.read()
+            dst.write(raw)
         os.chmod(path + ".bak", 0o600)
+        original = raw.decode("utf-8")
+    if original and original.strip():
+        text = jsonedit.update(original, data)
+    else:
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     tmp = path + ".openusage-tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, ensure_ascii=False)
-        fh.write("\n")
+        fh.write(text)
     os.replace(tmp, path)
 
 

@@ -12,7 +12,7 @@ from openusage.cli.common import print_json
 def register(sub, parents) -> None:
     p = sub.add_parser("version", parents=parents, help="print the version",
                        description="Print the openusage version, with the Python and SQLite it runs on.")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, uses=("--json",))
 
 
 def run(args: argparse.Namespace) -> int:

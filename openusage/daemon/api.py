@@ -55,6 +55,7 @@ def health(daemon: Daemon, req: Request) -> Tuple[int, Dict[str, Any]]:
         "uptime_seconds": round(time.time() - daemon.started_at, 1),
         "socket": daemon.socket_path,
         "db_path": daemon.db_path,
+        "config_path": daemon.settings.path,
         "db_size_bytes": db_size,
         **daemon.writer.counters,
         "spool": dict(spool.depth(daemon.spool_dir), **daemon.spool_stats),

@@ -51,10 +51,13 @@ def launchd_plist_path() -> str:
     return os.path.join(os.path.expanduser("~"), "Library", "LaunchAgents", f"{LAUNCHD_LABEL}.plist")
 
 
+# Variables the service gets that name places, not secrets: shown as they are by --dry-run.
+PATH_VARIABLES = ("OPENUSAGE_STATE_DIR", "OPENUSAGE_CONFIG", "CLAUDE_CONFIG_DIR", "CODEX_HOME", "OPENUSAGE_PLUGIN_DIR")
+
+
 def service_environment(variable_names: List[str]) -> Dict[str, str]:
     """The values of the named variables that are set now, plus the openusage settings the daemon needs."""
-    names = list(dict.fromkeys(variable_names + ["OPENUSAGE_HUB_TOKEN", "OPENUSAGE_STATE_DIR", "OPENUSAGE_CONFIG",
-                                                 "CLAUDE_CONFIG_DIR", "CODEX_HOME", "OPENUSAGE_PLUGIN_DIR"]))
+    names = list(dict.fromkeys(variable_names + ["OPENUSAGE_HUB_TOKEN", *PATH_VARIABLES]))
     return {n: os.environ[n] for n in names if os.environ.get(n)}
 
 
@@ -113,6 +116,15 @@ def launchd_plist(env: Dict[str, str]) -> str:
 
 def platform_kind() -> str:
     return "launchd" if platform.system() == "Darwin" else "systemd"
+
+
+def manager_of(socket_path: str) -> Optional[str]:
+    """"systemd" or "launchd" when an installed service runs the daemon on this socket, else None."""
+    kind = platform_kind()
+    unit = launchd_plist_path() if kind == "launchd" else systemd_unit_path()
+    if not os.path.exists(unit):
+        return None
+    return kind if os.path.realpath(socket_path) == os.path.realpath(paths.socket_path()) else None
 
 
 def plan_install(variable_names: List[str], kind: Optional[str] = None) -> Plan:

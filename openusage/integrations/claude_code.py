@@ -11,7 +11,7 @@ import os
 import shutil
 from typing import Any, Dict, List, Optional, Tuple
 
-from openusage.integrations import artifact
+from openusage.integrations import artifact, jsonedit
 from openusage.integrations.artifact import IntegrationError, Outcome, Status
 
 ID = "claude_code"
@@ -134,7 +134,11 @@ def _remove(data: Dict[str, Any]) -> None:
         del data["hooks"]
 
 
-def _dump(data: Dict[str, Any]) -> str:
+def _dump(data: Dict[str, Any], target: str) -> str:
+    """The new file: the user's text with only our changes (their indentation and spelling kept)."""
+    original = artifact.read_text(target)
+    if original and original.strip():
+        return jsonedit.update(original, data)
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -172,7 +176,7 @@ def install(target: str, chain: bool = False, state: Optional[Dict[str, Any]] = 
     extra = {} if existed else {"created_file": True}
     if existed and updated == data:
         return Outcome(False, target, f"hooks already in {target}", extra)
-    artifact.write_config(target, _dump(updated))
+    artifact.write_config(target, _dump(updated, target))
     return Outcome(True, target, f"hooks for {len(EVENTS)} events written to {target}", extra)
 
 
@@ -185,5 +189,5 @@ def uninstall(target: str, state: Optional[Dict[str, Any]] = None) -> Outcome:
     if not updated and (state or {}).get("created_file"):
         os.unlink(target)
         return Outcome(True, target, f"removed {target} (openusage created it; it held only our hooks)")
-    artifact.write_config(target, _dump(updated))
+    artifact.write_config(target, _dump(updated, target))
     return Outcome(True, target, f"hooks removed from {target}")

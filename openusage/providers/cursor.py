@@ -31,6 +31,7 @@ from urllib.parse import quote
 from openusage.core.snapshot import ModelUsage, RateLimit, Spend, SpendLimits, Tokens, UsageSnapshot
 from openusage.core.timeutil import format_rfc3339, to_epoch
 from openusage.providers import api_support as api
+from openusage.providers import cursor_web
 from openusage.providers.base import AccountConfig, FetchContext, FetchResult, FsAccess, Provider, ProviderError
 from openusage.providers.http_common import base_url, number
 from openusage.providers.ratelimit_headers import limits_status, remaining_fraction
@@ -51,7 +52,8 @@ SIGN_IN = "sign in to Cursor"
 class CursorProvider(Provider):
     id = PROVIDER_ID
     name = "Cursor"
-    source_modes = ("oauth",)
+    source_modes = ("oauth", "web")
+    cookie_domains = cursor_web.COOKIE_DOMAINS  # a browser session, when the app's sign-in is not here
     default_interval = 300.0
     fetch_timeout = 60.0  # three requests of up to timeout_seconds each
     widgets = {
@@ -65,7 +67,12 @@ class CursorProvider(Provider):
     def detect(self, env: Dict[str, str], home: str, which: Callable[[str], Optional[str]]) -> List[AccountConfig]:
         path = find_state_db(FsAccess(home))
         if path is None:
-            return []
+            from openusage import cookies
+
+            imported = cookies.cookie_path(PROVIDER_ID)
+            if not os.path.exists(imported):
+                return []
+            path = imported  # a browser session imported by `openusage auth import-cookies`
         return [AccountConfig(id=PROVIDER_ID, provider=PROVIDER_ID, detected_by=f"path:{path}")]
 
     # --- fetch ------------------------------------------------------------------------------
@@ -75,12 +82,15 @@ class CursorProvider(Provider):
         path = ctx.fs.expand(str(configured)) if configured else find_state_db(ctx.fs)
         if configured and not os.path.isfile(path):
             raise ProviderError("ERR", f"state_db {configured} is not a file")
-        if path is None:
-            raise ProviderError("AUTH", f"no Cursor state DB (state.vscdb) found: {SIGN_IN}")
-        items = read_items(path, (TOKEN_KEY, EMAIL_KEY, MEMBERSHIP_KEY))
+        items = read_items(path, (TOKEN_KEY, EMAIL_KEY, MEMBERSHIP_KEY)) if path else {}
         token = items.get(TOKEN_KEY)
         if not token:
-            raise ProviderError("AUTH", f"no Cursor sign-in in {os.path.basename(path)}: {SIGN_IN}")
+            session = cursor_web.session_cookie(ctx)
+            if session:  # no app sign-in here, but a browser session was imported
+                return FetchResult(snapshot=self._fetch_web(account, ctx, session))
+            where = f"in {os.path.basename(path)}" if path else "(no state.vscdb found)"
+            raise ProviderError("AUTH", f"no Cursor sign-in {where}: {SIGN_IN}, or import a cursor.com "
+                                        f"browser session ({cursor_web.IMPORT_HINT})")
         snap = api.new_snapshot(PROVIDER_ID, account, ctx, "Cursor")
         snap.currency = "USD"
         snap.extras = {k: v for k, v in (("email", items.get(EMAIL_KEY)),
@@ -108,6 +118,19 @@ class CursorProvider(Provider):
         api.raise_status(snap, status, message)
         snap.extras = snap.extras or None
         return FetchResult(snapshot=snap)
+
+    def _fetch_web(self, account: AccountConfig, ctx: FetchContext, session: str) -> UsageSnapshot:
+        """The cycle's plan and on-demand usage from cursor.com with the imported session (no models)."""
+        summary = cursor_web.fetch_summary(ctx, account, session)
+        snap = api.new_snapshot(PROVIDER_ID, account, ctx, "Cursor")
+        snap.currency = "USD"
+        snap.extras = {"source": "browser session"}
+        if isinstance(summary.get("membershipType"), str) and summary["membershipType"]:
+            snap.extras["membership"] = summary["membershipType"]
+        apply_period(snap, cursor_web.as_period(summary))
+        status, message = plan_status(snap)
+        api.raise_status(snap, status, message)
+        return snap
 
 
 def call(ctx: FetchContext, account: AccountConfig, base: str, token: str, method: str, body: Dict[str, Any],

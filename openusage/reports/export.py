@@ -29,8 +29,15 @@ def to_json(model: Dict[str, Any]) -> str:
     return json.dumps(model, indent=2, ensure_ascii=False) + "\n"
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _plain(value: Any) -> Any:
     # No thousands separators, no exponent notation: numbers a spreadsheet reads as numbers.
+    # Text that a spreadsheet would run as a formula (a message or a name beginning with = + - @, tab
+    # or CR) gets a leading apostrophe, which makes it plain text (OWASP's CSV-injection advice).
+    if isinstance(value, str):
+        return "'" + value if value.startswith(FORMULA_STARTS) else value
     if isinstance(value, float):
         return f"{value:.6f}".rstrip("0").rstrip(".") if value == value else ""
     return "" if value is None else value

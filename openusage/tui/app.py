@@ -22,6 +22,8 @@ from openusage.tui import themes, views
 from openusage.tui.painter import Painter
 from openusage.tui.views import analytics, dashboard, detail, help
 
+ESC_DELAY = 0.05  # seconds blessed waits after Esc for the rest of a sequence (its default, 0.35, makes
+# Esc feel slow and reads Esc then q typed within it as Alt-q); terminals send a sequence in one write
 IDLE_TICK = 1.0  # seconds between repaints when nothing happens (ages and countdowns move)
 BUSY_TICK = 0.1  # while a fetch is under way
 REFRESH_FOLLOW_UP = 2.0  # after `r`, read again this much later: the poll takes a moment
@@ -71,6 +73,8 @@ class Fetcher(threading.Thread):
                 if kind == "refresh":
                     self.source.refresh(arg)
                     result: Tuple[Any, ...] = ("refreshed", arg)
+                elif kind == "start":
+                    result = ("started", self.source.start())
                 else:
                     model = self.source.fetch(arg)
                     new = {str(s.get("provider_id")) for s in (model.get("snapshots") or {}).values()
@@ -114,6 +118,7 @@ class App:
         self.next_fetch_at = 0.0  # monotonic
         self.follow_up_at: Optional[float] = None
         self.failures = 0
+        self.starting = False
         self._waiting = False
 
     # --- size, drawing --------------------------------------------------------------------------
@@ -185,10 +190,17 @@ class App:
         elif kind == "refreshed":
             self.request_fetch()
             self.follow_up_at = now + REFRESH_FOLLOW_UP
+        elif kind == "started":
+            self.starting = False
+            self.data.notice = result[1] or None
+            self.next_fetch_at = now  # read at once, whatever the back-off had reached
         elif kind == "error":
             _, job, _, message = result
             self.data.error = message
+            if job == "start":
+                self.starting = False
             if job == "fetch":
+                self.data.start_hint = self._start_hint()
                 self.failures += 1
                 self.data.stale = bool(self.data.snapshots)
                 self.next_fetch_at = now + min(MAX_RETRY, self.interval, 2.0 * 2 ** (self.failures - 1))
@@ -223,6 +235,7 @@ class App:
         data.error = f"{bad} snapshot(s) could not be read" if bad else None
         data.stale = False
         data.loading = False
+        data.start_hint = None
         keys = st.visible_keys(self.state, snapshots)
         if self.state.selected not in keys:
             st.select(self.state, keys, 0)
@@ -265,7 +278,7 @@ class App:
     def wait_key(self, timeout: float) -> Any:
         try:
             self._waiting = True
-            return self.term.inkey(timeout=timeout)
+            return self.term.inkey(timeout=timeout, esc_delay=ESC_DELAY)
         except _Wake:
             return None
         finally:
@@ -281,6 +294,12 @@ class App:
         """Act on one key (a blessed Keystroke or a plain string)."""
         name = getattr(key, "name", None) if getattr(key, "is_sequence", False) else None
         ch = str(key)
+        if name and name.startswith("KEY_ALT_") and len(ch) == 2 and ch[0] == "\x1b":
+            # Esc and a key typed together (faster than ESC_DELAY): no Alt binding, so both, in order
+            self.handle_key("\x1b")
+            if self.running:
+                self.handle_key(ch[1])
+            return
         if name is None and ch in ("\t", "\r", "\n", "\x1b", "\x7f", "\x08"):
             name = {"\t": "KEY_TAB", "\r": "KEY_ENTER", "\n": "KEY_ENTER", "\x1b": "KEY_ESCAPE",
                     "\x7f": "KEY_BACKSPACE", "\x08": "KEY_BACKSPACE"}[ch]
@@ -375,10 +394,31 @@ class App:
     def refresh(self) -> None:
         self.request_refresh(None)
 
+    def start_daemon(self) -> None:
+        """`s` while the daemon does not answer: start it (a service manager's daemon is left to it)."""
+        if not self.data.start_hint or self.fetcher is None or self.starting:
+            return
+        if not self.data.start_hint.startswith("s "):  # "systemd restarts the daemon": it is left to it
+            return
+        self.starting = True
+        self.data.notice = "starting the daemon..."
+        self.fetcher.submit("start", None)
+
+    def _start_hint(self) -> Optional[str]:
+        hint = getattr(self.source, "start_hint", None)
+        if hint is None:  # a hub's source: nothing to start
+            return None
+        try:
+            return hint() or None
+        except Exception:  # a hint must never break the loop
+            return None
+
     def start_filter(self) -> None:
+        """`/` starts a new filter (the one before, if any, goes)."""
         s = self.state
         if s.screen not in st.MAIN_SCREENS:
             s.screen = s.main
+        s.filter = ""
         s.editing_filter = True
 
     def next_theme(self) -> None:
@@ -509,7 +549,7 @@ COMMANDS = {
     "q": "quit_or_back", "KEY_ESCAPE": "back", "?": "toggle_help", "KEY_TAB": "tab", "KEY_BTAB": "back_tab",
     "KEY_ENTER": "enter", "w": "next_window", "r": "refresh", "/": "start_filter", "t": "next_theme",
     "c": "toggle_costs", "J": "move_down", "K": "move_up", "a": "analytics", "m": "toggle_metric",
-    "[": "previous_tab", "]": "next_tab", "\x03": "quit",
+    "[": "previous_tab", "]": "next_tab", "s": "start_daemon", "\x03": "quit",
 }
 MOVES = {
     "j": ("row", 1), "KEY_DOWN": ("row", 1), "k": ("row", -1), "KEY_UP": ("row", -1),

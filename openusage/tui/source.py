@@ -43,6 +43,36 @@ class DaemonSource:
     def refresh(self, provider: Optional[str] = None) -> None:
         self._call("POST", "/v1/refresh", {"provider": provider} if provider else {})
 
+    def start_hint(self) -> str:
+        """What the start key does while the daemon does not answer, for the status line."""
+        from openusage.daemon import service
+
+        manager = service.manager_of(self.socket_path)
+        if manager:
+            return f"{manager} restarts the daemon"
+        return "s starts the daemon" if self.autostart else ""
+
+    def start(self) -> str:
+        """The start key: start the daemon unless a service manager runs it; what happened."""
+        from openusage.cli import daemon_ctl
+        from openusage.cli.common import CliError
+        from openusage.daemon import service
+
+        manager = service.manager_of(self.socket_path)
+        if manager or not self.autostart:
+            return f"{manager} restarts the daemon" if manager else ""
+        self.state = "starting"
+        try:
+            started = daemon_ctl.ensure_running(self.socket_path, self.config_path)
+        except CliError as exc:
+            self.state = "unreachable"
+            raise SourceError(str(exc)) from exc
+        if not started:
+            return "a daemon answers again"
+        self.started_daemon = True
+        daemon_ctl.wait_first_poll(self.socket_path)
+        return "daemon started"
+
     def describe(self) -> str:
         if self.state == "connected":
             return "daemon ok, started by openusage" if self.started_daemon else "daemon ok"

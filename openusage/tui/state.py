@@ -32,6 +32,7 @@ class Data:
     loading: bool = True  # nothing fetched yet
     source: str = ""  # the source's own description, for the status line
     notice: Optional[str] = None  # a short message after an action ("order saved")
+    start_hint: Optional[str] = None  # while the source does not answer: what `s` does ("s starts the daemon")
     now: float = field(default_factory=time.time)
     widgets: Dict[str, Dict[str, List[str]]] = field(default_factory=dict)  # provider id -> widget spec
 

@@ -257,7 +257,10 @@ def gauge(label: str, used: Optional[float], width: int, glyphs: Glyphs, warn: f
 
 
 def sparkline(values: Sequence[Optional[float]], width: int, glyphs: Glyphs) -> str:
-    """The last `width` values as one row of level glyphs (a blank for a missing value)."""
+    """The last `width` values as one row of level glyphs (a blank for a missing value).
+
+    Zero is the lowest glyph, an empty bar; any use at all is at least the next one up.
+    """
     vals = list(values)[-width:] if width > 0 else []
     present = [v for v in vals if v is not None]
     if not present:
@@ -268,10 +271,10 @@ def sparkline(values: Sequence[Optional[float]], width: int, glyphs: Glyphs) -> 
     for v in vals:
         if v is None:
             out.append(" ")
-        elif top <= 0:
+        elif top <= 0 or v <= 0:
             out.append(glyphs.spark[0])
         else:
-            out.append(glyphs.spark[min(levels - 1, int(v / top * (levels - 1) + 0.5))])
+            out.append(glyphs.spark[max(1, min(levels - 1, int(v / top * (levels - 1) + 0.5)))])
     return "".join(out)
 
 

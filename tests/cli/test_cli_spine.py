@@ -34,7 +34,8 @@ def test_config_path_validate_show(isolated_home, capsys):
     assert "accounts[1].base_url: not a URL" in err
     path.write_text(json.dumps({"accounts": [{"id": "a", "provider": "nope"}]}))
     assert main(["config", "validate", "--json"]) == 2
-    assert json.loads(capsys.readouterr().out)["errors"] == ["accounts[0].provider: unknown provider 'nope'"]
+    assert json.loads(capsys.readouterr().out)["errors"] == [
+        "accounts[0].provider: unknown provider 'nope' (see 'openusage list')"]
     path.write_text(json.dumps({"accounts": [{"id": "a", "provider": "demo"}], "mine": 1}))
     assert main(["config", "validate"]) == 0
     assert "valid (1 account)" in capsys.readouterr().out

@@ -116,3 +116,15 @@ def test_model_argument_is_required(capsys):
     with pytest.raises(SystemExit) as exc:
         run_cmd()
     assert exc.value.code == 2
+
+
+def test_only_the_token_kinds_a_provider_bills_are_shown(capsys):
+    assert run_cmd("gpt-5", "claude-sonnet-4-5") == 0
+    out = capsys.readouterr().out
+    gpt, claude = out.split("\n\n")[:2]
+    assert gpt.splitlines()[1].split() == ["tier", "input", "output", "cache", "read"]
+    assert gpt.splitlines()[2].split() == ["base", "1.25", "10.00", "0.125"]
+    assert "cache write 5m" in claude and "cache write 1h" in claude
+    assert run_cmd("--json", "gpt-5") == 0
+    assert json.loads(capsys.readouterr().out)["models"][0]["prices"] == {
+        "input": 1.25, "output": 10.0, "cache_read": 0.125}

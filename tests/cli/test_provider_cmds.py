@@ -112,3 +112,13 @@ def test_status_exits_1_at_a_full_plan_window_and_json_carries_every_window(isol
     assert entry["windows"]["5h"]["resets_at"] == windows["5h"]["resets_at"]
     assert main(["status"]) == 1
     assert "LIMIT" in capsys.readouterr().out
+
+
+def test_status_counts_an_agent_with_no_data_yet_as_no_failure(isolated_home, capsys):
+    write_settings(isolated_home, {"auto_detect": False, "accounts": [
+        custom("good", {"status": "OK"}), custom("fresh", {"status": "UNKNOWN", "message": "no data yet"})]})
+    assert main(["status"]) == 0
+    assert "custom:fresh  UNKNOWN" in capsys.readouterr().out
+    write_settings(isolated_home, {"auto_detect": False, "accounts": [
+        custom("fresh", {"status": "UNKNOWN"}), custom("warn", {"status": "WARN"})]})
+    assert main(["status"]) == 1

@@ -48,3 +48,17 @@ def test_man_pages_are_installed_with_the_package():
         cfg = fh.read()
     for path in glob.glob(os.path.join(MAN, "*.[15]")):
         assert f"man/{os.path.basename(path)}" in cfg
+
+
+@pytest.mark.parametrize("page", sorted(os.path.basename(p) for p in glob.glob(os.path.join(MAN, "*.[15]"))))
+def test_no_tp_tag_is_broken_over_two_lines(page):
+    """A .TP tag is the one line after it: a tag whose brackets do not close goes on in the body."""
+    with open(os.path.join(MAN, page), encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
+    broken = []
+    for i, line in enumerate(lines[:-1]):
+        if line.strip() == ".TP":
+            tag = re.sub(r"\\f[BIRP]|\\\(..|\\.", "", lines[i + 1])
+            if tag.count("[") != tag.count("]") or tag.count("(") != tag.count(")"):
+                broken.append(f"line {i + 2}: {lines[i + 1]}")
+    assert not broken, broken

@@ -71,3 +71,16 @@ def test_launchd_plan(isolated_home, monkeypatch):
     assert "tok&lt;&amp;&gt;" in content
     assert plan.secret_files == [path]
     assert plan.commands[-1] == ["launchctl", "load", "-w", path]
+
+
+@pytest.mark.parametrize("system", ["Linux", "Darwin"])
+def test_dry_run_masks_secrets_but_not_paths(isolated_home, monkeypatch, capsys, system):
+    monkeypatch.setenv("OPENUSAGE_HUB_TOKEN", "hubtoken-1234567890")
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", "/home/u/claude-work")
+    monkeypatch.setenv("CODEX_HOME", "/home/u/.codex-alt")
+    monkeypatch.setattr(service.platform, "system", lambda: system)
+    assert main(["telemetry", "daemon", "install", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "hubtoken-1234567890" not in out
+    assert "/home/u/claude-work" in out and "/home/u/.codex-alt" in out
+    assert "hubt…7890" in out

@@ -188,11 +188,14 @@ def test_missing_db_or_sign_in(server, isolated_home):
     routes(server)
     with pytest.raises(ProviderError) as info:
         fetch(server)
-    assert info.value.status == "AUTH" and info.value.message.endswith("sign in to Cursor")
+    assert info.value.status == "AUTH" and info.value.message.startswith(
+        "no Cursor sign-in (no state.vscdb found): sign in to Cursor, or import a cursor.com browser session "
+        "(openusage auth import-cookies --provider cursor")
     make_db(str(isolated_home / LINUX_DB), items={"cursorAuth/cachedEmail": "dev@example.com"})
     with pytest.raises(ProviderError) as info:
         fetch(server)
-    assert info.value.status == "AUTH" and info.value.message == "no Cursor sign-in in state.vscdb: sign in to Cursor"
+    assert info.value.status == "AUTH" and info.value.message.startswith(
+        "no Cursor sign-in in state.vscdb: sign in to Cursor, or import")
     with pytest.raises(ProviderError) as info:
         fetch(server, state_db="~/elsewhere/state.vscdb")
     assert (info.value.status, info.value.message) == ("ERR", "state_db ~/elsewhere/state.vscdb is not a file")
@@ -261,3 +264,70 @@ def test_detection(isolated_home):
     found = provider.detect({}, str(isolated_home), lambda n: None)
     assert [(a.id, a.provider, a.detected_by) for a in found] == [
         ("cursor", "cursor", f"path:{isolated_home / LINUX_DB}")]
+
+
+def web_fetch(srv, cookies):
+    from openusage.providers.base import make_context
+
+    provider = CursorProvider()
+    acct = AccountConfig(id="cursor", provider="cursor", base_url=srv.url,
+                         extra={"web_base_url": srv.url, "timeout_seconds": 2})
+    ctx = make_context(provider, acct, {}, environ={}, now=NOW_MS / 1000)
+    ctx.cookies = cookies
+    return provider.fetch(acct, ctx).snapshot
+
+
+def test_without_the_app_an_imported_browser_session_reads_cursor_com(server, isolated_home):
+    server.route("GET", "/api/usage-summary", body=fixture("cursor", "usage_summary"))
+    snap = web_fetch(server, {"WorkosCursorSessionToken": "user_01TEST%3A%3A" + TOKEN, "other": "x"})
+    request, = server.requests
+    assert request.headers["cookie"] == "WorkosCursorSessionToken=user_01TEST%3A%3A" + TOKEN  # only ours
+    assert (snap.status, snap.currency) == ("OK", "USD")
+    assert snap.extras["source"] == "browser session" and snap.extras["membership"] == "pro"
+    plan = snap.rate_limits["plan"]
+    assert (plan.limit, plan.used, plan.remaining, plan.used_percent) == (20.0, 14.68, 5.32, 73.4)
+    assert plan.resets_at == "2026-12-05T00:00:00.000Z"
+    assert snap.rate_limits["api"].used_percent == 58.2
+    on_demand = snap.rate_limits["on_demand"]
+    assert (on_demand.limit, on_demand.used, on_demand.remaining) == (50.0, 2.5, 47.5)
+    assert snap.spend.cycle == 14.68 and snap.spend.limits.hard == 50.0 and snap.models is None
+
+
+def test_a_refused_browser_session_says_to_import_it_again(server, isolated_home):
+    server.route("GET", "/api/usage-summary", status=401, body={"error": "not authenticated"})
+    with pytest.raises(ProviderError) as info:
+        web_fetch(server, {"WorkosCursorSessionToken": "sess-9f8e7d6c5b4a"})
+    assert info.value.status == "AUTH" and "import it again" in info.value.message
+    assert "9f8e7d" not in info.value.message  # the cookie's value is never in a message
+
+
+def test_the_app_sign_in_wins_over_an_imported_session(server, linux_db):
+    routes(server)
+    snap = web_fetch(server, {"WorkosCursorSessionToken": "unused"})
+    assert "source" not in (snap.extras or {}) and snap.models
+    assert all(r.path.startswith(SERVICE) for r in server.requests)
+
+
+def test_import_cookies_then_usage_reads_cursor_com(server, isolated_home, tmp_path, capsys):
+    from openusage.cli.main import main
+
+    server.route("GET", "/api/usage-summary", body=fixture("cursor", "usage_summary"))
+    export = tmp_path / "cookies.json"
+    export.write_text(json.dumps([
+        {"name": "WorkosCursorSessionToken", "value": "user_01TEST%3A%3A" + TOKEN, "domain": ".cursor.com",
+         "path": "/", "expirationDate": 4102444800},
+        {"name": "_ga", "value": "tracking", "domain": ".google.com", "path": "/"}]))
+    assert main(["auth", "import-cookies", "--provider", "cursor", "--format", "json", str(export)]) == 0
+    assert "kept 1 of 2 cookies for cursor" in capsys.readouterr().out
+    settings = isolated_home / ".config" / "openusage" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(json.dumps({"accounts": [{"id": "cursor", "provider": "cursor", "web_base_url": server.url,
+                                                  "base_url": server.url}]}))
+    assert main(["usage", "--provider", "cursor", "--json"]) == 0
+    snap = json.loads(capsys.readouterr().out)["snapshots"]["cursor"]
+    assert snap["status"] == "OK" and snap["rate_limits"]["plan"]["used_percent"] == 73.4
+    assert server.requests[0].headers["cookie"].startswith("WorkosCursorSessionToken=user_01TEST")
+    from openusage.providers import REGISTRY
+
+    detected = REGISTRY["cursor"].detect({}, str(isolated_home), lambda name: None)
+    assert [a.id for a in detected] == ["cursor"]  # the imported session is found without the app

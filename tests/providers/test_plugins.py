@@ -44,11 +44,17 @@ def test_plugin_validate_command(capsys, tmp_path):
     assert main(["plugin", "validate", os.path.join(PLUGINS, "broken_plugin.py")]) == 1
     out = capsys.readouterr().out
     assert "Broken: id 'Broken-ID'" in out and "does not implement fetch" in out
-    assert main(["plugin", "list", "--plugin-dir", PLUGINS, "--json"]) == 0
+    assert main(["plugin", "list", "--plugin-dir", PLUGINS, "--json"]) == 1  # one of them is broken
     listed = json.loads(capsys.readouterr().out)["plugins"]
     assert {os.path.basename(p["path"]): p["ok"] for p in listed} == {
         "broken_plugin.py": False, "good_plugin.py": True, "slow_plugin.py": True}
     assert main(["plugin", "validate", str(tmp_path / "missing.py")]) == 2
+    assert main(["plugin", "list", "--plugin-dir", PLUGINS]) == 1
+    assert "broken_plugin.py" in capsys.readouterr().out
+    good = tmp_path / "good"
+    good.mkdir()
+    (good / "good_plugin.py").write_text(open(os.path.join(PLUGINS, "good_plugin.py")).read())
+    assert main(["plugin", "list", "--plugin-dir", str(good)]) == 0
 
 
 def test_plugins_end_to_end_through_the_daemon(daemon_factory, short_dir, isolated_home):

@@ -90,3 +90,17 @@ def test_install_refuses_a_foreign_statusline_and_bad_json(isolated_home, monkey
 def test_real_fixtures_render(name):
     line = statusline_cmd.compose(fixture(name), {})
     assert line.startswith(fixture(name)["model"]["display_name"])
+
+
+def test_install_honours_claude_config_dir_and_keeps_the_layout(isolated_home, monkeypatch):
+    config_dir = isolated_home / "claude-work"
+    config_dir.mkdir()
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", f"{config_dir},{isolated_home / 'other'}")
+    settings = config_dir / "settings.json"
+    settings.write_text('{\n    "model": "opus",\n    "costAlert": 2.50\n}\n')
+    assert main(["statusline", "--install"]) == 0
+    text = settings.read_text()
+    assert text.startswith('{\n    "model": "opus",\n    "costAlert": 2.50,\n    "statusLine": {\n')
+    assert not (isolated_home / ".claude" / "settings.json").exists()
+    assert main(["statusline", "--uninstall"]) == 0
+    assert settings.read_text() == '{\n    "model": "opus",\n    "costAlert": 2.50\n}\n'

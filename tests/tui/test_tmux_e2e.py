@@ -141,11 +141,59 @@ def test_unreachable_daemon_keeps_tiles_and_reconnects(tmux, daemon_factory, iso
     tmux.start(shell(env, sys.executable, "-m", "openusage", "--socket-path", first.socket_path))
     tmux.wait("Demo one", "daemon ok", "$", timeout=30)  # polled: spend is in
     first.stop()
-    screen = tmux.wait("STALE", "no daemon answers", timeout=10)
+    screen = tmux.wait("STALE", "no daemon answers", "s starts the daemon", timeout=10)
     assert "Demo one" in screen and "$" in screen  # the last data stays
     daemon_factory().start()
     screen = tmux.wait("daemon ok", absent=("STALE",), timeout=15)
-    assert "Demo one" in screen and "started by openusage" not in screen
+    assert "Demo one" in screen and "started by openusage" not in screen and "s starts" not in screen
+    tmux.press("q", "EXIT=0")
+
+
+def test_on_stale_s_starts_the_daemon_and_the_screen_says_so(tmux, daemon_factory, isolated_home, short_dir):
+    from openusage.cli import daemon_ctl
+
+    settings = isolated_home / ".config" / "openusage" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(json.dumps({"auto_detect": False, "ui": {"refresh_interval_seconds": 1},
+                                    "accounts": [{"id": "demo", "provider": "demo", "display_name": "Demo one"}]}))
+    first = daemon_factory().start()
+    env = ui_env(OPENUSAGE_STATE_DIR=os.environ["OPENUSAGE_STATE_DIR"])
+    tmux.start(shell(env, sys.executable, "-m", "openusage", "--socket-path", first.socket_path), 80, 24)
+    try:
+        tmux.wait("Demo one", "daemon ok", "$", timeout=30)
+        first.stop()
+        tmux.wait("STALE", "s starts the daemon", timeout=10)
+        screen = tmux.press("s", "daemon ok, started by openusage", absent=("STALE",), timeout=30)
+        assert "Demo one" in screen
+        tmux.press("q", "EXIT=0")
+    finally:
+        if daemon_ctl.client.is_alive(first.socket_path):
+            daemon_ctl.stop(first.socket_path)
+
+
+def test_on_stale_a_daemon_run_by_a_service_manager_is_left_to_it(tmux, daemon_factory, isolated_home):
+    from openusage.daemon import service
+
+    unit = service.systemd_unit_path()
+    os.makedirs(os.path.dirname(unit))
+    with open(unit, "w") as fh:
+        fh.write("[Service]\n")
+    settings = isolated_home / ".config" / "openusage" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(json.dumps({"auto_detect": False, "ui": {"refresh_interval_seconds": 1},
+                                    "accounts": [{"id": "demo", "provider": "demo", "display_name": "Demo one"}]}))
+    first = daemon_factory()
+    first.socket_path = os.path.join(os.environ["OPENUSAGE_STATE_DIR"], "telemetry.sock")  # the service's socket
+    first.start()
+    env = ui_env(OPENUSAGE_STATE_DIR=os.environ["OPENUSAGE_STATE_DIR"])
+    tmux.start(shell(env, sys.executable, "-m", "openusage"), 80, 24)
+    tmux.wait("Demo one", "daemon ok", "$", timeout=30)
+    first.stop()
+    tmux.wait("STALE", "systemd restarts the daemon", timeout=10)
+    tmux.keys("s")
+    time.sleep(1.5)  # what must not happen: a daemon started, the screen going back to "daemon ok"
+    screen = tmux.wait("STALE", "systemd restarts the daemon")
+    assert "daemon ok" not in screen and not os.path.exists(first.socket_path)
     tmux.press("q", "EXIT=0")
 
 
@@ -165,3 +213,18 @@ def test_plain_table_when_not_a_terminal(daemon_factory, isolated_home):
     data = json.loads(subprocess.run([sys.executable, "-m", "openusage", "--socket-path", d.socket_path, "--json"],
                                      capture_output=True, text=True, timeout=30).stdout)
     assert "demo" in data["snapshots"]
+
+
+def test_esc_acts_at_once_and_the_tile_fills_a_wide_terminal(tmux, demo_state):
+    tmux.start(shell(ui_env(OPENUSAGE_STATE_DIR=demo_state), sys.executable, "-m", "openusage", "demo"), 200, 50)
+    screen = tmux.wait("Demo (sample data)", "daemon ok", timeout=30)
+    top = [line for line in screen.splitlines() if "┌" in line][0]
+    assert top.startswith("┌") and top.endswith("┐") and len(top) == 200  # one account: the whole width
+    assert "? help  q quit" in screen.splitlines()[-1]
+    tmux.press("?", "Keys")
+    # Esc, then q a fifth of a second later: within blessed's default escape delay (0.35 s) the two
+    # would be read as Alt-q and nothing would happen; now Esc closes the help and q quits.
+    tmux.keys("Escape")
+    time.sleep(0.2)
+    tmux.keys("q")
+    tmux.wait("EXIT=0", timeout=10)

@@ -453,7 +453,10 @@ def test_dashboard_geometry():
     assert dashboard.geometry(80, 22) == (2, 40, 2, 10)
     assert dashboard.geometry(200, 48) == (5, 40, 4, 10)
     assert dashboard.geometry(80, 22, 30) == (2, 40, 2, 10)
-    assert dashboard.geometry(100, 28, 1) == (2, 50, 2, 14)  # room to spare: taller tiles
+    assert dashboard.geometry(100, 28, 1) == (1, 100, 2, 14)  # room to spare: wider and taller tiles
+    assert dashboard.geometry(200, 48, 2) == (2, 100, 3, 14)  # two tiles share 200 columns
+    assert dashboard.geometry(200, 48, 30)[:2] == (5, 40)
+    assert dashboard.tile_widths(200, 3) == [67, 67, 66]
     assert listview.page(22) == 21 and detail.page(22) == 18 and analytics.page(22) == 17
 
 

@@ -15,6 +15,7 @@ from openusage.tui.widgets import Line, fit_line, spread
 
 MIN_WIDTH = 40
 MIN_HEIGHT = 10
+STATUS_GAP = 3  # cells between the status line's facts and its key reminder
 
 
 def name_of(key: str, snap: UsageSnapshot) -> str:
@@ -84,7 +85,10 @@ def _status(state: UIState, data: Data, width: int) -> Line:
     left = [(f" {mark} ", "status_err" if bad else "status_ok")]
     if data.stale:
         left += [("STALE", "status_err"), sep]
-    left += [(data.source or "no source", "status"), sep]
+    if data.start_hint:  # it stands for the source's "unreachable, retrying" and says what to do
+        left += [(data.start_hint, "status_ok"), sep]
+    else:
+        left += [(data.source or "no source", "status"), sep]
     if data.window and data.window not in WINDOWS:  # a source with a window of its own (a hub)
         window = f"window {data.window}"
     else:
@@ -100,9 +104,12 @@ def _status(state: UIState, data: Data, width: int) -> Line:
         left += [sep, (data.error, "status_err")]
     elif data.notice:
         left += [sep, (data.notice, "status")]
-    right: Line = [("? help  q quit ", "status")]
-    if widgets.line_width(left) + widgets.line_width(right) > width:
-        right = []  # the state and the error matter more than the reminder
+    # The reminder, shorter or not at all when the facts need the room; it never touches them.
+    right: Line = []
+    for hint in ("? help  q quit ", "? help "):
+        if widgets.line_width(left) + STATUS_GAP + len(hint) <= width:
+            right = [(hint, "status")]
+            break
     return spread(left, right, width, "status", g.ellipsis)
 
 

@@ -7,9 +7,11 @@ spend (or tokens), the token split, the status message and balances, as many as 
 """
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any, Dict, List, Optional, Tuple
 
 from openusage.core.snapshot import UsageSnapshot
+from openusage.core.windows import days_between, local_date
 from openusage.tui import widgets
 from openusage.tui.state import Data, UIState, selected_index, visible_keys
 from openusage.tui.views import badge, costs_hidden, empty_message, name_of, plan, status_of
@@ -26,15 +28,25 @@ LimitItem = Tuple[str, Optional[float], Optional[str]]  # label, used share, res
 def geometry(width: int, height: int, count: int = 0) -> Tuple[int, int, int, int]:
     """(columns, tile width, tile rows that fit, tile height) for a body of width x height.
 
-    When every one of `count` tiles fits, the tiles grow taller (up to TILE_MAX_HEIGHT) to use the room.
+    As many columns as fit, but no more than there are tiles, so a few tiles share the whole width
+    (tile_widths spreads the remainder). When every one of `count` tiles fits, the tiles grow taller
+    (up to TILE_MAX_HEIGHT) to use the room.
     """
     cols = max(1, width // TILE_MIN_WIDTH)
+    if count:
+        cols = min(cols, count)
     tile_w = width // cols
     tile_h = min(TILE_HEIGHT, max(4, height))
     needed = (count + cols - 1) // cols
     if needed and needed * tile_h < height:
         tile_h = max(tile_h, min(TILE_MAX_HEIGHT, height // needed))
     return cols, tile_w, max(1, height // tile_h), tile_h
+
+
+def tile_widths(width: int, cols: int) -> List[int]:
+    """The width of each column of tiles: the screen's width shared out, the first ones a cell wider."""
+    base, extra = divmod(width, cols)
+    return [base + (1 if c < extra else 0) for c in range(cols)]
 
 
 def first_visible(scroll: int, index: int, page: int, total: int) -> int:
@@ -61,12 +73,28 @@ def limit_items(snap: UsageSnapshot, spec: Dict[str, Any], hide_costs: bool = Fa
     return items
 
 
-def daily_series(snap: UsageSnapshot, hide_costs: bool) -> Tuple[str, List[Optional[float]]]:
-    """('spend' or 'tokens', values per day): spend unless hidden or absent."""
+WINDOW_DAYS = {"1d": 1, "3d": 3, "7d": 7, "30d": 30}
+
+
+def daily_series(snap: UsageSnapshot, hide_costs: bool, window: Optional[str] = None,
+                 now: Optional[float] = None) -> Tuple[str, List[Optional[float]]]:
+    """('spend' or 'tokens', values per day): spend unless hidden or absent.
+
+    With the window and the time, every day of the window is there (up to today, local), a day
+    without usage as 0: a 30d window has 30 values.
+    """
     days = snap.daily or []
-    if not hide_costs and any(d.cost is not None for d in days):
-        return "spend", [d.cost for d in days]
-    return "tokens", [None if d.tokens is None else float(d.tokens) for d in days]
+    kind = "spend" if not hide_costs and any(d.cost is not None for d in days) else "tokens"
+    by_date = {d.date: (d.cost if kind == "spend" else None if d.tokens is None else float(d.tokens)) for d in days}
+    if window is None or now is None or not days:
+        return kind, list(by_date.values())
+    today = local_date(now)
+    count = WINDOW_DAYS.get(window)
+    if count is None:  # all: from the first day with usage
+        first = min(by_date)
+    else:  # by dates, not seconds: a DST day is 23 or 25 hours
+        first = (datetime.strptime(today, "%Y-%m-%d") - timedelta(days=count - 1)).strftime("%Y-%m-%d")
+    return kind, [by_date[d] if d in by_date else 0.0 for d in days_between(min(first, today), today)]
 
 
 def top_models(snap: UsageSnapshot, hide_costs: bool, count: int = 3) -> List[Tuple[str, float]]:
@@ -147,8 +175,8 @@ def tile_body(key: str, snap: UsageSnapshot, state: UIState, data: Data, width: 
     if models:
         text = f" {g.dot} ".join(f"{name} {share * 100:.0f}%" for name, share in models)
         lines.append([("top ", "dim"), (text, "text")])
-    kind, values = daily_series(snap, hidden)
-    if any(v is not None for v in values):
+    kind, values = daily_series(snap, hidden, data.window, data.now)
+    if any(v for v in values):
         label = f" daily {kind}"
         spark_w = max(1, min(len(values), width - len(label)))
         lines.append([(widgets.sparkline(values, spark_w, g), "spark"), (label, "dim")])
@@ -186,7 +214,8 @@ def render(state: UIState, data: Data, width: int, height: int) -> List[Line]:
     keys = visible_keys(state, data.snapshots)
     if not keys:
         return [[], [("  " + empty_message(state, data), "dim")]]
-    cols, tile_w, rows_fit, tile_h = geometry(width, height, len(keys))
+    cols, _, rows_fit, tile_h = geometry(width, height, len(keys))
+    widths = tile_widths(width, cols)
     total_rows = (len(keys) + cols - 1) // cols
     index = selected_index(state, keys)
     first = first_visible(state.scroll.get("dashboard", 0), index // cols, rows_fit, total_rows)
@@ -198,7 +227,7 @@ def render(state: UIState, data: Data, width: int, height: int) -> List[Line]:
             if i >= len(keys):
                 break
             key = keys[i]
-            tiles.append(tile(key, data.snapshots[key], state, data, tile_w, tile_h, i == index))
+            tiles.append(tile(key, data.snapshots[key], state, data, widths[col], tile_h, i == index))
         for y in range(tile_h):
             line: Line = []
             for t in tiles:

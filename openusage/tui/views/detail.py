@@ -48,8 +48,37 @@ def _when(value: Optional[str], now: float) -> str:
     return widgets.age(epoch, now) if epoch <= now else "in " + widgets.duration(epoch - now)
 
 
+LABEL_MIN = 17  # the overview's label column; it widens to its longest label, never cutting one
+
+# A collector's bookkeeping of its last poll (files and bytes read, lines skipped ...): for
+# `openusage usage --json`, not for a person reading the detail view; and the demo's marker.
+INTERNAL_EXTRAS = frozenset({
+    "files_read", "files_failed", "files_skipped", "bytes_read", "lines_read", "lines_skipped", "skipped_reasons",
+    "messages_new", "requests_new", "tool_calls_new", "turns_new", "replays_dropped", "duplicate_totals_skipped",
+    "fork_rows_owned_by_parent", "fallback_model_requests", "limit_placeholders_skipped", "demo"})
+EXTRA_LABELS = {"files": "log files", "messages_total": "messages", "requests_total": "requests",
+                "rate_limits_at": "limits as of", "limits_observed_at": "limits as of", "home": "data directory"}
+
+
 def _kv(label: str, value: str, role: str = "text") -> Line:
-    return [("  " + widgets.fit(label, 17, ellipsis="") + " ", "label"), (value, role)]
+    return [("  " + label + " ", "label"), (value, role)]
+
+
+def _align(lines: List[Line], width: int) -> List[Line]:
+    """Pad every label to the longest one (at most half the width), so values line up uncut."""
+    labels = [line[0][0] for line in lines if line and line[0][1] == "label"]
+    col = min(max([LABEL_MIN + 3] + [widgets.text_width(t) for t in labels]), max(LABEL_MIN + 3, width // 2))
+    out = []
+    for line in lines:
+        if line and line[0][1] == "label" and widgets.text_width(line[0][0]) < col:
+            line = [(widgets.fit(line[0][0], col), "label")] + line[1:]
+        out.append(line)
+    return out
+
+
+def extra_label(name: str) -> str:
+    """A provider's extras key as a person reads it: `rate_limits_at` -> `limits as of`, `plan_name` -> `plan name`."""
+    return EXTRA_LABELS.get(name, name.replace("_", " "))
 
 
 def overview(key: str, snap: UsageSnapshot, state: UIState, data: Data, width: int) -> List[Line]:
@@ -88,17 +117,20 @@ def overview(key: str, snap: UsageSnapshot, state: UIState, data: Data, width: i
                 lines.append(_kv(label, f"{value:,}" + (" (inside output)" if name == "reasoning" else "")))
     if snap.tool_calls is not None:
         lines.append(_kv("tool calls", f"{snap.tool_calls:,}"))
-    kind, values = daily_series(snap, hidden)
-    if any(v is not None for v in values):
+    kind, values = daily_series(snap, hidden, data.window, data.now)
+    if any(v for v in values):
         spark = widgets.sparkline(values, min(len(values), max(1, width - 40)), g)
         days = f"  {len(values)} day" + ("" if len(values) == 1 else "s")
         lines.append(_kv(f"daily {kind}", "") + [(spark, "spark"), (days, "dim")])
     for name, value in sorted((snap.extras or {}).items()):
-        lines.append(_kv(str(name), _plain(value)))
-    return lines
+        if str(name) not in INTERNAL_EXTRAS:
+            lines.append(_kv(extra_label(str(name)), _plain(value)))
+    return _align(lines, width)
 
 
 def _plain(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:,.4g}"
     if isinstance(value, (dict, list)):
@@ -155,9 +187,12 @@ def limits_lines(key: str, snap: UsageSnapshot, state: UIState, data: Data, widt
     items = limit_items(snap, data.widgets.get(snap.provider_id, {}), costs_hidden(state, key))
     lines: List[Line] = []
     limits = snap.rate_limits or {}
+    # Every limit's whole name (Copilot's premium_interactions too), the bars lined up after the longest.
+    label_w = max([10] + [widgets.text_width(label) for label, _, _ in items])
+    label_w = min(label_w, max(10, width // 3))
     for label, used, resets_at in items:
-        lines.append([("  ", "text")] + widgets.gauge(label, used, min(width - 4, 60), g, state.warn, state.crit,
-                                                      label_width=10))
+        lines.append([("  ", "text")] + widgets.gauge(label, used, min(width - 4, 50 + label_w), g, state.warn,
+                                                      state.crit, label_width=label_w))
         facts = []
         rl = limits.get(label)
         if rl is not None:
@@ -172,7 +207,7 @@ def limits_lines(key: str, snap: UsageSnapshot, state: UIState, data: Data, widt
             facts.append(f"{max(0.0, 1 - used) * 100:.0f}% left")
         if rl is not None and plan.reading_age(rl, data.now):
             facts.append(plan.reading_age(rl, data.now))
-        lines.append([("  " + " " * 11 + f" {g.dot} ".join(facts), "dim")])
+        lines.append([("  " + " " * (label_w + 1) + f" {g.dot} ".join(facts), "dim")])
         if rl is not None:
             lines += _plan_lines(label, rl, snap, g, data.now, width)
     return lines

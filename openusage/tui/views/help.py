@@ -26,7 +26,8 @@ KEYS: List[Tuple[str, List[Tuple[str, str]]]] = [
     ("Data", [
         ("w", "window 1d>3d>7d>30d>all"),
         ("r", "refresh (daemon polls)"),
-        ("/", "filter by name"),
+        ("s", "start the daemon (STALE)"),
+        ("/", "new filter by name"),
         ("c", "hide/show costs of tile"),
         ("J K", "move tile down/up (saved)"),
         ("t", "theme dark/light/contrast"),
