@@ -28,6 +28,12 @@ DEFAULTS: Dict[str, Any] = {
     "hub": {"listen": "127.0.0.1:9190", "stale_timeout_seconds": 300},
     "integrations": {},
     "dashboard": {"providers": []},
+    # With no `alerts` key: one rule at 90 % of any plan window, a desktop notification where one exists.
+    "alerts": {
+        "rules": [{"id": "plan-90", "when": "rate_limit", "provider": "*", "limit": "*",
+                   "used_percent_at_least": 90}],
+        "notify": {"desktop": True, "command": None, "command_timeout_seconds": 10, "cooldown_seconds": 3600},
+    },
 }
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -154,6 +160,7 @@ def validate(raw: Any) -> List[str]:
     _check_section(errors, raw, "hub", _validate_hub)
     _check_type(errors, raw, "integrations", dict)
     _check_section(errors, raw, "dashboard", _validate_dashboard)
+    _check_section(errors, raw, "alerts", _validate_alerts)
     return errors
 
 
@@ -351,3 +358,78 @@ def _validate_dashboard(errors, dash, prefix) -> None:
             continue
         _check_type(errors, entry, "enabled", bool, where + ".")
         _check_type(errors, entry, "hide_costs", bool, where + ".")
+
+
+# when kind -> (required keys, optional keys) besides id, when, provider, account, enabled
+ALERT_KINDS = {
+    "rate_limit": (("used_percent_at_least",), ("limit", "rearm_margin")),
+    "projected_exhaustion": ((), ("limit", "before_reset")),
+    "spend": (("window", "at_least_usd"), ("rearm_margin",)),
+    "balance": (("at_most",), ("rearm_margin",)),
+    "status": (("status",), ("for_seconds",)),
+}
+_RULE_COMMON = ("id", "when", "provider", "account", "enabled")
+
+
+def _validate_alerts(errors, alerts, prefix) -> None:
+    if _check_type(errors, alerts, "rules", list, prefix):
+        seen: Dict[str, int] = {}
+        for i, rule in enumerate(alerts["rules"]):
+            _validate_rule(errors, rule, f"{prefix}rules[{i}]", seen, i)
+    _check_section(errors, alerts, "notify", lambda e, n, p: _validate_notify(e, n, prefix + p))
+
+
+def _validate_rule(errors, rule, where, seen, index) -> None:
+    if not isinstance(rule, dict):
+        errors.append(f"{where}: expected an object, got {_json_type(rule)}")
+        return
+    prefix = where + "."
+    rule_id = rule.get("id")
+    if not isinstance(rule_id, str) or not _ACCOUNT_ID.match(rule_id):
+        errors.append(f"{prefix}id: required, letters, digits and _ . @ : - only")
+    elif rule_id in seen:
+        errors.append(f"{prefix}id: duplicate of {where.rsplit('[', 1)[0]}[{seen[rule_id]}].id")
+    else:
+        seen[rule_id] = index
+    kind = rule.get("when")
+    if kind not in ALERT_KINDS:
+        errors.append(f"{prefix}when: must be one of {', '.join(ALERT_KINDS)}")
+        return
+    required, optional = ALERT_KINDS[kind]
+    for key in required:
+        if rule.get(key) is None:
+            errors.append(f"{prefix}{key}: required for a {kind} rule")
+    for key in rule:
+        if key not in _RULE_COMMON + required + optional:
+            errors.append(f"{prefix}{key}: not a key of a {kind} rule")
+    for key in ("provider", "account", "limit"):
+        if _check_type(errors, rule, key, str, prefix) and not rule[key]:
+            errors.append(f"{prefix}{key}: a provider, account or limit name, or \"*\"")
+    _check_type(errors, rule, "enabled", bool, prefix)
+    _check_type(errors, rule, "before_reset", bool, prefix)
+    _check_range(errors, rule, "used_percent_at_least", prefix, low=0)
+    _check_range(errors, rule, "at_least_usd", prefix, low=0)
+    _check_type(errors, rule, "at_most", float, prefix)
+    _check_range(errors, rule, "rearm_margin", prefix, low=0)
+    _check_range(errors, rule, "for_seconds", prefix, low=0)
+    if _check_type(errors, rule, "window", str, prefix) and rule["window"] not in WINDOWS:
+        errors.append(f"{prefix}window: must be one of {', '.join(WINDOWS)}")
+    if "status" in rule and rule["status"] is not None:
+        from openusage.core.snapshot import STATUSES
+
+        states = rule["status"]
+        if not isinstance(states, list) or not states or any(s not in STATUSES for s in states):
+            errors.append(f"{prefix}status: a non-empty array of {', '.join(STATUSES)}")
+
+
+def _validate_notify(errors, notify, prefix) -> None:
+    _check_type(errors, notify, "desktop", bool, prefix)
+    _check_range(errors, notify, "cooldown_seconds", prefix, low=0)
+    _check_range(errors, notify, "command_timeout_seconds", prefix, low=0.1)
+    if not _check_type(errors, notify, "command", list, prefix):
+        return
+    argv = notify["command"]
+    if not argv or not all(isinstance(a, str) and a for a in argv):
+        errors.append(f"{prefix}command: an array of non-empty strings, the program first")
+    elif not os.path.isabs(os.path.expanduser(argv[0])):
+        errors.append(f"{prefix}command[0]: must be an absolute path (no shell, no PATH search)")

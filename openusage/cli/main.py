@@ -26,6 +26,7 @@ COMMANDS = {
     "blocks": "reports_cmd",
     "export": "reports_cmd",
     "statusline": "statusline_cmd",
+    "alerts": "alerts_cmd",
     "hub": "hub_cmd",
     "hub-view": "hub_cmd",
     "demo": "demo_cmd",

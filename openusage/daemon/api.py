@@ -30,6 +30,9 @@ def build_routes(daemon: Daemon) -> Routes:
     routes.add("GET", "/v1/usage/{}", lambda r: usage(daemon, r))
     routes.add("POST", "/v1/cache/clear", lambda r: cache_clear(daemon, r))
     routes.add("GET", "/metrics", lambda r: prometheus(daemon, r))
+    routes.add("GET", "/v1/alerts", lambda r: alerts(daemon, r))
+    routes.add("POST", "/v1/alerts/seen", lambda r: alerts_seen(daemon, r))
+    routes.add("POST", "/v1/alerts/test", lambda r: alerts_test(daemon, r))
     return routes
 
 
@@ -38,7 +41,7 @@ def prometheus(daemon: Daemon, req: Request) -> Tuple[int, str]:
 
     window = _window(req.query.get("window"), daemon.default_window())
     snaps = daemon.read_model(window)["snapshots"].values()
-    return 200, metrics.render((None, s) for s in snaps)
+    return 200, metrics.render(((None, s) for s in snaps), alerts=[(None, a) for a in daemon.alerts.firing()])
 
 
 def health(daemon: Daemon, req: Request) -> Tuple[int, Dict[str, Any]]:
@@ -153,3 +156,25 @@ def cache_clear(daemon: Daemon, req: Request) -> Tuple[int, Dict[str, Any]]:
     if not isinstance(body, dict) or not isinstance(body.get("history", False), bool):
         raise ApiError(400, "body must be {\"history\": true|false}")
     return 200, daemon.clear_cache(history=body.get("history", False))
+
+
+def alerts(daemon: Daemon, req: Request) -> Tuple[int, Dict[str, Any]]:
+    return 200, daemon.alerts.view()
+
+
+def alerts_seen(daemon: Daemon, req: Request) -> Tuple[int, Dict[str, Any]]:
+    body = req.json()
+    if not isinstance(body, dict) or any(not isinstance(body.get(k, ""), str)
+                                         for k in ("provider_id", "account_id")):
+        raise ApiError(400, "body must be {} or {\"provider_id\": ID, \"account_id\": ID}")
+    return 200, {"seen": daemon.alerts.mark_seen(body.get("provider_id"), body.get("account_id"))}
+
+
+def alerts_test(daemon: Daemon, req: Request) -> Tuple[int, Dict[str, Any]]:
+    body = req.json()
+    if not isinstance(body, dict) or not isinstance(body.get("rule", ""), str):
+        raise ApiError(400, "body must be {} or {\"rule\": RULE_ID}")
+    try:
+        return 200, daemon.alerts.test(body.get("rule") or None)
+    except KeyError as exc:
+        raise ApiError(404, f"no alert rule {body.get('rule')!r}") from exc

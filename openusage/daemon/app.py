@@ -18,6 +18,7 @@ from typing import Any, Dict, Optional
 
 from openusage import accounts as accounts_mod
 from openusage import config, paths
+from openusage.alerts.service import AlertService
 from openusage.core.snapshot import UsageSnapshot
 from openusage.core.timeutil import format_rfc3339
 from openusage.daemon import api, pipeline, spool
@@ -74,6 +75,7 @@ class Daemon:
         self.spool_stats = {"ingested_total": 0, "bad_total": 0, "expired_total": 0}
         self.server: Optional[UnixHTTPServer] = None
         self.exporter: Any = None
+        self.alerts: Any = None
         self.writer: Writer
         self.scheduler: Scheduler
         self.readers: ReaderPool
@@ -87,6 +89,8 @@ class Daemon:
         events, hinted = pipeline.events_from_delivery(
             source, body, account_id, received_at, self.settings.provider_links)
         result = self.writer.submit_events(events).wait(api.HOOK_COMMIT_TIMEOUT)
+        if events:
+            self.alerts.request({(e.provider_id, e.account_id) for e in events})
         for provider_id in hinted:
             if provider_id in REGISTRY and REGISTRY[provider_id].emits_events:
                 self.scheduler.request_refresh(provider_id, delay=REFRESH_DEBOUNCE)
@@ -141,7 +145,11 @@ class Daemon:
         self.writer = Writer(self.db_path)
         self.writer.start()
         self.readers = ReaderPool(self.db_path)
-        self.scheduler = Scheduler(self.writer, self._load_state, self._load_snapshot)
+        self.alerts = AlertService(self.writer, self.readers.acquire, self.readers.release,
+                                   self.settings.get("alerts"), self.stop_event)
+        self.alerts.load()
+        self.scheduler = Scheduler(self.writer, self._load_state, self._load_snapshot,
+                                   on_polled=lambda key, ticket: self.alerts.request([key], ticket))
         # A daemon started after days away prunes at once, and before the first poll: a prune racing
         # that poll would drop what the poll just read of old logs (counted, so never read again).
         try:
@@ -151,6 +159,7 @@ class Daemon:
         self.drain_spool()
         self.scheduler.set_accounts(accounts_mod.resolve(self.settings))
         self.scheduler.start()
+        self.alerts.start()
         self._start_exporter()
 
     def _start_exporter(self) -> None:
@@ -163,7 +172,8 @@ class Daemon:
             target, float(self.settings.get("export.interval_seconds", 60)),
             machine_name(self.settings.get("export.machine_name")),
             lambda: self.read_model(self.default_window()), self.stop_event,
-            ready=lambda: all(p.get("status") for p in self.scheduler.status().values()))
+            ready=lambda: all(p.get("status") for p in self.scheduler.status().values()),
+            alerts=self.alerts.firing)
         self.exporter.start()
 
     def _install_signals(self) -> None:
@@ -182,6 +192,7 @@ class Daemon:
             log.error("reload: keeping the old settings: %s", exc)
             return
         self.scheduler.set_accounts(accounts_mod.resolve(self.settings))
+        self.alerts.configure(self.settings.get("alerts"))
         log.info("settings reloaded")
 
     def _shutdown(self, serve: threading.Thread) -> None:
@@ -193,6 +204,8 @@ class Daemon:
             log.warning("requests still running at shutdown")
         self.server.server_close()
         self.scheduler.stop()
+        if self.alerts.is_alive():  # a delivery under way gets a moment; its state is committed already
+            self.alerts.join(5)
         self.writer.stop()  # commits everything queued
         self.server.remove_socket_file()  # last: a gone socket file means a finished shutdown
         try:

@@ -56,11 +56,13 @@ class Scheduler:
         load_snapshot: Callable[[str, str], Optional[UsageSnapshot]],
         max_workers: int = 4,
         fetch_timeout: float = 30.0,
+        on_polled: Optional[Callable[[tuple, Any], None]] = None,
     ):
         self.writer = writer
         self._load_state = load_state
         self._load_snapshot = load_snapshot
         self.fetch_timeout = fetch_timeout
+        self._on_polled = on_polled  # ((provider, account), ticket of the snapshot write) after every fetch
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fetch")
         self._jobs: Dict[str, Job] = {}
         self._lock = threading.Lock()
@@ -188,7 +190,8 @@ class Scheduler:
             snapshot = result.snapshot
             snapshot.timestamp = snapshot.timestamp or format_rfc3339(time.time())
             self._save_state(job)
-            self.writer.submit_snapshot(snapshot).wait(60)
+            ticket = self.writer.submit_snapshot(snapshot)
+            ticket.wait(60)
         except Exception as exc:  # a provider failure is a status, never a crash
             if not isinstance(exc, ProviderError):
                 log.warning("fetch %s failed: %s", job.key, exc, exc_info=log.isEnabledFor(logging.DEBUG))
@@ -200,6 +203,11 @@ class Scheduler:
         job.last_good = snapshot
         job.info.update(status=snapshot.status, duration_ms=round((time.time() - started) * 1000),
                         events=events, last_success=job.info["last_poll"], error=None)
+        self._polled(job, ticket)
+
+    def _polled(self, job: Job, ticket: Any) -> None:
+        if self._on_polled is not None:
+            self._on_polled((job.account.provider, job.account.id), ticket)
 
     def _drain_events(self, events: Any) -> int:
         """Write a (possibly lazy) event stream in batches; returns how many events were written."""
@@ -243,6 +251,6 @@ class Scheduler:
             snap.extras["resets_at"] = exc.resets_at
         job.info.update(status=status, error=message)
         try:
-            self.writer.submit_snapshot(snap)
+            self._polled(job, self.writer.submit_snapshot(snap))
         except Exception:  # pragma: no cover - the writer reports its own failures
             log.exception("could not store the failure snapshot of %s", job.key)

@@ -9,7 +9,7 @@ import logging
 import os
 import socket
 import threading
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 log = logging.getLogger("openusage.exporter")
 
@@ -43,7 +43,8 @@ def sanitize(snapshot: Dict[str, Any]) -> Dict[str, Any]:
 class Exporter(threading.Thread):
     def __init__(self, target: str, interval: float, machine: str, read_model: Callable[[], Dict[str, Any]],
                  stop: threading.Event, token: Optional[str] = None,
-                 ready: Optional[Callable[[], bool]] = None):
+                 ready: Optional[Callable[[], bool]] = None,
+                 alerts: Optional[Callable[[], List[Dict[str, Any]]]] = None):
         super().__init__(name="exporter", daemon=True)
         self.url = target.rstrip("/") + "/v1/push"
         self.interval = interval
@@ -55,6 +56,7 @@ class Exporter(threading.Thread):
         self.last_ok: Optional[float] = None
         self._session = None
         self.ready = ready
+        self.alerts = alerts  # the alert service's firing(): rows for openusage_alert_firing on the hub
 
     def run(self) -> None:
         # The first push waits (bounded) for the first poll, so the hub never shows empty tiles.
@@ -73,6 +75,8 @@ class Exporter(threading.Thread):
             self._session = requests.Session()
         body = {"machine": self.machine,
                 "snapshots": [sanitize(s) for s in self.read_model()["snapshots"].values()]}
+        if self.alerts is not None:
+            body["alerts"] = self.alerts()
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
             resp = self._session.post(self.url, json=body, headers=headers, timeout=15)

@@ -44,8 +44,9 @@ class _Family:
 
 
 def render(entries: Iterable[Tuple[Optional[str], Dict[str, Any]]], pushes: Optional[Dict[str, float]] = None,
-           now: Optional[float] = None) -> str:
-    """Metrics for (machine or None, snapshot dict) pairs and, for the hub, last push times per machine."""
+           now: Optional[float] = None, alerts: Iterable[Tuple[Optional[str], Dict[str, Any]]] = ()) -> str:
+    """Metrics for (machine or None, snapshot dict) pairs, for the hub the last push time per machine, and
+    (machine or None, {rule, provider_id, account_id, firing}) alert pairs."""
     now = time.time() if now is None else now
     fam = {
         "spend": _Family("openusage_spend", "gauge", "Spend in the window, native currency."),
@@ -64,6 +65,7 @@ def render(entries: Iterable[Tuple[Optional[str], Dict[str, Any]]], pushes: Opti
                             "Unix time a plan window's reading was taken, by source."),
         "status": _Family("openusage_status", "gauge", "1 for the account's current status."),
         "push": _Family("openusage_last_push_age_seconds", "gauge", "Seconds since a machine last pushed."),
+        "alert": _Family("openusage_alert_firing", "gauge", "1 while an alert rule fires for an account."),
     }
     for machine, snap in entries:
         base: Labels = {"machine": machine} if machine else {}
@@ -96,6 +98,10 @@ def render(entries: Iterable[Tuple[Optional[str], Dict[str, Any]]], pushes: Opti
         current = snap.get("status") or "UNKNOWN"
         for status in STATUSES:
             fam["status"].add(dict(base, status=status), 1 if status == current else 0)
+    for machine, alert in alerts:
+        labels: Labels = {"machine": machine} if machine else {}
+        labels.update(rule=alert["rule"], provider=alert["provider_id"], account=alert["account_id"])
+        fam["alert"].add(labels, 1 if alert.get("firing") else 0)
     for machine, pushed_at in sorted((pushes or {}).items()):
         fam["push"].add({"machine": machine}, round(now - pushed_at, 3))
     lines: List[str] = []

@@ -106,7 +106,7 @@ def build_routes(store: HubStore, token: Optional[str]) -> Routes:
 
     def prometheus(req: Request) -> Tuple[int, str]:
         _authorized(req, token)
-        return 200, metrics.render(store.entries(), store.machines())
+        return 200, metrics.render(store.entries(), store.machines(), alerts=store.alerts())
 
     routes.add("GET", "/healthz", healthz)
     routes.add("POST", "/v1/push", push)

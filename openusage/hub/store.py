@@ -9,6 +9,8 @@ from typing import Any, Dict, List, Optional
 from openusage.core.snapshot import UsageSnapshot
 
 MAX_SNAPSHOTS_PER_PUSH = 1000
+MAX_ALERTS_PER_PUSH = 10000
+_ALERT_KEYS = ("rule", "provider_id", "account_id")
 _MACHINE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -17,7 +19,8 @@ class PushError(ValueError):
 
 
 def validate_push(body: Any) -> Dict[str, Any]:
-    """{"machine": NAME, "snapshots": [UsageSnapshot...]} checked whole; the cleaned batch."""
+    """{"machine": NAME, "snapshots": [UsageSnapshot...], "alerts": [...] (optional)} checked whole; the
+    cleaned batch."""
     if not isinstance(body, dict):
         raise PushError("body must be a JSON object")
     machine = body.get("machine")
@@ -36,7 +39,22 @@ def validate_push(body: Any) -> Dict[str, Any]:
             cleaned.append(UsageSnapshot.from_dict(snap).to_dict())
         except (ValueError, TypeError) as exc:
             raise PushError(f"snapshots[{i}]: {exc}") from exc
-    return {"machine": machine, "snapshots": cleaned}
+    return {"machine": machine, "snapshots": cleaned, "alerts": _alerts(body.get("alerts"))}
+
+
+def _alerts(alerts: Any) -> List[Dict[str, Any]]:
+    """The optional alert rows of a push: {rule, provider_id, account_id, firing}."""
+    if alerts is None:
+        return []
+    if not isinstance(alerts, list) or len(alerts) > MAX_ALERTS_PER_PUSH:
+        raise PushError(f"alerts: expected an array of at most {MAX_ALERTS_PER_PUSH}")
+    out = []
+    for i, row in enumerate(alerts):
+        if not isinstance(row, dict) or not all(isinstance(row.get(k), str) and row[k] for k in _ALERT_KEYS) \
+                or not isinstance(row.get("firing"), bool):
+            raise PushError(f"alerts[{i}]: expected {{rule, provider_id, account_id: strings, firing: boolean}}")
+        out.append({k: row[k] for k in _ALERT_KEYS + ("firing",)})
+    return out
 
 
 class HubStore:
@@ -49,7 +67,8 @@ class HubStore:
         """Replace a machine's snapshots with its new batch (accounts it no longer has disappear)."""
         now = time.time() if now is None else now
         with self._lock:
-            self._machines[batch["machine"]] = {"at": now, "snapshots": batch["snapshots"]}
+            self._machines[batch["machine"]] = {"at": now, "snapshots": batch["snapshots"],
+                                                "alerts": batch.get("alerts") or []}
         return len(batch["snapshots"])
 
     def evict(self, now: Optional[float] = None) -> List[str]:
@@ -72,6 +91,13 @@ class HubStore:
         with self._lock:
             items = [(m, s) for m, e in self._machines.items() for s in e["snapshots"]]
         return sorted(items, key=lambda ms: (ms[0], ms[1]["provider_id"], ms[1]["account_id"]))
+
+    def alerts(self, now: Optional[float] = None) -> List[tuple]:
+        """(machine, alert row) pairs of every live machine."""
+        self.evict(now)
+        with self._lock:
+            return sorted(((m, a) for m, e in self._machines.items() for a in e.get("alerts") or []),
+                          key=lambda ma: (ma[0], ma[1]["rule"], ma[1]["provider_id"], ma[1]["account_id"]))
 
     def view(self, now: Optional[float] = None) -> Dict[str, Any]:
         """The aggregated view: the read-model shape, keyed machine:provider:account."""

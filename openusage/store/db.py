@@ -109,6 +109,17 @@ MIGRATIONS: List[Union[str, Callable[[sqlite3.Connection], None]]] = [
         PRIMARY KEY (provider_id, account_id, name, observed_at)
     ) WITHOUT ROWID;
     """,
+    # 4: alert state, one row per (rule, provider, account, limit; "" for whole-account rules), so a
+    # daemon restart never repeats an alert (openusage.alerts.state).
+    """
+    CREATE TABLE alert_state (
+        rule TEXT NOT NULL, provider_id TEXT NOT NULL, account_id TEXT NOT NULL, limit_name TEXT NOT NULL,
+        armed INTEGER NOT NULL DEFAULT 1, firing INTEGER NOT NULL DEFAULT 0,
+        since REAL, fired_at REAL, resets_at TEXT, value REAL, threshold REAL,
+        seen INTEGER NOT NULL DEFAULT 1, updated_at REAL NOT NULL,
+        PRIMARY KEY (rule, provider_id, account_id, limit_name)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
