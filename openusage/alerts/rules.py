@@ -238,7 +238,10 @@ def step(reading: Reading, old: Optional[State], now: float, rule: Rule, cooldow
     if now - state.since < rule.for_seconds:
         return state, False
     if last_fired is not None and now - last_fired < cooldown:
-        return state, False  # stays armed: fires when the cooldown is over if the condition still holds
+        # Firing (for /metrics) but not notified; stays armed: notifies once the cooldown is over if
+        # the condition still holds then.
+        state.firing = True
+        return state, False
     state.armed, state.firing, state.fired_at, state.seen = False, True, now, False
     state.resets_at, state.value, state.threshold = reading.resets_at, reading.value, reading.threshold
     return state, True

@@ -47,6 +47,7 @@ class AlertService(threading.Thread):
         self.states: Dict[state_mod.Key, State] = {}
         self.recent: List[Dict[str, Any]] = []
         self.evaluations = 0
+        self._busy = False
         self.configure(alerts_settings)
 
     # --- configuration -----------------------------------------------------------------------
@@ -98,6 +99,7 @@ class AlertService(threading.Thread):
                 everything = self._all or time.monotonic() - last_all >= PERIODIC
                 pending, tickets = set(self._pending), self._tickets
                 self._pending, self._tickets, self._all = set(), [], False
+                self._busy = True
             for ticket in tickets:
                 try:
                     ticket.wait(60)
@@ -109,6 +111,14 @@ class AlertService(threading.Thread):
                 self.evaluate(None if everything else pending)
             except Exception:
                 log.exception("alert evaluation failed")
+            finally:
+                with self._lock:
+                    self._busy = False
+
+    def idle(self) -> bool:
+        """Nothing asked for and nothing under way."""
+        with self._lock:
+            return not (self._busy or self._pending or self._tickets or self._all or self._wake.is_set())
 
     # --- evaluation --------------------------------------------------------------------------
 
@@ -179,6 +189,7 @@ class AlertService(threading.Thread):
             "alerts": alerts,
             "unseen": sum(1 for a in alerts if not a["seen"]),
             "recent": recent,
+            "evaluations": self.evaluations,
         }
 
     def firing(self) -> List[Dict[str, Any]]:
