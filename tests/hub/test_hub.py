@@ -190,3 +190,32 @@ def test_metrics_carry_the_pace_of_plan_windows():
     assert f"openusage_rate_limit_exhausts_before_reset{labels} 1" in text
     assert ('openusage_rate_limit_observed_at_seconds{provider="claude_code",account="me",limit="5h",'
             'source="oauth"} 1795348800') in text
+
+
+def test_exporter_sends_alert_state_and_the_hub_exports_it(hub):
+    import threading
+
+    from openusage.hub.exporter import Exporter
+
+    h = hub()
+    firing = [{"rule": "plan-90", "provider_id": "openai", "account_id": "work", "firing": True},
+              {"rule": "plan-90", "provider_id": "deepseek", "account_id": "d", "firing": False}]
+    exporter = Exporter(h.url, 60, "laptop", lambda: {"snapshots": {"work": snap()}}, threading.Event(),
+                        token=TOKEN, alerts=lambda: firing)
+    assert exporter.push_once() == 60 and exporter.failures == 0
+    text = requests.get(h.url + "/metrics", headers=auth(), timeout=5).text
+    samples = {(s.labels["machine"], s.labels["rule"], s.labels["provider"], s.labels["account"]): s.value
+               for f in text_string_to_metric_families(text) if f.name == "openusage_alert_firing"
+               for s in f.samples}
+    assert samples == {("laptop", "plan-90", "openai", "work"): 1, ("laptop", "plan-90", "deepseek", "d"): 0}
+
+
+@pytest.mark.parametrize("alerts, message", [
+    ({}, "alerts: expected an array"),
+    ([{"rule": "r", "provider_id": "p", "account_id": "a"}], r"alerts\[0\]"),
+    ([{"rule": "", "provider_id": "p", "account_id": "a", "firing": True}], r"alerts\[0\]"),
+])
+def test_validate_push_checks_alerts(alerts, message):
+    with pytest.raises(PushError, match=message):
+        validate_push({"machine": "m", "snapshots": [], "alerts": alerts})
+    assert validate_push({"machine": "m", "snapshots": []})["alerts"] == []
