@@ -75,6 +75,9 @@ class Fetcher(threading.Thread):
                     result: Tuple[Any, ...] = ("refreshed", arg)
                 elif kind == "start":
                     result = ("started", self.source.start())
+                elif kind == "seen":
+                    self.source.mark_seen(*arg)
+                    result = ("seen", arg)
                 else:
                     model = self.source.fetch(arg)
                     new = {str(s.get("provider_id")) for s in (model.get("snapshots") or {}).values()
@@ -86,7 +89,7 @@ class Fetcher(threading.Thread):
                 result = ("error", kind, arg, _message(exc))
             self.results.put(result)
 
-    def submit(self, kind: str, arg: Optional[str]) -> None:
+    def submit(self, kind: str, arg: Any) -> None:
         self.jobs.put((kind, arg))
 
     def stop(self) -> None:
@@ -231,6 +234,7 @@ class App:
         data.snapshots = snapshots
         data.window = model.get("window") or window
         data.generated_at = model.get("generated_at")
+        data.alerts = [a for a in model.get("alerts") or [] if isinstance(a, dict)]
         data.fetched_at = self.clock()
         data.error = f"{bad} snapshot(s) could not be read" if bad else None
         data.stale = False
@@ -385,6 +389,15 @@ class App:
         if s.screen in st.MAIN_SCREENS and s.selected in self.data.snapshots:
             s.screen = "detail"
             s.scroll["detail"] = 0
+            self._seen(self.data.snapshots[s.selected])
+
+    def _seen(self, snap: UsageSnapshot) -> None:
+        """Opening a tile's detail is seeing its alerts: the mark goes, the daemon is told."""
+        if not self.data.alerts_of(snap):
+            return
+        self.data.alerts = [a for a in self.data.alerts if a not in self.data.alerts_of(snap)]
+        if self.fetcher is not None and hasattr(self.source, "mark_seen"):
+            self.fetcher.submit("seen", (snap.provider_id, snap.account_id))
 
     def next_window(self) -> None:
         s = self.state

@@ -8,7 +8,7 @@ thread; describe() only reads attributes, so the loop may call it at any time.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 CONNECT_TIMEOUT = 2.0  # DESIGN section 7: dashboard 2 s dial / 12 s request
 READ_TIMEOUT = 12.0
@@ -38,7 +38,15 @@ class DaemonSource:
         if not isinstance(model, dict) or not isinstance(model.get("snapshots"), dict):
             raise SourceError("the daemon answered with something that is not a read model")
         self.state = "connected"
+        try:
+            model["alerts"] = unseen_alerts(self._call("GET", "/v1/alerts"))
+        except SourceError:  # a daemon without alerts: the tiles still show
+            model["alerts"] = []
         return model
+
+    def mark_seen(self, provider_id: str, account_id: str) -> None:
+        """The user has seen this account's alerts (its detail view was opened)."""
+        self._call("POST", "/v1/alerts/seen", {"provider_id": provider_id, "account_id": account_id})
 
     def refresh(self, provider: Optional[str] = None) -> None:
         self._call("POST", "/v1/refresh", {"provider": provider} if provider else {})
@@ -119,6 +127,23 @@ class DaemonSource:
 
     def close(self) -> None:
         """Nothing to release: every call has its own connection."""
+
+
+def unseen_alerts(view: Any) -> List[Dict[str, Any]]:
+    """The fired alerts the user has not seen, newest first, each with its message when the daemon has it."""
+    if not isinstance(view, dict):
+        return []
+    messages = {}
+    for alert in reversed(view.get("recent") or []):
+        if isinstance(alert, dict):
+            key = (alert.get("rule"), alert.get("provider_id"), alert.get("account_id"), alert.get("limit") or "")
+            messages[key] = alert.get("message")
+    out = []
+    for row in view.get("alerts") or []:
+        if isinstance(row, dict) and row.get("seen") is False:
+            key = (row.get("rule"), row.get("provider_id"), row.get("account_id"), row.get("limit") or "")
+            out.append(dict(row, message=messages.get(key)))
+    return sorted(out, key=lambda a: str(a.get("fired_at") or ""), reverse=True)
 
 
 def _short_path(path: str) -> str:

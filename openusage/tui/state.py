@@ -35,6 +35,12 @@ class Data:
     start_hint: Optional[str] = None  # while the source does not answer: what `s` does ("s starts the daemon")
     now: float = field(default_factory=time.time)
     widgets: Dict[str, Dict[str, List[str]]] = field(default_factory=dict)  # provider id -> widget spec
+    alerts: List[Dict[str, Any]] = field(default_factory=list)  # fired alerts not seen yet, newest first
+
+    def alerts_of(self, snap: UsageSnapshot) -> List[Dict[str, Any]]:
+        """The unseen alerts of one tile's account."""
+        return [a for a in self.alerts
+                if a.get("provider_id") == snap.provider_id and a.get("account_id") == snap.account_id]
 
 
 @dataclass

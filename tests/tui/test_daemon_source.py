@@ -14,6 +14,8 @@ def test_fetch_and_refresh_against_the_daemon(inprocess_daemon):
     source = DaemonSource(d.socket_path, autostart=False)
     model = source.fetch("7d")
     assert isinstance(model["snapshots"], dict) and source.describe() == "daemon ok"
+    assert model["alerts"] == []  # GET /v1/alerts answered: nothing fired
+    source.mark_seen("demo", "demo")
     source.refresh()
     with pytest.raises(SourceError, match="daemon answered 400"):
         source.fetch("2w")  # an unknown window: the daemon's own error, said as it said it
@@ -123,3 +125,15 @@ def test_the_fetcher_sends_specs_when_a_provider_first_appears():
     f.stop()
     assert [r[0] for r in got] == ["data"] * 3
     assert set(got[0][3]) == {"claude_code"} and got[1][3] is None and set(got[2][3]) == {"claude_code", "codex"}
+
+
+def test_unseen_alerts_newest_first_with_their_messages():
+    from openusage.tui.source import unseen_alerts
+
+    row = {"rule": "r", "provider_id": "p", "account_id": "a", "limit": "5h", "seen": False,
+           "fired_at": "2026-12-01T10:00:00.000Z"}
+    view = {"alerts": [row, dict(row, limit="weekly", fired_at="2026-12-02T10:00:00.000Z"),
+                       dict(row, account_id="b", seen=True)],
+            "recent": [dict(row, message="5h at 91 %"), dict(row, message="5h at 85 %")]}
+    assert [(a["limit"], a["message"]) for a in unseen_alerts(view)] == [("weekly", None), ("5h", "5h at 91 %")]
+    assert unseen_alerts("not a view") == []

@@ -336,3 +336,32 @@ def test_no_color_keeps_the_terminal_and_drops_the_colours(harness, monkeypatch)
     cells = [c for row in h.screen.buffer.values() for c in row.values()]
     assert all(c.fg == "default" and c.bg == "default" for c in cells)
     assert any(c.reverse for c in cells)  # the header and status line still stand out
+
+
+class AlertSource(FakeSource):
+    """A source whose read model carries one unseen alert on Beta, as DaemonSource attaches them."""
+
+    def __init__(self):
+        super().__init__()
+        self.model = dict(MODEL, alerts=[{"rule": "plan-80", "provider_id": "demo", "account_id": "beta",
+                                          "limit": "5h", "value": 85.0, "seen": False,
+                                          "message": "5h at 85 % used (alert at 80 %)"}])
+        self.seen = []
+
+    def mark_seen(self, provider_id, account_id):
+        self.seen.append((provider_id, account_id))
+        self.model = dict(self.model, alerts=[])
+
+
+def test_an_alert_marks_its_tile_and_the_status_line_until_its_detail_is_opened(harness):
+    h = harness(source=AlertSource())
+    text = h.start()
+    last = h.screen.display[-1]
+    assert "⚠ Beta: 5h at 85 % used (alert at 80 %)" in last
+    assert "┌─ Beta ⚠ ─" in h.screen.display[1] and "⚠" not in h.screen.display[12]  # Gamma's title row
+    assert text.count("⚠") == 2  # Beta's tile and the status line
+    h.press(["\x1b[C"])
+    assert h.app.state.selected == "beta"
+    assert "Detail: Beta" in h.press(["\r"])
+    assert wait_for(lambda: h.source.seen == [("demo", "beta")], 5)
+    assert "⚠" not in h.press(["\x1b"])

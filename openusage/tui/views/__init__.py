@@ -83,6 +83,8 @@ def _status(state: UIState, data: Data, width: int) -> Line:
     bad = data.error is not None or data.stale
     mark = ("!" if bad else "*") if state.ascii else ("▲" if bad else "●")
     left = [(f" {mark} ", "status_err" if bad else "status_ok")]
+    if data.alerts:
+        left += [(alert_line(data, state), "status_err"), sep]
     if data.stale:
         left += [("STALE", "status_err"), sep]
     if data.start_hint:  # it stands for the source's "unreachable, retrying" and says what to do
@@ -111,6 +113,22 @@ def _status(state: UIState, data: Data, width: int) -> Line:
             right = [(hint, "status")]
             break
     return spread(left, right, width, "status", g.ellipsis)
+
+
+def alert_mark(state: UIState) -> str:
+    return "!" if state.ascii else "⚠"
+
+
+def alert_line(data: Data, state: UIState) -> str:
+    """The newest unseen alert in a few words, and how many more there are."""
+    alert = data.alerts[0]
+    snap = next((s for s in data.snapshots.values()
+                 if (s.provider_id, s.account_id) == (alert.get("provider_id"), alert.get("account_id"))), None)
+    key = f"{alert.get('provider_id')}:{alert.get('account_id')}"
+    who = name_of(key, snap) if snap else key
+    what = alert.get("message") or " ".join(str(v) for v in (alert.get("limit"), alert.get("value")) if v)
+    more = len(data.alerts) - 1
+    return f"{alert_mark(state)} {who}: {what}" + (f" (+{more} more, Enter on a tile marks it seen)" if more else "")
 
 
 def body(state: UIState, data: Data, width: int, height: int) -> List[Line]:

@@ -14,7 +14,7 @@ from openusage.core.snapshot import UsageSnapshot
 from openusage.core.windows import days_between, local_date
 from openusage.tui import widgets
 from openusage.tui.state import Data, UIState, selected_index, visible_keys
-from openusage.tui.views import badge, costs_hidden, empty_message, name_of, plan, status_of
+from openusage.tui.views import alert_mark, badge, costs_hidden, empty_message, name_of, plan, status_of
 from openusage.tui.widgets import Glyphs, Line
 
 TILE_MIN_WIDTH = 38
@@ -204,6 +204,8 @@ def tile(key: str, snap: UsageSnapshot, state: UIState, data: Data, width: int, 
     border = "border_sel" if selected else "border"
     if selected:
         title = [(g.pointer + " ", "border_sel")] + title
+    if data.alerts_of(snap):
+        title.append((" " + alert_mark(state), "error"))
     return widgets.box(body, width, height, g, title=title, badge=badge(status_of(snap), state), border=border)
 
 
