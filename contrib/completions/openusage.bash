@@ -6,12 +6,13 @@ _openusage() {
         [[ "$word" == -* ]] && continue
         next="${path:+$path }$word"
         case "$next" in
-            "auth"|"auth import-cookies"|"blocks"|"cache"|"config"|"daily"|"demo"|"detect"|"export"|"hub"|"hub-view"|"integrations"|"integrations install"|"integrations list"|"integrations uninstall"|"integrations upgrade"|"list"|"monthly"|"plugin"|"pricing"|"session"|"status"|"statusline"|"telemetry"|"telemetry daemon"|"telemetry hook"|"usage"|"version"|"weekly") path="$next" ;;
+            "alerts"|"auth"|"auth import-cookies"|"blocks"|"cache"|"config"|"daily"|"demo"|"detect"|"export"|"hub"|"hub-view"|"integrations"|"integrations install"|"integrations list"|"integrations uninstall"|"integrations upgrade"|"list"|"monthly"|"plugin"|"pricing"|"session"|"status"|"statusline"|"telemetry"|"telemetry daemon"|"telemetry hook"|"usage"|"version"|"weekly") path="$next" ;;
         esac
     done
     local words=""
     case "$path" in
-        "") words="auth blocks cache config daily demo detect export hub hub-view integrations list monthly plugin pricing session status statusline telemetry usage version weekly --config --help --json --no-color --plugin-dir --socket-path --version --window" ;;
+        "") words="alerts auth blocks cache config daily demo detect export hub hub-view integrations list monthly plugin pricing session status statusline telemetry usage version weekly --config --help --json --no-color --plugin-dir --socket-path --version --window" ;;
+        "alerts") words="list test --config --db-path --help --json --no-color --plugin-dir --socket-path" ;;
         "auth") words="import-cookies --config --help --json --no-color --plugin-dir --socket-path" ;;
         "auth import-cookies") words="--config --format --help --json --no-color --plugin-dir --provider --socket-path" ;;
         "blocks") words="--breakdown --config --help --json --last --mode --no-color --plugin-dir --project --provider --since --socket-path --source --timezone --until --week-start --wide" ;;
