@@ -425,7 +425,7 @@ def _validate_rule(errors, rule, where, seen, index) -> None:
 def _validate_notify(errors, notify, prefix) -> None:
     _check_type(errors, notify, "desktop", bool, prefix)
     _check_range(errors, notify, "cooldown_seconds", prefix, low=0)
-    _check_range(errors, notify, "command_timeout_seconds", prefix, low=0.1)
+    _check_range(errors, notify, "command_timeout_seconds", prefix, low=0.1, high=300)
     if not _check_type(errors, notify, "command", list, prefix):
         return
     argv = notify["command"]

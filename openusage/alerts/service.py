@@ -115,6 +115,13 @@ class AlertService(threading.Thread):
                 with self._lock:
                     self._busy = False
 
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the thread (the stop event is set): a delivery under way gets `timeout` to finish; the
+        state of what it delivers is committed already."""
+        self._wake.set()
+        if self.is_alive():
+            self.join(timeout)
+
     def idle(self) -> bool:
         """Nothing asked for and nothing under way."""
         with self._lock:

@@ -11,9 +11,11 @@ import time
 from typing import Any, Dict, List, Optional
 
 from openusage import config, paths
-from openusage.cli.common import EXIT_USAGE, CliError, print_json, render_table
+from openusage.cli.common import EXIT_RUNTIME, EXIT_UNREACHABLE, EXIT_USAGE, CliError, print_json, render_table
 from openusage.core.timeutil import to_epoch
 from openusage.daemon import client
+
+TEST_TIMEOUT = 300.0
 
 
 def register(sub, parents) -> None:
@@ -31,15 +33,10 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "list" and args.rule:
         raise CliError("alerts list takes no rule", EXIT_USAGE)
     socket_path = paths.socket_path(args.socket_path)
-    try:
-        if args.action == "list":
-            view = client.call_json(socket_path, "GET", "/v1/alerts")
-        else:
-            view = client.call_json(socket_path, "POST", "/v1/alerts/test", {"rule": args.rule} if args.rule else {})
-    except client.DaemonUnreachable:
+    if client.is_alive(socket_path):
+        view = _through_daemon(socket_path, args)
+    else:
         view = _local_list(args) if args.action == "list" else _local_test(args)
-    except RuntimeError as exc:
-        raise CliError(str(exc), EXIT_USAGE if "no alert rule" in str(exc) else 1) from exc
     if args.json:
         print_json(view)
     elif args.action == "list":
@@ -49,6 +46,20 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "test" and not all(o["ok"] for o in view["delivered"]):
         return 1
     return 0
+
+
+def _through_daemon(socket_path: str, args: argparse.Namespace) -> Dict[str, Any]:
+    # A test waits for every channel (a command may take its whole timeout); a daemon that stops
+    # answering midway is an error, never a reason to send the sample a second time from here.
+    try:
+        if args.action == "list":
+            return client.call_json(socket_path, "GET", "/v1/alerts")
+        return client.call_json(socket_path, "POST", "/v1/alerts/test", {"rule": args.rule} if args.rule else {},
+                                timeout=TEST_TIMEOUT)
+    except client.DaemonUnreachable as exc:
+        raise CliError(f"the daemon stopped answering: {exc}", EXIT_UNREACHABLE) from exc
+    except RuntimeError as exc:
+        raise CliError(str(exc), EXIT_USAGE if "no alert rule" in str(exc) else EXIT_RUNTIME) from exc
 
 
 def _service(args: argparse.Namespace, with_store: bool) -> Any:

@@ -204,8 +204,7 @@ class Daemon:
             log.warning("requests still running at shutdown")
         self.server.server_close()
         self.scheduler.stop()
-        if self.alerts.is_alive():  # a delivery under way gets a moment; its state is committed already
-            self.alerts.join(5)
+        self.alerts.stop()
         self.writer.stop()  # commits everything queued
         self.server.remove_socket_file()  # last: a gone socket file means a finished shutdown
         try:
