@@ -19,6 +19,7 @@ from openusage.alerts import deliver
 from openusage.alerts import rules as rules_mod
 from openusage.alerts import state as state_mod
 from openusage.alerts.rules import Notify, Reading, Rule, State
+from openusage.core.snapshot import UsageSnapshot
 from openusage.core.timeutil import format_rfc3339, to_epoch
 
 log = logging.getLogger("openusage.alerts")
@@ -32,7 +33,7 @@ Account = Tuple[str, str]
 
 class AlertService(threading.Thread):
     def __init__(self, writer: Any, connect: Callable[[], Any], release: Callable[[Any], None],
-                 alerts_settings: Optional[Dict[str, Any]], stop: threading.Event):
+                 alerts_settings: Optional[Dict[str, Any]], stop: threading.Event, warn_threshold: float = 0.20):
         super().__init__(name="alerts", daemon=True)
         self.writer = writer
         self._connect, self._release = connect, release
@@ -48,15 +49,18 @@ class AlertService(threading.Thread):
         self.recent: List[Dict[str, Any]] = []
         self.evaluations = 0
         self._busy = False
+        self.warn_threshold = warn_threshold  # ui.warn_threshold: the read model's plan-window status
         self.configure(alerts_settings)
 
     # --- configuration -----------------------------------------------------------------------
 
-    def configure(self, alerts_settings: Optional[Dict[str, Any]]) -> None:
+    def configure(self, alerts_settings: Optional[Dict[str, Any]], warn_threshold: Optional[float] = None) -> None:
         """Take (new) rules and delivery settings; the state of removed rules is dropped."""
         rules, notify = rules_mod.from_settings(alerts_settings)
         with self._lock:
             self.rules, self.notify = rules, notify
+            if warn_threshold is not None:
+                self.warn_threshold = warn_threshold
             self.states = {k: s for k, s in self.states.items() if k[0] in {r.id for r in rules}}
         self.request()
 
@@ -138,7 +142,7 @@ class AlertService(threading.Thread):
             return []
         conn = self._connect()
         try:
-            snaps = _snapshots(conn, accounts)
+            snaps = _snapshots(conn, accounts, now, self.warn_threshold)
             spend = _spend_lookup(conn, now)
             changed, fired = self._step_all(rules, snaps, spend, notify.cooldown, now)
         finally:
@@ -232,15 +236,22 @@ class AlertService(threading.Thread):
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _snapshots(conn: sqlite3.Connection, accounts: Optional[Set[Account]]) -> List[Dict[str, Any]]:
-    """The stored snapshot of each account (a bare identity for accounts with events only)."""
+def _snapshots(conn: sqlite3.Connection, accounts: Optional[Set[Account]], now: float,
+               warn_threshold: float) -> List[Dict[str, Any]]:
+    """Each account's live values as the read model shows them: its stored snapshot with the pace and
+    status of its plan windows (a bare identity for accounts with events only)."""
+    from openusage.store import limits
+
     out: Dict[Account, Dict[str, Any]] = {}
-    for provider_id, account_id, body in conn.execute("SELECT provider_id, account_id, body FROM snapshots"):
+    rows = conn.execute("SELECT provider_id, account_id, body FROM snapshots").fetchall()
+    for provider_id, account_id, body in rows:
         if accounts is None or (provider_id, account_id) in accounts:
             try:
-                out[(provider_id, account_id)] = json.loads(body)
-            except ValueError:
+                snap = UsageSnapshot.from_dict(json.loads(body))
+            except (ValueError, TypeError):
                 continue
+            limits.decorate(conn, snap, now, warn_threshold)
+            out[(provider_id, account_id)] = snap.to_dict()
     for key in accounts or ():
         out.setdefault(key, {"provider_id": key[0], "account_id": key[1]})
     return [out[k] for k in sorted(out)]

@@ -102,9 +102,12 @@ class Daemon:
         conn = self.readers.acquire()
         try:
             return readmodel.build(conn, window, accounts=refs, provider_names=names,
-                                   warn_threshold=float(self.settings.get("ui.warn_threshold", 0.20)))
+                                   warn_threshold=self._warn_threshold())
         finally:
             self.readers.release(conn)
+
+    def _warn_threshold(self) -> float:
+        return float(self.settings.get("ui.warn_threshold", 0.20))
 
     def clear_cache(self, history: bool) -> Dict[str, Any]:
         def clear(conn: sqlite3.Connection) -> None:
@@ -146,7 +149,7 @@ class Daemon:
         self.writer.start()
         self.readers = ReaderPool(self.db_path)
         self.alerts = AlertService(self.writer, self.readers.acquire, self.readers.release,
-                                   self.settings.get("alerts"), self.stop_event)
+                                   self.settings.get("alerts"), self.stop_event, self._warn_threshold())
         self.alerts.load()
         self.scheduler = Scheduler(self.writer, self._load_state, self._load_snapshot,
                                    on_polled=lambda key, ticket: self.alerts.request([key], ticket))
@@ -192,7 +195,7 @@ class Daemon:
             log.error("reload: keeping the old settings: %s", exc)
             return
         self.scheduler.set_accounts(accounts_mod.resolve(self.settings))
-        self.alerts.configure(self.settings.get("alerts"))
+        self.alerts.configure(self.settings.get("alerts"), self._warn_threshold())
         log.info("settings reloaded")
 
     def _shutdown(self, serve: threading.Thread) -> None:

@@ -101,3 +101,24 @@ def test_unknown_test_rule(store):
         svc.test("nope")
     sample = svc.test()
     assert sample["alert"]["test"] is True and [o["channel"] for o in sample["delivered"]] == ["log"]
+
+
+def test_projected_exhaustion_from_the_pace_the_read_model_computes(store):
+    writer, reader = store
+    now = time.time()
+    svc = service(writer, reader, [{"id": "pace", "when": "projected_exhaustion", "provider": "claude_code",
+                                    "before_reset": True}])
+
+    def reading(used, at):
+        # a 5-hour window that began an hour before `now`: the rate is what was used since its start
+        limit = RateLimit(used_percent=used, resets_at=format_rfc3339(now + 4 * 3600), source="oauth",
+                          observed_at=format_rfc3339(at), window_seconds=18000)
+        put(writer, UsageSnapshot(provider_id="claude_code", account_id="me", rate_limits={"5h": limit}))
+
+    reading(10.0, now)  # 10 %/h: full in 9 h, after the reset
+    assert svc.evaluate(now=now) == []
+    reading(60.0, now + 60)  # ~60 %/h: full in about 40 min, before the reset in 4 h
+    [alert] = svc.evaluate(now=now + 60)
+    assert alert["rule"] == "pace" and alert["limit"] == "5h" and alert["rate_percent_per_hour"] > 50
+    assert alert["exhausts_at"] < alert["resets_at"]
+    assert svc.evaluate(now=now + 120) == []
