@@ -175,6 +175,7 @@ KNOWN_KEYS: Dict[str, Any] = {
     "export": ("target", "interval_seconds", "machine_name"),
     "hub": ("listen", "stale_timeout_seconds"),
     "dashboard": ("providers",),
+    "alerts": ("rules", "notify"),
 }
 ACCOUNT_KEYS = ("id", "provider", "api_key_env", "base_url", "probe_model", "enabled", "display_name")
 # Provider-specific account keys the built-in providers read (openusage-settings(5)); plugins may
@@ -183,6 +184,7 @@ PROVIDER_ACCOUNT_KEYS = ("admin_key_env", "management_key_env", "command", "time
                          "host", "state_db", "team_id", "probe", "deployment", "api_version", "region", "currency",
                          "low_balance", "activity", "management_base_url", "usage_api_base", "web_base_url")
 DASHBOARD_PROVIDER_KEYS = ("id", "enabled", "hide_costs")
+NOTIFY_KEYS = ("desktop", "command", "command_timeout_seconds", "cooldown_seconds")
 # Names people reach for that are spelt differently here (some from other tools' settings).
 ALIASES = {"name": "display_name", "title": "display_name", "label": "display_name", "key_env": "api_key_env",
            "api_key_var": "api_key_env", "env": "api_key_env", "url": "base_url", "endpoint": "base_url",
@@ -207,6 +209,20 @@ def warnings(raw: Any) -> List[str]:
                               isinstance(dash.get("providers"), list) else []):
         if isinstance(entry, dict):
             out += _unknown(entry, DASHBOARD_PROVIDER_KEYS, f"dashboard.providers[{i}].", strict=True)
+    return out + _alert_warnings(raw.get("alerts"))
+
+
+def _alert_warnings(alerts: Any) -> List[str]:
+    """Unknown keys of alerts.notify and of each rule (a key of another kind of rule included)."""
+    if not isinstance(alerts, dict):
+        return []
+    out: List[str] = []
+    if isinstance(alerts.get("notify"), dict):
+        out += _unknown(alerts["notify"], NOTIFY_KEYS, "alerts.notify.", strict=True)
+    for i, rule in enumerate(alerts["rules"] if isinstance(alerts.get("rules"), list) else []):
+        if isinstance(rule, dict) and rule.get("when") in ALERT_KINDS:
+            required, optional = ALERT_KINDS[rule["when"]]
+            out += _unknown(rule, _RULE_COMMON + required + optional, f"alerts.rules[{i}].", strict=True)
     return out
 
 
@@ -399,9 +415,6 @@ def _validate_rule(errors, rule, where, seen, index) -> None:
     for key in required:
         if rule.get(key) is None:
             errors.append(f"{prefix}{key}: required for a {kind} rule")
-    for key in rule:
-        if key not in _RULE_COMMON + required + optional:
-            errors.append(f"{prefix}{key}: not a key of a {kind} rule")
     for key in ("provider", "account", "limit"):
         if _check_type(errors, rule, key, str, prefix) and not rule[key]:
             errors.append(f"{prefix}{key}: a provider, account or limit name, or \"*\"")

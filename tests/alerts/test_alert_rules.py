@@ -156,7 +156,6 @@ def test_bad_alert_settings_name_their_key_paths():
         "alerts.rules[1].id: duplicate of alerts.rules[0].id",
         "alerts.rules[1].when: must be one of rate_limit, projected_exhaustion, spend, balance, status",
         "alerts.rules[2].status: a non-empty array of OK, WARN, LIMIT, AUTH, ERR, UNKNOWN",
-        "alerts.rules[3].limit: not a key of a spend rule",
         "alerts.rules[3].at_least_usd: must be at least 0, got -1",
         "alerts.rules[3].window: must be one of 1d, 3d, 7d, 30d, all",
         "alerts.notify.desktop: expected true or false, got a string",
@@ -164,4 +163,17 @@ def test_bad_alert_settings_name_their_key_paths():
         "alerts.notify.command[0]: must be an absolute path (no shell, no PATH search)",
     ]
     assert config.validate({"alerts": {"rules": {}}}) == ["alerts.rules: expected an array, got an object"]
+
+
+def test_unknown_alert_keys_are_warnings_with_a_guess():
+    raw = {"alerts": {"rules": [{"id": "p", "when": "spend", "window": "1d", "at_least_usd": 5, "limit": "5h",
+                                 "at_least_usdd": 6}],
+                      "notify": {"cooldown": 60}, "rule": []}}
+    assert config.validate(raw) == []
+    assert config.warnings(raw) == [
+        "alerts.rule: unknown key; did you mean rules?",
+        "alerts.notify.cooldown: unknown key (kept, not used)",
+        "alerts.rules[0].limit: unknown key (kept, not used)",
+        "alerts.rules[0].at_least_usdd: unknown key; did you mean at_least_usd?",
+    ]
 
