@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 
+from openusage.errors import PathError
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs the hook several ms to import; the annotations need it only for checkers
     from typing import List, Optional
@@ -71,10 +73,33 @@ def plugin_dirs(extra: Optional[List[str]] = None) -> List[str]:
     return [os.path.abspath(os.path.expanduser(d)) for d in dirs]
 
 
-def ensure_private_dir(path: str) -> None:
-    """Create `path` (and parents) with mode 0700 for the last component."""
-    os.makedirs(path, mode=0o700, exist_ok=True)
+STATE_HINT = "set OPENUSAGE_STATE_DIR (or XDG_STATE_HOME) to a directory you can write"
+
+
+def ensure_private_dir(path: str, hint: str = STATE_HINT) -> None:
+    """Create `path` (and parents) with mode 0700 for the last component; PathError when it cannot be used."""
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise PathError(f"cannot create the directory {path}: {_file_in_the_way(path)} is not a directory; "
+                        f"{hint}") from exc
+    except OSError as exc:
+        raise PathError(f"cannot create the directory {path}: {exc.strerror or exc}; {hint}") from exc
     try:
         os.chmod(path, 0o700)
     except OSError:
         pass
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise PathError(f"the directory {path} is not writable; {hint}")
+
+
+def _file_in_the_way(path: str) -> str:
+    """The shallowest component of `path` that exists and is not a directory (or `path`)."""
+    current, culprit = path, path
+    while True:
+        if os.path.lexists(current) and not os.path.isdir(current):
+            culprit = current
+        parent = os.path.dirname(current)
+        if parent == current:
+            return culprit
+        current = parent

@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Optional
 from openusage import paths
 from openusage.cli.common import EXIT_UNREACHABLE, EXIT_USAGE, CliError
 from openusage.daemon import client
+from openusage.store import lock as store_lock
 
 
 def daemon_command(socket_path: str, config_path: Optional[str]) -> List[str]:
@@ -22,10 +23,25 @@ def daemon_command(socket_path: str, config_path: Optional[str]) -> List[str]:
 
 
 def ensure_running(socket_path: str, config_path: Optional[str] = None, timeout: float = 10.0) -> bool:
-    """Start the daemon in the background unless one answers; True when this call started it."""
+    """Start the daemon in the background unless one answers; True when this call started it.
+
+    A daemon that holds the store's lock but does not answer yet (a long start) is waited for, not
+    doubled. What the daemon would refuse at start (a socket path it cannot bind, an unusable state
+    dir) is refused here with the same one line; for the rest, the daemon's last logged error.
+    """
     if client.is_alive(socket_path):
         return False
+    from openusage.daemon.server import check_socket_path
+
     paths.ensure_private_dir(paths.state_dir())
+    check_socket_path(socket_path)
+    if _wait_for_holder(socket_path, timeout):
+        return False
+    log_path = paths.log_path()
+    try:
+        log_offset = os.path.getsize(log_path)
+    except OSError:
+        log_offset = 0
     log_file = open(os.devnull, "wb")
     try:
         proc = subprocess.Popen(
@@ -43,7 +59,12 @@ def ensure_running(socket_path: str, config_path: Optional[str] = None, timeout:
         if code is not None:
             if client.is_alive(socket_path, timeout=1.0):  # another one won the race
                 return False
-            raise CliError(f"the daemon exited with code {code} at start; see {paths.log_path()}")
+            from openusage.daemon import logs
+
+            reason = logs.last_error(log_path, log_offset)
+            if reason:
+                raise CliError(reason.replace("openusage: ", "", 1), code)
+            raise CliError(f"the daemon exited with code {code} at start; see {log_path}")
         time.sleep(0.05)
     raise CliError(f"the daemon did not answer on {socket_path} within {timeout:.0f}s; see {paths.log_path()}",
                    EXIT_UNREACHABLE)
@@ -68,6 +89,31 @@ def check_config(socket_path: str, config_arg: Optional[str], other: str = "") -
     ways = ["stop it ('openusage telemetry daemon stop')", "give --socket-path of a daemon started with that file"]
     raise CliError(f"--config {config_arg}: the daemon on {socket_path} runs with {theirs or 'other settings'}; "
                    + ", ".join(ways + ([other] if other else [])), EXIT_USAGE)
+
+
+def _wait_for_holder(socket_path: str, timeout: float) -> bool:
+    """True once the daemon holding the store answers on socket_path; False when no daemon holds it.
+
+    CliError when the store's daemon listens on another socket (starting one here would only fail).
+    """
+    db_file = paths.db_path()
+    deadline = time.monotonic() + timeout
+    while True:
+        holder = store_lock.holder(db_file)
+        if holder is None:
+            return False
+        pid = holder.get("pid")
+        if isinstance(pid, int) and not _process_exists(pid):
+            return False  # the kernel drops the lock with the process: it is on its way out
+        other = holder.get("socket")
+        if other and other != socket_path:
+            raise CliError(f"{store_lock.describe(db_file, holder)}; use --socket-path {other}")
+        if client.is_alive(socket_path, timeout=1.0):
+            return True
+        if time.monotonic() >= deadline:
+            raise CliError(f"{store_lock.describe(db_file, holder)} and does not answer within {timeout:.0f}s; "
+                           f"see {paths.log_path()}", EXIT_UNREACHABLE)
+        time.sleep(0.1)
 
 
 def wait_first_poll(socket_path: str, timeout: float = 5.0) -> bool:
@@ -104,8 +150,24 @@ def _process_exists(pid: int) -> bool:
 
 
 def stop(socket_path: str, timeout: float = 30.0) -> int:
-    """SIGTERM the daemon on the socket and wait until it is gone; its pid."""
-    pid = int(health(socket_path)["pid"])
+    """SIGTERM the daemon on the socket and wait until it is gone; its pid.
+
+    When nothing answers on the socket but the store's daemon was started on it (it is still
+    starting, or too busy to answer), that daemon is the one stopped: its pid is in the store's lock.
+    """
+    try:
+        pid = int(health(socket_path)["pid"])
+    except CliError as exc:
+        if exc.code != EXIT_UNREACHABLE:
+            raise
+        db_file = paths.db_path()
+        holder = store_lock.holder(db_file)
+        if not holder or not isinstance(holder.get("pid"), int):
+            raise
+        if holder.get("socket") != socket_path:
+            raise CliError(f"no daemon answers on {socket_path}; {store_lock.describe(db_file, holder)}: "
+                           f"stop it with --socket-path {holder.get('socket')}", EXIT_UNREACHABLE) from exc
+        pid = holder["pid"]
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -78,6 +78,7 @@ def _dispatch(argv) -> int:
 
     from openusage.cli.common import EXIT_USAGE, CliError
     from openusage.config import ConfigError
+    from openusage.errors import OpenusageError
 
     parser = build_parser(argparse, importlib, only=_command_module(argv))
     args = parser.parse_args(argv)
@@ -101,6 +102,9 @@ def _dispatch(argv) -> int:
     except ConfigError as exc:
         print(f"openusage: config: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OpenusageError as exc:  # a path or store the user must fix: one line, no traceback
+        print(f"openusage: {exc}", file=sys.stderr)
+        return exc.code
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -10,7 +10,7 @@ from typing import Any, Dict
 
 from openusage import paths
 from openusage.cli import daemon_ctl
-from openusage.cli.common import EXIT_RUNTIME, CliError, print_json
+from openusage.cli.common import EXIT_USAGE, CliError, print_json
 
 
 def register(sub, parents) -> None:
@@ -68,19 +68,28 @@ def run_daemon(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, socket_path: str) -> int:
+    from openusage.config import ConfigError
     from openusage.daemon import logs
     from openusage.daemon.app import Daemon
-    from openusage.daemon.server import AlreadyRunning
+    from openusage.errors import OpenusageError
     from openusage.providers import load_plugins
 
+    state = paths.state_dir()
+    paths.ensure_private_dir(state)  # PathError: one line on stderr, exit 2 (there is no log to write yet)
     logs.configure(paths.log_path(args.log_file), foreground=True)
-    load_plugins(args.plugin_dir)
+    # Everything the daemon creates is private, and it holds no directory of the user's open
+    # (or lets a relative path in a plugin or provider resolve against it).
+    os.umask(0o077)
+    os.chdir(state)
     try:
+        load_plugins(args.plugin_dir)
         daemon = Daemon(socket_path=socket_path, db_path=args.db_path, config_path=args.config)
         code = daemon.run()
-    except AlreadyRunning as exc:
-        print(f"openusage: {exc}; stop it with 'openusage telemetry daemon stop'", file=sys.stderr)
-        return EXIT_RUNTIME
+    except (OpenusageError, ConfigError) as exc:
+        line = f"config: {exc}" if isinstance(exc, ConfigError) else str(exc)
+        logs.to_file(f"openusage: {line}")  # the same line in the log, for a daemon started in the background
+        print(f"openusage: {line}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, ConfigError) else exc.code
     # Everything is committed and the socket is gone; a provider fetch stuck in a worker thread must
     # not hold the exit (the interpreter would join it).
     mp_util = sys.modules.get("multiprocessing.util")

@@ -26,6 +26,7 @@ from openusage.daemon.scheduler import Scheduler
 from openusage.daemon.server import UnixHTTPServer
 from openusage.providers import REGISTRY
 from openusage.store import db, readmodel, retention
+from openusage.store.lock import StoreLock
 from openusage.store.writer import Writer
 
 log = logging.getLogger("openusage.daemon")
@@ -69,6 +70,7 @@ class Daemon:
         self.socket_path = paths.socket_path(socket_path)
         self.db_path = paths.db_path(db_path)
         self.spool_dir = paths.spool_dir()
+        self.store_lock = StoreLock(self.db_path)
         self.stop_event = threading.Event()
         self.started_at = time.time()
         self.started_at_rfc3339 = format_rfc3339(self.started_at)
@@ -123,14 +125,24 @@ class Daemon:
     # --- lifecycle ---------------------------------------------------------------------------
 
     def run(self) -> int:
-        """Serve until SIGTERM/SIGINT; the exit code."""
+        """Serve until SIGTERM/SIGINT; the exit code.
+
+        Start-up order: the store's lock first (a second daemon on this store stops here, whatever
+        socket it was given), then the socket, then the services; the spool drains in the
+        maintenance thread while requests are already answered.
+        """
         paths.ensure_private_dir(paths.state_dir())
-        self.server = UnixHTTPServer(self.socket_path, api.build_routes(self))  # AlreadyRunning propagates
+        self.store_lock.acquire("daemon", self.socket_path)  # StoreBusy propagates
         try:
-            self._start_services()
+            self.server = UnixHTTPServer(self.socket_path, api.build_routes(self))  # AlreadyRunning propagates
+            try:
+                self._start_services()
+            except BaseException:
+                self.server.server_close()
+                self.server.remove_socket_file()
+                raise
         except BaseException:
-            self.server.server_close()
-            self.server.remove_socket_file()
+            self.store_lock.release()
             raise
         self._install_signals()
         self._write_pidfile()
@@ -153,13 +165,6 @@ class Daemon:
         self.alerts.load()
         self.scheduler = Scheduler(self.writer, self._load_state, self._load_snapshot,
                                    on_polled=lambda key, ticket: self.alerts.request([key], ticket))
-        # A daemon started after days away prunes at once, and before the first poll: a prune racing
-        # that poll would drop what the poll just read of old logs (counted, so never read again).
-        try:
-            self.prune_history()
-        except Exception:
-            log.exception("retention at start failed")
-        self.drain_spool()
         self.scheduler.set_accounts(accounts_mod.resolve(self.settings))
         self.scheduler.start()
         self.alerts.start()
@@ -209,25 +214,41 @@ class Daemon:
         self.scheduler.stop()
         self.alerts.stop()
         self.writer.stop()  # commits everything queued
+        self._remove_pidfile()
+        self.store_lock.release()  # the store is free before `daemon stop` sees the socket go
         self.server.remove_socket_file()  # last: a gone socket file means a finished shutdown
-        try:
-            os.unlink(paths.pid_path())
-        except FileNotFoundError:
-            pass
         log.info("stopped")
 
     def _write_pidfile(self) -> None:
         with open(paths.pid_path(), "w", encoding="ascii") as fh:
             fh.write(f"{os.getpid()}\n")
 
+    def _remove_pidfile(self) -> None:
+        """Unlink daemon.pid only while it names this process: never another daemon's."""
+        path = paths.pid_path()
+        try:
+            with open(path, encoding="ascii") as fh:
+                mine = fh.read().strip() == str(os.getpid())
+            if mine:
+                os.unlink(path)
+        except (OSError, ValueError):
+            pass
+
     def _maintenance(self) -> None:
-        last_retention = time.time()  # pruned in _start_services
-        while not self.stop_event.wait(MAINTENANCE_INTERVAL):
+        # The first pass at once, here while requests are answered: a daemon started after days away
+        # prunes at once, then drains what was spooled while it was down.
+        last_retention = 0.0
+        first = True
+        while first or not self.stop_event.wait(MAINTENANCE_INTERVAL):
+            first = False
+            if time.time() - last_retention > RETENTION_INTERVAL:
+                try:
+                    self.prune_history()
+                except Exception:
+                    log.exception("retention pass failed")
+                last_retention = time.time()
             try:
                 self.drain_spool()
-                if time.time() - last_retention > RETENTION_INTERVAL:
-                    self.prune_history()
-                    last_retention = time.time()
             except Exception:
                 log.exception("maintenance pass failed")
 
@@ -239,27 +260,34 @@ class Daemon:
     # --- spool -------------------------------------------------------------------------------
 
     def drain_spool(self) -> Dict[str, int]:
-        def ingest(record: Dict[str, Any]) -> None:
-            body = record["body"].encode("utf-8") if isinstance(record["body"], str) else b""
-            self.ingest_delivery(record["source"], body, record.get("account_id"), float(record["received_at"]))
-
         total = {"ingested": 0, "bad": 0, "expired": 0}
         while True:
             try:
-                stats = spool.drain(self.spool_dir, ingest,
+                stats = spool.drain(self.spool_dir, self._ingest_spooled,
                                     on_bad=lambda name, why: log.warning("spool file %s set aside: %s", name, why))
             except Exception as exc:  # the files stay for the next pass
                 log.warning("spool drain paused: %s", exc)
                 break
             for key in total:
                 total[key] += stats[key]
+                self.spool_stats[f"{key}_total"] += stats[key]
             if sum(stats.values()) < spool.DRAIN_BATCH or self.stop_event.is_set():
                 break
-        for key in total:
-            self.spool_stats[f"{key}_total"] += total[key]
         if any(total.values()):
             log.info("spool drained: %s", total)
         return total
+
+    def _ingest_spooled(self, record: Dict[str, Any]) -> None:
+        """One spooled delivery (fields checked by spool.read_record); ValueError sets it aside."""
+        try:
+            self.ingest_delivery(record["source"], record["body"].encode("utf-8", errors="replace"),
+                                 record.get("account_id"), float(record["received_at"]))
+        except (TimeoutError, RuntimeError, OSError, sqlite3.OperationalError):
+            raise  # the store is busy or stopping: the file waits for the next pass
+        except ValueError:
+            raise
+        except Exception as exc:  # a value the store cannot take fails this file, never the ones after it
+            raise ValueError(f"cannot be stored: {exc.__class__.__name__}: {exc}") from exc
 
     # --- store access for the scheduler ------------------------------------------------------
 

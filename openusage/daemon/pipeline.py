@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from openusage.core import pricing
 from openusage.core.events import EVENT_TYPES, UsageEvent, split_mcp_tool
 from openusage.core.timeutil import to_epoch
+from openusage.daemon.spool import MAX_BODY
 
 MAX_BATCH = 1000  # events in one POST
 
@@ -230,7 +231,11 @@ def events_from_delivery(
 ) -> Tuple[List[UsageEvent], List[str]]:
     """All events of one delivery, and the provider ids whose logs should be read now."""
     if not valid_source(source):
-        raise HookError(f"invalid source name {source!r}")
+        raise HookError(f"invalid source name {source[:80]!r}")
+    if len(body) > MAX_BODY:  # every path into the store: the socket checks it first, the spool here
+        raise HookError(f"body over the limit of {MAX_BODY} bytes")
+    if account_id is not None and not isinstance(account_id, str):
+        raise HookError("account_id is not a string")
     if not 0 < received_at < LATEST_EPOCH:  # a spooled record's time is checked here too (NaN fails)
         raise HookError("receipt time out of range")
     events = [normalize(source, p, account_id, received_at, links) for p in parse_body(body)]

@@ -6,21 +6,25 @@ address_string that does not index the peer address, and removing the socket fil
 from __future__ import annotations
 
 import errno
+import io
 import json
 import logging
 import os
 import queue
+import selectors
 import socket
+import stat
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from openusage.daemon import client
+from openusage import paths
+from openusage.daemon.spool import MAX_BODY  # one limit on every path into the store
+from openusage.errors import OpenusageError, PathError
 
 log = logging.getLogger("openusage.daemon.server")
-
-MAX_BODY = 1024 * 1024
 
 
 class Request:
@@ -84,6 +88,39 @@ class Routes:
         return None, None, known
 
 
+class _DeadlineReader(io.RawIOBase):
+    """A socket's bytes until a deadline for the whole request, however slowly they trickle in.
+
+    A per-recv timeout lets a client sending a byte a second hold a thread for ever; this one
+    bounds the request line, headers and body together.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: float):
+        super().__init__()
+        self._sock = sock
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("request not received in time")
+        self._sock.settimeout(left)
+        return self._sock.recv_into(buffer)
+
+
+class _Discard(io.RawIOBase):
+    """Where the answer goes once the client has gone: later flushes and the close write nothing."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        return len(data)
+
+
 class JsonRequestHandler(BaseHTTPRequestHandler):
     """Dispatches through server.routes; used by the daemon (Unix socket) and the hub (TCP)."""
 
@@ -92,13 +129,63 @@ class JsonRequestHandler(BaseHTTPRequestHandler):
     sys_version = ""
     timeout = 15  # a client that stalls mid-request is dropped, never holds a thread for long
     wbufsize = -1  # status line, headers and body leave in one send (_send flushes)
+    WRITE_SECONDS = 10.0  # for the answer, once the request is in: a client that does not read is dropped
+    _write_seconds = WRITE_SECONDS
+
+    def setup(self) -> None:
+        super().setup()
+        deadline = getattr(self.request, "deadline", None)  # set by UnixHTTPServer for the whole request
+        if deadline is not None:
+            self.rfile = io.BufferedReader(_DeadlineReader(self.connection, deadline))
+
+    def handle_one_request(self) -> None:
+        """BaseHTTPRequestHandler's, with a 408 for a request not in by the deadline and a client gone told apart."""
+        try:
+            self.raw_requestline = self.rfile.readline(_MAX_LINE + 1)
+            if len(self.raw_requestline) > _MAX_LINE:
+                self.requestline, self.request_version, self.command = "", "", ""
+                self.send_error(414)
+                return
+            if not self.raw_requestline:
+                self.close_connection = True
+                return
+            if not self.parse_request():
+                return
+            method = getattr(self, "do_" + self.command, None)
+            if method is None:
+                self.send_error(501, f"Unsupported method ({_clip(self.command)})")
+                return
+            method()
+        except socket.timeout:
+            self._timed_out()
+        except (ConnectionError, OSError) as exc:
+            self._gone(exc)
+        self.close_connection = True
+
+    def _timed_out(self) -> None:
+        log.debug("%s: request not received in time", self.address_string())
+        self.close_connection = True
+        self._write_seconds = 1.0  # a client this slow may not read either
+        self._send(408, {"error": "request not received in time"}, "GET")
+
+    def _gone(self, exc: BaseException) -> None:
+        """The client closed or reset the connection: one debug line, nothing more is written."""
+        log.debug("%s: client went away: %s", self.address_string(), exc.__class__.__name__)
+        self.close_connection = True
+        self.wfile = io.BufferedWriter(_Discard())
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        except OSError as exc:
+            self._gone(exc)
 
     def address_string(self) -> str:  # the peer of an AF_UNIX socket has no (host, port)
         addr = self.client_address
         return addr[0] if isinstance(addr, tuple) and addr else "unix"
 
     def log_message(self, fmt: str, *args: Any) -> None:
-        log.debug("%s " + fmt, self.address_string(), *args)
+        log.debug("%s " + fmt, self.address_string(), *(_clip(a) if isinstance(a, str) else a for a in args))
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -126,8 +213,14 @@ class JsonRequestHandler(BaseHTTPRequestHandler):
             status, payload = self._handle(method)
         except ApiError as exc:
             status, payload = exc.status, {"error": exc.message}
+        except socket.timeout:
+            self._timed_out()
+            return
+        except ConnectionError as exc:
+            self._gone(exc)
+            return
         except Exception:  # the server never dies on a request
-            log.exception("internal error on %s %s", method, self.path)
+            _error_log.exception("internal error on %s %s", method, _clip(self.path))
             status, payload = 500, {"error": "internal error"}
         self._send(status, payload, method)
 
@@ -171,17 +264,19 @@ class JsonRequestHandler(BaseHTTPRequestHandler):
             data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
             ctype = "application/json"
         if log.isEnabledFor(logging.DEBUG):
-            log.debug('%s "%s" %d %d', self.address_string(), self.requestline, status, len(data))
+            log.debug('%s "%s" %d %d', self.address_string(), _clip(self.requestline), status, len(data))
         # Written in one piece (what send_response and send_header would write, minus their per-line
         # calls): every hook pays for this.
         head = (f"{self.protocol_version} {status} {self.responses.get(status, ('',))[0]}\r\n"
                 f"Server: {self.server_version}\r\nDate: {_http_date()}\r\nContent-Type: {ctype}\r\n"
                 f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n").encode("latin-1")
         try:
+            if getattr(self.request, "deadline", None) is not None:  # the read's last slice is spent
+                self.connection.settimeout(self._write_seconds)
             self.wfile.write(head if method == "HEAD" else head + data)
             self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        except OSError as exc:  # gone before reading the answer (or not reading it: the timeout)
+            self._gone(exc)
         self.close_connection = True
 
     def parse_request(self) -> bool:
@@ -237,6 +332,43 @@ class JsonRequestHandler(BaseHTTPRequestHandler):
 
 _MAX_LINE = 65536  # the stdlib's limits for a request or header line and for the number of headers
 _MAX_HEADERS = 100
+_CLIP = 120  # characters of anything a client sent that may reach a log line
+
+
+def _clip(text: str) -> str:
+    """What a client sent, made safe for one log line: no control characters, at most _CLIP characters."""
+    text = "".join(c if c.isprintable() else "?" for c in text[:_CLIP + 1])
+    return text if len(text) <= _CLIP else text[:_CLIP] + "..."
+
+
+class _RateLimitedLog:
+    """Errors a client can cause, at most BURST every PERIOD seconds: no client can fill the log."""
+
+    BURST = 10
+    PERIOD = 60.0
+
+    def __init__(self, logger: logging.Logger):
+        self._log = logger
+        self._lock = threading.Lock()
+        self._window = 0.0
+        self._count = 0
+        self._dropped = 0
+
+    def exception(self, fmt: str, *args: Any) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._window >= self.PERIOD:
+                if self._dropped:
+                    self._log.error("%d more request errors not logged in the last %.0f s", self._dropped, self.PERIOD)
+                self._window, self._count, self._dropped = now, 0, 0
+            self._count += 1
+            if self._count > self.BURST:
+                self._dropped += 1
+                return
+        self._log.exception(fmt, *args)
+
+
+_error_log = _RateLimitedLog(log)
 
 
 class Headers:
@@ -280,54 +412,158 @@ def _parse_query(qs: str) -> Dict[str, str]:
         raise ApiError(400, "bad query string") from exc
 
 
-class AlreadyRunning(RuntimeError):
-    pass
+class AlreadyRunning(OpenusageError):
+    code = 1
+
+
+class _Connection(socket.socket):
+    """An accepted connection and the time by which its whole request must have arrived."""
+
+    __slots__ = ("deadline",)
+
+
+_BUSY = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 26\r\n"
+         b"Connection: close\r\n\r\n{\"error\":\"daemon is busy\"}")
 
 
 class UnixHTTPServer(ThreadingHTTPServer):
-    """Requests run on reused worker threads: a new one is started only when none is idle.
+    """Requests run on reused worker threads; a connection gets one only once its first bytes are in.
 
     Starting a thread per request cost as much CPU as the hook itself; idle workers beyond the
-    busiest recent moment exit after IDLE_SECONDS. Never more than MAX_WORKERS run at once;
-    connections beyond them wait in a queue.
+    busiest recent moment exit after IDLE_SECONDS. The accept loop holds connections that have sent
+    nothing yet in its selector, at no thread's cost, and closes them REQUEST_SECONDS after they
+    were accepted; a connection's whole request (line, headers, body) must be in by then too, or it
+    is answered 408, so a client trickling bytes holds a worker for REQUEST_SECONDS at most. Never
+    more than MAX_WORKERS run at once; beyond them at most MAX_BACKLOG connections wait for one, and
+    any more are answered 503 at once rather than left hanging.
     """
 
     address_family = socket.AF_UNIX
     daemon_threads = True
     block_on_close = False
-    request_queue_size = 128
-    MAX_WORKERS = 128
+    request_queue_size = 1024
+    MAX_WORKERS = 512
+    MAX_BACKLOG = 512
+    MAX_WAITING = 2048  # connections held before their first byte; the oldest goes beyond this
+    REQUEST_SECONDS = 5.0
     IDLE_SECONDS = 60.0
 
     def __init__(self, path: str, routes: Routes):
         self.routes = routes
         self.draining = False
         self.socket_path = path
-        self._active = 0  # accepted connections not yet finished
+        self.refused = 0  # connections answered 503 because every worker was busy and the backlog full
+        self._active = 0  # connections handed to workers and not yet finished
         self._idle = threading.Condition()
         self._workers = 0
         self._available = 0  # idle workers not yet promised a connection
         self._backlog = 0  # queued connections no worker was promised
         self._work: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._waiting: Dict[int, _Connection] = {}  # fd -> connection with nothing received yet (accept order)
+        self._stop_serving = threading.Event()
+        self._served = threading.Event()
+        self._served.set()
         super().__init__(path, JsonRequestHandler)  # type: ignore[arg-type]
 
-    def get_request(self) -> Tuple[socket.socket, Any]:
-        # socket.accept() looks the family and type up as enums for every connection; they are known.
-        fd, address = self.socket._accept()
-        return socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, fileno=fd), address
+    # --- the accept loop ---------------------------------------------------------------------
 
-    def process_request(self, request: Any, client_address: Any) -> None:
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        self._served.clear()
+        selector = selectors.DefaultSelector()
+        self.socket.setblocking(False)
+        selector.register(self.socket, selectors.EVENT_READ, None)
+        try:
+            while not self._stop_serving.is_set():
+                timeout = poll_interval
+                if self._waiting:
+                    first = next(iter(self._waiting.values()))
+                    timeout = max(0.0, min(timeout, first.deadline - time.monotonic()))
+                for key, _ in selector.select(timeout):
+                    if key.data is None:
+                        self._accept(selector)
+                    else:
+                        selector.unregister(key.fileobj)
+                        del self._waiting[key.fd]
+                        self._hand_over(key.data)
+                self._expire(selector)
+        finally:
+            for conn in list(self._waiting.values()):
+                self._drop(selector, conn)
+            selector.close()
+            self._served.set()
+
+    def shutdown(self) -> None:
+        """Stop the accept loop and wait for it (BaseServer's, for this loop)."""
+        self._stop_serving.set()
+        self._served.wait()
+
+    def _accept(self, selector: selectors.BaseSelector) -> None:
+        for _ in range(64):  # a burst of connections is taken in one wake-up
+            try:
+                # socket.accept() looks the family and type up as enums for every connection; they are known.
+                fd, _address = self.socket._accept()  # type: ignore[attr-defined]
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # EMFILE and the like: the connection waits in the kernel's backlog
+                log.warning("accept failed: %s", exc)
+                return
+            conn = _Connection(socket.AF_UNIX, socket.SOCK_STREAM, 0, fileno=fd)
+            conn.deadline = time.monotonic() + self.REQUEST_SECONDS
+            try:
+                first = conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                first = None
+            except OSError:
+                first = b""
+            if first is None:  # nothing sent yet: wait in the selector, without a thread
+                if len(self._waiting) >= self.MAX_WAITING:
+                    self._drop(selector, next(iter(self._waiting.values())))
+                self._waiting[fd] = conn
+                selector.register(conn, selectors.EVENT_READ, conn)
+            elif first:
+                self._hand_over(conn)
+            else:
+                conn.close()  # closed before sending anything
+
+    def _expire(self, selector: selectors.BaseSelector) -> None:
+        now = time.monotonic()
+        while self._waiting:
+            conn = next(iter(self._waiting.values()))
+            if conn.deadline > now:
+                return
+            self._drop(selector, conn)
+
+    def _drop(self, selector: selectors.BaseSelector, conn: _Connection) -> None:
+        self._waiting.pop(conn.fileno(), None)
+        try:
+            selector.unregister(conn)
+        except (KeyError, ValueError):
+            pass
+        conn.close()
+
+    # --- workers -----------------------------------------------------------------------------
+
+    def _hand_over(self, conn: _Connection) -> None:
         with self._idle:
-            self._active += 1
             spawn = False
             if self._available > 0:
                 self._available -= 1
             elif self._workers < self.MAX_WORKERS:
                 self._workers += 1
                 spawn = True
-            else:
+            elif self._backlog < self.MAX_BACKLOG:
                 self._backlog += 1
-        self._work.put((request, client_address))
+            else:
+                self.refused += 1
+                conn.setblocking(False)
+                try:
+                    conn.send(_BUSY)
+                except OSError:
+                    pass
+                conn.close()
+                return
+            self._active += 1
+        self._work.put((conn, "unix"))
         if spawn:
             threading.Thread(target=self._worker, name="request", daemon=True).start()
 
@@ -391,21 +627,72 @@ class UnixHTTPServer(ThreadingHTTPServer):
             pass
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        log.exception("error while handling a request")
+        _error_log.exception("error while handling a request")
+
+
+# sockaddr_un's sun_path, less its terminating NUL
+MAX_SOCKET_PATH = 103 if sys.platform == "darwin" or "bsd" in sys.platform else 107
+_SOCKET_HINT = "choose another --socket-path (or OPENUSAGE_TELEMETRY_SOCKET)"
+
+
+def check_socket_path(path: str) -> None:
+    """PathError unless a daemon can bind `path`: short enough, under a private directory, no other file there."""
+    size = len(os.fsencode(path))
+    if size > MAX_SOCKET_PATH:
+        raise PathError(f"the socket path {path} is {size} bytes, over the {MAX_SOCKET_PATH}-byte limit of a "
+                        f"Unix socket; {_SOCKET_HINT}")
+    parent = os.path.dirname(path)
+    if not os.path.lexists(parent):
+        paths.ensure_private_dir(parent, hint=_SOCKET_HINT)
+    try:
+        info = os.stat(parent)
+    except OSError as exc:
+        raise PathError(f"the socket directory {parent} cannot be used: {exc.strerror or exc}; {_SOCKET_HINT}") from exc
+    if not stat.S_ISDIR(info.st_mode):
+        raise PathError(f"the socket path {path} goes through {parent}, which is not a directory; {_SOCKET_HINT}")
+    if info.st_mode & 0o022:
+        raise PathError(f"the socket directory {parent} is writable by others (mode {stat.S_IMODE(info.st_mode):04o}): "
+                        f"anyone could replace the socket; run 'chmod go-w {parent}' or {_SOCKET_HINT}")
+    try:
+        here = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise PathError(f"the socket path {path} cannot be used: {exc.strerror or exc}; {_SOCKET_HINT}") from exc
+    if stat.S_ISDIR(here.st_mode):
+        raise PathError(f"the socket path {path} is a directory; remove it or {_SOCKET_HINT}")
+    if not stat.S_ISSOCK(here.st_mode):
+        raise PathError(f"the socket path {path} is a file, not a socket; remove it or {_SOCKET_HINT}")
 
 
 def prepare_socket_path(path: str) -> None:
-    """Private parent dir; a live daemon on the path is an error, a stale socket file is removed."""
-    parent = os.path.dirname(path)
-    if not os.path.isdir(parent):
-        os.makedirs(parent, mode=0o700, exist_ok=True)
-        os.chmod(parent, 0o700)
-    if not os.path.exists(path) and not os.path.islink(path):
+    """Private parent dir; a live daemon on the path is an error, a stale socket file is removed.
+
+    Stale means nothing listens: connect() is refused. A daemon that accepts but is slow to answer
+    (a long start, a loaded machine) is alive, and its socket is never taken over.
+    """
+    check_socket_path(path)
+    if not os.path.lexists(path):
         return
-    if client.is_alive(path, timeout=2.0):
-        raise AlreadyRunning(f"a daemon is already running on {path}")
+    if _listening(path):
+        raise AlreadyRunning(f"a daemon is already running on {path}; stop it with "
+                             f"'openusage telemetry daemon stop --socket-path {path}'")
     try:
         os.unlink(path)
     except OSError as exc:
         if exc.errno != errno.ENOENT:
             raise
+
+
+def _listening(path: str) -> bool:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(2.0)
+    try:
+        sock.connect(path)
+    except (ConnectionRefusedError, FileNotFoundError):
+        return False
+    except OSError:  # a full backlog (EAGAIN) or a timeout: someone is there
+        return True
+    finally:
+        sock.close()
+    return True

@@ -7,7 +7,9 @@ Files that cannot be ingested are moved to bad/ and counted, never deleted silen
 from __future__ import annotations
 
 import json
+import math
 import os
+import stat
 import time
 from typing import Callable, Dict, Optional
 
@@ -17,6 +19,9 @@ MAX_FILES = 20_000  # the hook stops spooling beyond these (and says so on stder
 MAX_BYTES = 256 * 1024 * 1024
 MAX_AGE_SECONDS = 90 * 86400  # older files are moved to bad/ as expired
 DRAIN_BATCH = 2_000  # files per drain pass, so a huge spool never blocks the daemon for long
+MAX_BODY = 1024 * 1024  # a delivery's body, as on the socket (pipeline.MAX_BODY checks it again)
+# A record's JSON holds the body escaped: at most 6 bytes a character (\uXXXX) plus the other fields.
+MAX_FILE_BYTES = 6 * MAX_BODY + 4096
 
 
 class SpoolFull(Exception):
@@ -97,17 +102,63 @@ def _count(directory: str) -> int:
 
 
 def read_record(path: str) -> Dict:
-    """Parse one spool file; BadSpoolFile when it is not a spool record."""
+    """Parse one spool file; BadSpoolFile when it is not a spool record.
+
+    Only a regular file is read: the open never follows a symlink and never blocks (a FIFO opens at
+    once with O_NONBLOCK), and fstat decides before a byte is read.
+    """
     try:
-        with open(path, "rb") as fh:
-            record = json.loads(fh.read().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        raise
+    except OSError as exc:  # ELOOP for a symlink, EACCES, ENXIO (a socket), ...
+        raise BadSpoolFile(f"cannot open: {exc.strerror or exc}") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise BadSpoolFile(f"not a regular file (mode {stat.filemode(info.st_mode)})")
+        if info.st_size > MAX_FILE_BYTES:
+            raise BadSpoolFile(f"file of {info.st_size} bytes, over the {MAX_FILE_BYTES}-byte limit")
+        data = _read_all(fd, info.st_size)
+    finally:
+        os.close(fd)
+    try:
+        record = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise BadSpoolFile(f"unparsable spool file: {exc}") from exc
-    if not isinstance(record, dict) or not isinstance(record.get("source"), str) or "body" not in record:
-        raise BadSpoolFile("not a spool record")
-    if not isinstance(record.get("received_at"), (int, float)):
-        raise BadSpoolFile("spool record without received_at")
+    check_record(record)
     return record
+
+
+def _read_all(fd: int, size: int) -> bytes:
+    chunks = []
+    left = min(size, MAX_FILE_BYTES) + 1  # a file growing past its fstat size is cut and fails to parse
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def check_record(record: object) -> None:
+    """BadSpoolFile unless every field of a spool record has its type (and the body its size)."""
+    if not isinstance(record, dict):
+        raise BadSpoolFile("not a spool record (not a JSON object)")
+    if not isinstance(record.get("source"), str):
+        raise BadSpoolFile("source is not a string")
+    if record.get("account_id") is not None and not isinstance(record["account_id"], str):
+        raise BadSpoolFile("account_id is not a string")
+    received_at = record.get("received_at")
+    if isinstance(received_at, bool) or not isinstance(received_at, (int, float)):
+        raise BadSpoolFile("received_at is not a number")
+    if not math.isfinite(received_at) or received_at <= 0:
+        raise BadSpoolFile("received_at out of range")
+    if not isinstance(record.get("body"), str):
+        raise BadSpoolFile("body is not a string")
+    if len(record["body"]) > MAX_BODY or len(record["body"].encode("utf-8", errors="replace")) > MAX_BODY:
+        raise BadSpoolFile(f"body over the limit of {MAX_BODY} bytes")
 
 
 def drain(directory: str, ingest: Callable[[Dict], None], now: Optional[float] = None,
@@ -116,7 +167,8 @@ def drain(directory: str, ingest: Callable[[Dict], None], now: Optional[float] =
 
     `ingest(record)` must return only once the events are committed; it raises ValueError for a
     delivery that can never be ingested (moved to bad/) and anything else to stop the pass and keep
-    the file for the next one.
+    the file for the next one. An entry that is not a spool record (a FIFO, a directory, a link, a
+    record with a field of the wrong type) is moved to bad/ as well: no entry holds up the ones after it.
     """
     now = time.time() if now is None else now
     stats = {"ingested": 0, "bad": 0, "expired": 0}
@@ -138,7 +190,14 @@ def drain(directory: str, ingest: Callable[[Dict], None], now: Optional[float] =
         except ValueError as exc:
             if on_bad is not None:
                 on_bad(name, str(exc))
-            _set_aside(directory, name, "bad")
+            try:
+                _set_aside(directory, name, "bad")
+            except FileNotFoundError:
+                continue
+            except OSError as move_exc:  # left where it is; the files after it are still drained
+                if on_bad is not None:
+                    on_bad(name, f"could not be moved to bad/: {move_exc}")
+                continue
             stats["bad"] += 1
             continue
         try:
@@ -150,7 +209,10 @@ def drain(directory: str, ingest: Callable[[Dict], None], now: Optional[float] =
 
 
 def _set_aside(directory: str, name: str, why: str) -> None:
+    """Move an entry (of any kind: a rename never opens it) to bad/, under a name not yet taken there."""
     bad = os.path.join(directory, "bad")
     os.makedirs(bad, mode=0o700, exist_ok=True)
     target = name if why == "bad" else f"{why}-{name}"
+    if os.path.lexists(os.path.join(bad, target)):  # a directory cannot replace a file (nor the reverse)
+        target = f"{target[:-5]}-{os.urandom(4).hex()}.json"
     os.replace(os.path.join(directory, name), os.path.join(bad, target))

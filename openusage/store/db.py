@@ -13,6 +13,7 @@ import sqlite3
 import time
 from typing import Callable, List, Union
 
+from openusage.errors import OpenusageError
 from openusage.store import counted
 
 log = logging.getLogger("openusage.store")
@@ -125,6 +126,10 @@ MIGRATIONS: List[Union[str, Callable[[sqlite3.Connection], None]]] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+class SchemaTooNew(OpenusageError):
+    """The database was written by a newer openusage (exit 1: upgrade, or use another file)."""
+
+
 def connect(path: str, readonly: bool = False) -> sqlite3.Connection:
     """A connection with the project's settings: WAL, synchronous=NORMAL, foreign keys, busy timeout."""
     conn = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
@@ -140,9 +145,9 @@ def migrate(conn: sqlite3.Connection) -> int:
     """Bring the schema forward to SCHEMA_VERSION; returns the version found before."""
     found = conn.execute("PRAGMA user_version").fetchone()[0]
     if found > SCHEMA_VERSION:
-        raise RuntimeError(
-            f"database schema version {found} is newer than this openusage ({SCHEMA_VERSION}); upgrade openusage"
-        )
+        name = next((row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"), "") or "database"
+        raise SchemaTooNew(f"the store {name} has schema version {found}, newer than this openusage reads "
+                           f"({SCHEMA_VERSION}); upgrade openusage, or use another store (--db-path)")
     for version in range(found, SCHEMA_VERSION):
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -179,12 +184,22 @@ def open_store(path: str, check: bool = True) -> sqlite3.Connection:
         for suffix in ("-wal", "-shm"):
             if os.path.exists(path + suffix):
                 os.replace(path + suffix, aside + suffix)
-    conn = connect(path)
-    migrate(conn)
+    # Created under umask 077: SQLite gives -wal and -shm the database file's mode, so all three are 0600.
+    old_umask = os.umask(0o077)
     try:
-        os.chmod(path, 0o600)
-    except OSError:
-        pass
+        conn = connect(path)
+        try:
+            migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+    finally:
+        os.umask(old_umask)
+    for suffix in ("", "-wal", "-shm"):  # a store an earlier version made 0644
+        try:
+            os.chmod(path + suffix, 0o600)
+        except OSError:
+            pass
     return conn
 
 

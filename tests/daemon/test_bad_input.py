@@ -15,6 +15,8 @@ import sqlite3
 import string
 import threading
 
+from support import wait_for
+
 from openusage.daemon import client
 
 SEED = 20240611
@@ -286,7 +288,8 @@ def test_values_the_store_cannot_take_never_stop_the_writer(daemon_factory):
         json.dump({"v": 1, "source": "claude-code", "account_id": None, "received_at": 1e300,
                    "body": json.dumps(GOOD)}, fh)
     d.stop()
-    d.start()  # drains the spool at start
+    d.start()  # drains the spool at start, in the background
+    assert wait_for(lambda: client.call_json(d.socket_path, "GET", "/healthz")["spool"]["bad"] == 1)
     health = client.call_json(d.socket_path, "GET", "/healthz")
     assert health["status"] == "ok" and health["events_stored"] == 1
     assert health["spool"]["pending"] == 0 and health["spool"]["bad"] == 1

@@ -79,7 +79,8 @@ def test_hook_spools_while_down_and_daemon_drains_at_start(daemon_factory, capsy
     assert spool.depth(spool_dir)["pending"] == 2
     with open(os.path.join(spool_dir, "0000-garbage.json"), "w") as fh:
         fh.write("{not json")
-    d.start()
+    d.start()  # the drain runs in the background: the daemon answers meanwhile
+    assert wait_for(lambda: client.call_json(d.socket_path, "GET", "/healthz")["spool"]["pending"] == 0)
     health = client.call_json(d.socket_path, "GET", "/healthz")
     assert health["spool"]["pending"] == 0 and health["spool"]["bad"] == 1
     assert health["events_stored"] == 1 and health["duplicates_dropped"] == 1
