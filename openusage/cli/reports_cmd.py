@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import time
@@ -184,12 +185,28 @@ def run_export(args: argparse.Namespace) -> int:
 
     settings = config.load(args.config)
     window = args.window or settings.get("data.time_window", "30d")
+    if args.output:
+        _check_output(args.output)  # before the work, not after it
     daemon_ctl.check_config(paths.socket_path(args.socket_path), args.config)
     model = export.read_model(settings, window, paths.socket_path(args.socket_path))
     text = export.to_json(model) if args.format == "json" else export.to_csv(model, args.what)
     if args.output:
-        with open(args.output, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+        try:
+            with open(args.output, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise CliError(f"cannot write {args.output}: {exc.strerror or exc}; choose another --output",
+                           EXIT_USAGE) from exc
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _check_output(path: str) -> None:
+    """CliError (exit 2) when `path` cannot be written: a missing directory, a directory in its place."""
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise CliError(f"cannot write {path}: the directory {parent} does not exist; create it or choose another "
+                       "--output", EXIT_USAGE)
+    if os.path.isdir(path):
+        raise CliError(f"cannot write {path}: it is a directory; choose a file name for --output", EXIT_USAGE)
