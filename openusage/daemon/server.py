@@ -651,7 +651,8 @@ def check_socket_path(path: str) -> None:
     if not stat.S_ISDIR(info.st_mode):
         raise PathError(f"the socket path {path} goes through {parent}, which is not a directory; {_SOCKET_HINT}")
     if info.st_mode & 0o022:
-        raise PathError(f"the socket directory {parent} is writable by others (mode {stat.S_IMODE(info.st_mode):04o}): "
+        mode = stat.S_IMODE(info.st_mode)
+        raise PathError(f"the socket directory {parent} (of {path}) is writable by others (mode {mode:04o}): "
                         f"anyone could replace the socket; run 'chmod go-w {parent}' or {_SOCKET_HINT}")
     try:
         here = os.lstat(path)
