@@ -71,6 +71,8 @@ class Daemon:
         self.db_path = paths.db_path(db_path)
         self.spool_dir = paths.spool_dir()
         self.store_lock = StoreLock(self.db_path)
+        self._polling = False  # the scheduler starts after the first spool drain
+        self._polling_lock = threading.Lock()
         self.stop_event = threading.Event()
         self.started_at = time.time()
         self.started_at_rfc3339 = format_rfc3339(self.started_at)
@@ -129,7 +131,8 @@ class Daemon:
 
         Start-up order: the store's lock first (a second daemon on this store stops here, whatever
         socket it was given), then the socket, then the services; the spool drains in the
-        maintenance thread while requests are already answered.
+        maintenance thread while requests are already answered, and polling starts after that
+        first drain (so a spooled hook keeps its place before the log read that repeats it).
         """
         paths.ensure_private_dir(paths.state_dir())
         self.store_lock.acquire("daemon", self.socket_path)  # StoreBusy propagates
@@ -165,10 +168,16 @@ class Daemon:
         self.alerts.load()
         self.scheduler = Scheduler(self.writer, self._load_state, self._load_snapshot,
                                    on_polled=lambda key, ticket: self.alerts.request([key], ticket))
-        self.scheduler.set_accounts(accounts_mod.resolve(self.settings))
-        self.scheduler.start()
+        self.scheduler.set_accounts(accounts_mod.resolve(self.settings))  # it polls once the spool is drained
         self.alerts.start()
         self._start_exporter()
+
+    def _start_polling(self) -> None:
+        """After the first drain: a hook spooled before a log was read counts as it arrived, first."""
+        with self._polling_lock:
+            if not self.stop_event.is_set() and not self._polling:
+                self.scheduler.start()
+                self._polling = True
 
     def _start_exporter(self) -> None:
         target = self.settings.get("export.target")
@@ -211,7 +220,10 @@ class Daemon:
         if not self.server.wait_idle(20):
             log.warning("requests still running at shutdown")
         self.server.server_close()
-        self.scheduler.stop()
+        with self._polling_lock:
+            if self._polling:
+                self.scheduler.stop()
+            self._polling = True  # a first drain still under way starts no scheduler now
         self.alerts.stop()
         self.writer.stop()  # commits everything queued
         self._remove_pidfile()
@@ -236,11 +248,12 @@ class Daemon:
 
     def _maintenance(self) -> None:
         # The first pass at once, here while requests are answered: a daemon started after days away
-        # prunes at once, then drains what was spooled while it was down.
+        # prunes at once, then drains what was spooled while it was down, and only then starts polling
+        # (a prune racing the first poll would drop what it had just read of old logs; a spooled hook
+        # keeps its place before the log read that repeats it).
         last_retention = 0.0
         first = True
         while first or not self.stop_event.wait(MAINTENANCE_INTERVAL):
-            first = False
             if time.time() - last_retention > RETENTION_INTERVAL:
                 try:
                     self.prune_history()
@@ -251,6 +264,9 @@ class Daemon:
                 self.drain_spool()
             except Exception:
                 log.exception("maintenance pass failed")
+            if first:
+                self._start_polling()
+                first = False
 
     def prune_history(self) -> int:
         """Drop per-event rows past data.retention_days (rollups stay)."""

@@ -97,6 +97,7 @@ class DaemonSource:
         from openusage.cli import daemon_ctl
         from openusage.cli.common import CliError
         from openusage.daemon import client
+        from openusage.errors import OpenusageError
 
         self._checked_start = True
         if client.is_alive(self.socket_path, timeout=self.timeouts[0]):
@@ -104,7 +105,7 @@ class DaemonSource:
         self.state = "starting"
         try:
             self.started_daemon = daemon_ctl.ensure_running(self.socket_path, self.config_path)
-        except CliError as exc:
+        except (CliError, OpenusageError) as exc:  # OpenusageError: a socket path or state dir it cannot use
             self.state = "unreachable"
             raise SourceError(str(exc)) from exc
         if self.started_daemon:
