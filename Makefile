@@ -71,6 +71,7 @@ bench: venv
 	$(PY) bench/readmodel.py
 	$(PY) bench/hook.py
 	$(PY) bench/tui.py
+	$(PY) bench/slow_clients.py
 
 completions: venv
 	$(PY) -m openusage.cli.completions contrib/completions
