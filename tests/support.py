@@ -32,7 +32,8 @@ class DaemonProcess:
         env["OPENUSAGE_STATE_DIR"] = self.state_dir
         return env
 
-    def start(self, wait=True):
+    def start(self, wait=True, drained=True):
+        """Start the daemon; with wait, until it answers, and with drained too, until its first spool drain is over."""
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "openusage", "telemetry", "daemon", "run", "--socket-path", self.socket_path,
              *self.extra_args],
@@ -41,7 +42,15 @@ class DaemonProcess:
         if wait:
             assert wait_for(lambda: client.is_alive(self.socket_path) or self.proc.poll() is not None, 15)
             assert self.proc.poll() is None, self.proc.stderr.read().decode()
+            if drained:  # the first drain runs beside the first answers
+                assert wait_for(lambda: self._health()["spool"].get("last_drain"), 60)
         return self
+
+    def _health(self):
+        try:
+            return client.call_json(self.socket_path, "GET", "/healthz", timeout=5.0)
+        except (client.DaemonUnreachable, RuntimeError):
+            return {"spool": {}}
 
     def stop(self, sig=signal.SIGTERM, timeout=15):
         if self.proc and self.proc.poll() is None:

@@ -76,7 +76,8 @@ class Daemon:
         self.stop_event = threading.Event()
         self.started_at = time.time()
         self.started_at_rfc3339 = format_rfc3339(self.started_at)
-        self.spool_stats = {"ingested_total": 0, "bad_total": 0, "expired_total": 0}
+        self.spool_stats: Dict[str, Any] = {"ingested_total": 0, "bad_total": 0, "expired_total": 0,
+                                            "last_drain": None}  # when the last drain pass ended
         self.server: Optional[UnixHTTPServer] = None
         self.exporter: Any = None
         self.alerts: Any = None
@@ -289,6 +290,7 @@ class Daemon:
                 self.spool_stats[f"{key}_total"] += stats[key]
             if sum(stats.values()) < spool.DRAIN_BATCH or self.stop_event.is_set():
                 break
+        self.spool_stats["last_drain"] = format_rfc3339(time.time())
         if any(total.values()):
             log.info("spool drained: %s", total)
         return total
