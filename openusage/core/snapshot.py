@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Dict, List, Optional
 
 STATUSES = ("OK", "WARN", "LIMIT", "AUTH", "ERR", "UNKNOWN")
+# What a figure that is not the window's covers (UsageSnapshot.periods): whole days of the provider's
+# series, the current UTC day / week / month so far, a billing cycle, or the account's whole life.
+PERIOD_KINDS = ("days", "day_to_date", "week_to_date", "month_to_date", "cycle", "lifetime")
 STATUS_RANK = {"OK": 0, "UNKNOWN": 1, "WARN": 2, "LIMIT": 3, "AUTH": 4, "ERR": 5}
 
 
@@ -87,12 +90,15 @@ class Balance(_Record):
 
 @dataclass
 class Spend(_Record):
-    """What an account spent in the window, with its limits and balance."""
+    """What an account spent in the window, in its billing cycle and in its life, with its limits and
+    balance. `incomplete` is True when a cost leaves out usage the price table has no price for."""
 
     total: Optional[float] = None
     cycle: Optional[float] = None
+    lifetime: Optional[float] = None
     limits: Optional[SpendLimits] = None
     balance: Optional[Balance] = None
+    incomplete: Optional[bool] = None
     _nested: ClassVar[Dict[str, Any]] = {"limits": SpendLimits, "balance": Balance}
 
 
@@ -188,6 +194,36 @@ class Breakdown(_Record):
 
 
 @dataclass
+class Period(_Record):
+    """The span a figure covers when it is not the window's: a kind of PERIOD_KINDS and, where known,
+    its bounds (RFC 3339; a cycle's `end` is when it closes, which may be ahead)."""
+
+    kind: str = ""
+    start: Optional[str] = None
+    end: Optional[str] = None
+
+    def label(self) -> str:
+        """'month to date', 'cycle 2026-11-15 to 2026-12-15', 'lifetime', 'since 2026-11-27 (UTC days)'."""
+        start, end = (self.start or "")[:10], (self.end or "")[:10]
+        if self.kind == "cycle":
+            if start and end:
+                return f"cycle {start} to {end}"
+            return f"cycle from {start}" if start else "cycle"
+        if self.kind == "days":
+            return f"since {start} (UTC days)" if start else "days"
+        return {"day_to_date": "UTC day to date", "week_to_date": "week to date",
+                "month_to_date": "month to date", "lifetime": "lifetime"}.get(self.kind, self.kind or "period")
+
+
+@dataclass
+class Unpriced(_Record):
+    """A model the price table has no price for, and its tokens the costs leave out."""
+
+    model: str = ""
+    tokens: Optional[int] = None
+
+
+@dataclass
 class UsageSnapshot(_Record):
     """One provider account's usage for a time window (DESIGN section 5): the read model's unit."""
 
@@ -209,6 +245,10 @@ class UsageSnapshot(_Record):
     sessions: Optional[List[Breakdown]] = None
     mcp_servers: Optional[List[Breakdown]] = None
     extras: Optional[Dict[str, Any]] = field(default=None)
+    # figure ("spend.total", "spend.cycle", "spend.lifetime", "tokens", "models", "daily") -> the period
+    # it covers; a figure without an entry is the window's (or, for balances and limits, live).
+    periods: Optional[Dict[str, Period]] = None
+    unpriced: Optional[List[Unpriced]] = None
     _nested: ClassVar[Dict[str, Any]] = {
         "spend": Spend,
         "tokens": Tokens,
@@ -219,6 +259,8 @@ class UsageSnapshot(_Record):
         "projects": [Breakdown],
         "sessions": [Breakdown],
         "mcp_servers": [Breakdown],
+        "periods": {Period},
+        "unpriced": [Unpriced],
     }
 
     @classmethod
@@ -231,7 +273,25 @@ class UsageSnapshot(_Record):
         status = data.get("status")
         if status is not None and status not in STATUSES:
             raise ValueError(f"snapshot.status: unknown status {status!r}")
+        periods = data.get("periods")
+        for figure, period in (periods.items() if isinstance(periods, dict) else ()):
+            kind = period.get("kind") if isinstance(period, dict) else None
+            if kind not in PERIOD_KINDS:
+                raise ValueError(f"snapshot.periods.{figure}.kind: unknown period {kind!r}")
         return super().from_dict(data)
+
+    def period_of(self, figure: str) -> Optional[Period]:
+        """The period a figure covers; None when it is the window's."""
+        return (self.periods or {}).get(figure)
+
+    def set_period(self, figure: str, period: Optional[Period]) -> None:
+        """Say what a figure covers (None: the window)."""
+        periods = dict(self.periods or {})
+        if period is None:
+            periods.pop(figure, None)
+        else:
+            periods[figure] = period
+        self.periods = periods or None
 
     def worst_rate_limit(self) -> Optional[float]:
         """The highest used fraction across rate limits, or None."""

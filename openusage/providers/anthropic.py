@@ -15,7 +15,9 @@ Admin key.
   buckets per model: `uncached_input_tokens`, `cache_read_input_tokens`, `cache_creation.ephemeral_{5m,1h}
   _input_tokens`, `output_tokens`, `server_tool_use.web_search_requests`) and
   `GET /v1/organizations/cost_report?group_by[]=description` (`amount`: a decimal string in cents of
-  `currency`), from the start of the current UTC month, following `next_page` while `has_more`.
+  `currency`), from the start of the current UTC month (and at least 30 whole UTC days back, for the daily
+  series), following `next_page` while `has_more`. `spend.cycle`, `tokens` and `models` are month to date
+  (`periods`); the daily series covers its UTC days, from which the read model derives a window's spend.
 Docs: docs.anthropic.com/en/api/rate-limits, platform.claude.com/docs/en/manage-claude/usage-cost-api,
 platform.claude.com/docs/en/api/admin/cost_report.
 """
@@ -97,13 +99,15 @@ class AnthropicProvider(Provider):
 
     def _reports(self, account: AccountConfig, ctx: FetchContext, base: str, admin: str,
                  snap: UsageSnapshot) -> None:
+        first = api.report_start(ctx.now)
         start = format_rfc3339(api.month_start(ctx.now)).replace(".000Z", "Z")
-        common = {"starting_at": start, "bucket_width": "1d", "limit": 31}
+        common = {"starting_at": format_rfc3339(first).replace(".000Z", "Z"), "bucket_width": "1d", "limit": 31}
         usage = api.paged_objects(ctx, account, f"{base}/v1/organizations/usage_report/messages",
                                   dict(common, **{"group_by[]": "model"}), headers(admin), "usage report")
         costs = api.paged_objects(ctx, account, f"{base}/v1/organizations/cost_report",
                                   dict(common, **{"group_by[]": "description"}), headers(admin), "cost report")
-        apply_reports(snap, parse_usage_report(usage), parse_cost_report(costs), start)
+        apply_reports(snap, parse_usage_report(usage, start[:10]), parse_cost_report(costs, start[:10]), start,
+                      ctx.now, first)
 
 
 def headers(key: str) -> Dict[str, str]:
@@ -137,29 +141,34 @@ def usage_tokens(result: Dict[str, Any]) -> Tuple[int, int, int, int]:
             api.as_int(result.get("output_tokens")) or 0)
 
 
-def parse_usage_report(pages: Iterable[Dict[str, Any]]) -> Tuple[Dict[str, ModelUsage], Dict[str, int], int]:
-    """(usage per model, tokens per UTC date, web search requests) of usage-report pages."""
+def parse_usage_report(pages: Iterable[Dict[str, Any]],
+                       since: str = "") -> Tuple[Dict[str, ModelUsage], Dict[str, int], int]:
+    """(usage per model and web search requests, of the buckets from UTC date `since` on; tokens per UTC
+    date) of usage-report pages."""
     models: Dict[str, ModelUsage] = {}
     daily: Dict[str, int] = {}
     searches = 0
     for date, result in api.bucket_results(pages, _bucket_date):
         fresh, read, write, output = usage_tokens(result)
+        if date:
+            daily[date] = daily.get(date, 0) + fresh + read + write + output
+        if date < since:
+            continue
         name = str(result.get("model") or "unknown")
         m = models.setdefault(name, ModelUsage(model=name, input=0, output=0, cache_read=0, cache_write=0))
         m.input += fresh
         m.cache_read += read
         m.cache_write += write
         m.output += output
-        if date:
-            daily[date] = daily.get(date, 0) + fresh + read + write + output
         tools = result.get("server_tool_use") if isinstance(result.get("server_tool_use"), dict) else {}
         searches += api.as_int(tools.get("web_search_requests")) or 0
     return models, daily, searches
 
 
-def parse_cost_report(pages: Iterable[Dict[str, Any]]) -> Tuple[Optional[float], str, Dict[str, float],
-                                                                 Dict[str, float]]:
-    """(total, currency, cost per model, cost per UTC date); amounts are decimal strings in cents."""
+def parse_cost_report(pages: Iterable[Dict[str, Any]], since: str = "") -> Tuple[Optional[float], str,
+                                                                                Dict[str, float], Dict[str, float]]:
+    """(total and cost per model of the buckets from UTC date `since` on, currency, cost per UTC date);
+    amounts are decimal strings in cents."""
     total: Optional[float] = None
     currency = "USD"
     per_model: Dict[str, float] = {}
@@ -169,18 +178,23 @@ def parse_cost_report(pages: Iterable[Dict[str, Any]]) -> Tuple[Optional[float],
         if cents is None:
             continue
         value = cents / 100.0
-        total = (total or 0.0) + value
         currency = str(result.get("currency") or currency).upper()
-        if result.get("model"):
-            per_model[str(result["model"])] = per_model.get(str(result["model"]), 0.0) + value
         if date:
             daily[date] = daily.get(date, 0.0) + value
+        if date < since:
+            continue
+        total = (total or 0.0) + value
+        if result.get("model"):
+            per_model[str(result["model"])] = per_model.get(str(result["model"]), 0.0) + value
     return total, currency, per_model, daily
 
 
 def apply_reports(snap: UsageSnapshot, usage: Tuple[Dict[str, ModelUsage], Dict[str, int], int],
                   costs: Tuple[Optional[float], str, Dict[str, float], Dict[str, float]],
-                  cycle_start: Optional[str] = None) -> None:
+                  cycle_start: Optional[str] = None, now: Optional[float] = None,
+                  series_start: Optional[float] = None) -> None:
+    """Month-to-date spend, tokens and models, and the daily points, into the snapshot, each with its
+    period (the series covers the UTC days from `series_start` on)."""
     models, daily_tokens, searches = usage
     total, currency, per_model, daily_cost = costs
     if total is not None:
@@ -202,3 +216,8 @@ def apply_reports(snap: UsageSnapshot, usage: Tuple[Dict[str, ModelUsage], Dict[
     if cycle_start:
         extras["cycle_start"] = cycle_start
     snap.extras = extras or None
+    if now is not None:
+        for figure in ("spend.cycle", "tokens", "models"):
+            snap.set_period(figure, api.month_to_date(now))
+    if series_start is not None and total is not None:
+        snap.set_period("daily", api.daily_coverage(series_start))

@@ -11,7 +11,7 @@ import time
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import urlencode
 
-from openusage.core.snapshot import STATUS_RANK, ModelUsage, RateLimit, Tokens, UsageSnapshot
+from openusage.core.snapshot import STATUS_RANK, ModelUsage, Period, RateLimit, Tokens, UsageSnapshot
 from openusage.core.timeutil import format_rfc3339
 from openusage.providers import http_common
 from openusage.providers.base import AccountConfig, FetchContext, HttpResponse, ProviderError, mask_secret
@@ -327,6 +327,25 @@ def month_start(now: float) -> int:
     """Epoch seconds of the first instant of the current UTC month (the billing cycle of the APIs)."""
     t = time.gmtime(now)
     return calendar.timegm((t.tm_year, t.tm_mon, 1, 0, 0, 0))
+
+
+def report_start(now: float, days: int = 30) -> int:
+    """Where organization reports start: the current UTC month, and at least `days` whole UTC days back,
+    so the daily series covers every window up to 30d as well as the month to date."""
+    t = time.gmtime(now)
+    midnight = calendar.timegm((t.tm_year, t.tm_mon, t.tm_mday, 0, 0, 0))
+    return min(month_start(now), midnight - days * 86400)
+
+
+def month_to_date(now: float) -> Period:
+    """The current UTC month so far: the period of the APIs' cycle figures."""
+    return Period(kind="month_to_date", start=format_rfc3339(month_start(now)))
+
+
+def daily_coverage(start: float) -> Period:
+    """The whole UTC days a provider's daily series covers, from `start` on (the read model derives a
+    window's spend from them)."""
+    return Period(kind="days", start=format_rfc3339(start))
 
 
 def utc_date(epoch: float) -> str:

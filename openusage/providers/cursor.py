@@ -17,6 +17,7 @@ Connect-JSON calls (`POST {base}/aiserver.v1.DashboardService/<Method>`, Bearer 
   `totalCents`}.
 The last two are optional: when one fails, what the others gave is kept and the failure is noted.
 `team_id` sends the team's id with the usage-events query (team members).
+`spend.cycle`, `tokens` and `models` cover the billing cycle (`periods`: `cycle` from ... to ...).
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ import tempfile
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import quote
 
-from openusage.core.snapshot import ModelUsage, RateLimit, Spend, SpendLimits, Tokens, UsageSnapshot
+from openusage.core.snapshot import ModelUsage, Period, RateLimit, Spend, SpendLimits, Tokens, UsageSnapshot
 from openusage.core.timeutil import format_rfc3339, to_epoch
 from openusage.providers import api_support as api
 from openusage.providers import cursor_web
@@ -111,6 +112,9 @@ class CursorProvider(Provider):
             apply_events(snap, call(ctx, account, base, token, "GetAggregatedUsageEvents", body, "usage events"))
         except ProviderError as exc:
             missing["usage_events"] = exc.message
+        period = cycle_period(usage, ctx.now)
+        for figure in ("spend.cycle", "tokens", "models"):
+            snap.set_period(figure, period)
         if missing:
             snap.extras["unavailable"] = missing
             snap.message = "; ".join(missing.values())
@@ -236,6 +240,14 @@ def cycle_range(usage: Dict[str, Any], now: float) -> Tuple[int, int]:
     start = epoch_of(usage.get("billingCycleStart")) or float(api.month_start(now))
     end = epoch_of(usage.get("billingCycleEnd")) or now
     return int(start * 1000), int(min(end, now) * 1000)
+
+
+def cycle_period(usage: Dict[str, Any], now: float) -> Period:
+    """What the cycle's figures cover: Cursor's billing cycle, else the UTC month to date."""
+    start, end = epoch_of(usage.get("billingCycleStart")), epoch_of(usage.get("billingCycleEnd"))
+    if start is None:
+        return api.month_to_date(now)
+    return Period(kind="cycle", start=format_rfc3339(start), end=format_rfc3339(end) if end else None)
 
 
 def apply_period(snap: UsageSnapshot, usage: Dict[str, Any]) -> None:

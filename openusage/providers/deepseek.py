@@ -6,7 +6,8 @@
 `GET /user/balance` -> `is_available` (can the key call the API), `balance_infos[]` {`currency` (CNY or USD),
 `total_balance`, `granted_balance`, `topped_up_balance`} (decimal strings). The entry in the account's
 `currency` is shown (else USD, else the first); the others go to `extras.balances`. `balance.cash` is the
-topped-up part, `balance.granted` the granted part. No rate-limit windows or usage history are exposed.
+topped-up part, `balance.granted` the granted part. No rate-limit windows or usage history are exposed;
+a window's spend is derived from the balance observed over time (providers/observed.py).
 Docs: api-docs.deepseek.com/api/get-user-balance.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from openusage.core.snapshot import Balance, Spend, UsageSnapshot
 from openusage.providers import api_support as api
+from openusage.providers import observed
 from openusage.providers.base import AccountConfig, FetchContext, FetchResult, Provider, ProviderError
 from openusage.providers.http_common import api_key, base_url, number
 
@@ -47,6 +49,7 @@ class DeepSeekProvider(Provider):
         elif status != "OK":
             snap.message = "balance used up" if status == "LIMIT" else "balance low"
         snap.status = status
+        observed.apply(snap, observed.observe_balance(ctx.state, ctx.now, total_balance(snap)))
         return FetchResult(snapshot=snap)
 
 

@@ -7,7 +7,8 @@ Keys are bound to their region: `base_url` picks the host (default api.moonshot.
 `region` is `cn`); the currency follows the host (`.cn` -> CNY, else USD) unless `currency` is set.
 `GET /v1/users/me/balance` -> `code` (0 = success), `status`, `data` {`available_balance` (cash + voucher;
 at or below 0 the inference API refuses), `voucher_balance` (never negative), `cash_balance` (negative =
-owed)}. No quota windows or usage history are exposed.
+owed)}. No quota windows or usage history are exposed;
+a window's spend is derived from `available_balance` observed over time (providers/observed.py).
 Docs: platform.moonshot.ai/docs/api/balance, platform.moonshot.cn/docs/api/balance.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 
 from openusage.core.snapshot import Balance, Spend, UsageSnapshot
 from openusage.providers import api_support as api
+from openusage.providers import observed
 from openusage.providers.base import AccountConfig, FetchContext, FetchResult, Provider, ProviderError
 from openusage.providers.http_common import api_key, number
 
@@ -49,6 +51,7 @@ class MoonshotProvider(Provider):
         if status != "OK":
             snap.status = status
             snap.message = "balance used up: the API refuses calls" if status == "LIMIT" else "balance low"
+        observed.apply(snap, observed.observe_balance(ctx.state, ctx.now, available))
         return FetchResult(snapshot=snap)
 
 

@@ -9,7 +9,9 @@
   request each poll, that also shows in the organization's usage, made only when the account asks.
 - Admin key (`sk-admin-...`): `GET /organization/costs` (daily cost buckets, `amount.value` in
   `amount.currency`) and `GET /organization/usage/completions?group_by=model` (daily token buckets per
-  model) from the start of the current UTC month, following `next_page` while `has_more`.
+  model) from the start of the current UTC month (and at least 30 whole UTC days back, for the daily series),
+  following `next_page` while `has_more`. `spend.cycle`, `tokens` and `models` are month to date
+  (`periods`); the daily series covers its UTC days, from which the read model derives a window's spend.
 Docs: platform.openai.com/docs/guides/rate-limits, /docs/api-reference/usage, /docs/api-reference/usage/costs.
 """
 from __future__ import annotations
@@ -80,7 +82,7 @@ class OpenAIProvider(Provider):
 
     def _organization(self, account: AccountConfig, ctx: FetchContext, base: str, admin: str,
                       snap: UsageSnapshot) -> None:
-        start = api.month_start(ctx.now)
+        start = api.report_start(ctx.now)
         headers = api.bearer(admin)
         costs = api.paged_objects(ctx, account, f"{base}/organization/costs",
                                   {"start_time": start, "bucket_width": "1d", "limit": 31}, headers,
@@ -88,7 +90,9 @@ class OpenAIProvider(Provider):
         usage = api.paged_objects(ctx, account, f"{base}/organization/usage/completions",
                                   {"start_time": start, "bucket_width": "1d", "group_by": "model", "limit": 31},
                                   headers, "organization usage")
-        apply_organization(snap, parse_costs(costs), parse_completions(usage), format_rfc3339(start))
+        month = api.month_start(ctx.now)
+        apply_organization(snap, parse_costs(costs), parse_completions(usage, api.utc_date(month)),
+                           format_rfc3339(month), ctx.now, start)
 
 
 # --- parsing (pure) -------------------------------------------------------------------------
@@ -141,21 +145,24 @@ def completion_tokens(result: Dict[str, Any]) -> Tuple[int, int, int, int]:
     return fresh, cached, writes, api.as_int(result.get("output_tokens")) or 0
 
 
-def parse_completions(pages: Iterable[Dict[str, Any]]) -> Tuple[List[ModelUsage], Dict[str, DailyPoint]]:
-    """Per-model totals and per-day tokens/requests of /organization/usage/completions pages."""
+def parse_completions(pages: Iterable[Dict[str, Any]],
+                      since: str = "") -> Tuple[List[ModelUsage], Dict[str, DailyPoint]]:
+    """Per-model totals (of the buckets from UTC date `since` on) and per-day tokens/requests of
+    /organization/usage/completions pages."""
     models: Dict[str, ModelUsage] = {}
     daily: Dict[str, DailyPoint] = {}
     for date, result in api.bucket_results(pages, _bucket_date):
         fresh, cached, writes, output = completion_tokens(result)
         requests = api.as_int(result.get("num_model_requests")) or 0
         name = str(result.get("model") or "unknown")
-        m = models.setdefault(name, ModelUsage(model=name, input=0, output=0, cache_read=0, cache_write=0,
-                                               requests=0))
-        m.input += fresh
-        m.cache_read += cached
-        m.cache_write += writes
-        m.output += output
-        m.requests += requests
+        if date >= since:
+            m = models.setdefault(name, ModelUsage(model=name, input=0, output=0, cache_read=0, cache_write=0,
+                                                   requests=0))
+            m.input += fresh
+            m.cache_read += cached
+            m.cache_write += writes
+            m.output += output
+            m.requests += requests
         if date:
             day = daily.setdefault(date, DailyPoint(date=date, tokens=0, requests=0))
             day.tokens += fresh + cached + writes + output
@@ -167,12 +174,17 @@ def parse_completions(pages: Iterable[Dict[str, Any]]) -> Tuple[List[ModelUsage]
 def apply_organization(snap: UsageSnapshot,
                        costs: Tuple[Optional[float], Optional[str], Dict[str, float]],
                        usage: Tuple[List[ModelUsage], Dict[str, DailyPoint]],
-                       cycle_start: Optional[str] = None) -> None:
-    """Month-to-date spend, tokens, models and daily points into the snapshot."""
+                       cycle_start: Optional[str] = None, now: Optional[float] = None,
+                       series_start: Optional[float] = None) -> None:
+    """Month-to-date spend, tokens and models, and the daily points, into the snapshot, each with its
+    period: the cycle sums the days from `cycle_start` on, the series covers the UTC days from
+    `series_start` on."""
     total, currency, daily_cost = costs
     models, daily = usage
+    since = (cycle_start or "")[:10]
     if total is not None:
-        snap.spend = Spend(cycle=round(total, 6))
+        cycle = sum(cost for date, cost in daily_cost.items() if date >= since) if since else total
+        snap.spend = Spend(cycle=round(cycle, 6))
         snap.currency = currency or "USD"
     if models:
         snap.models = models
@@ -183,3 +195,8 @@ def apply_organization(snap: UsageSnapshot,
         snap.daily = [daily[d] for d in sorted(daily)]
     if cycle_start:
         snap.extras = dict(snap.extras or {}, cycle_start=cycle_start)
+    if now is not None:
+        for figure in ("spend.cycle", "tokens", "models"):
+            snap.set_period(figure, api.month_to_date(now))
+    if series_start is not None and total is not None:
+        snap.set_period("daily", api.daily_coverage(series_start))

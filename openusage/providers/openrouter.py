@@ -11,6 +11,9 @@
   `completion_tokens`, `reasoning_tokens`, ...} for the last 30 completed UTC days.
 Credits and activity use the management key when one is set, else the API key; a 401/403 there is noted
 in `extras`, not an error, because ordinary keys may not read them.
+Periods: `spend.lifetime` is the account's `total_usage` (else the key's `usage`), `spend.cycle` the key's
+`usage_monthly` (UTC month to date), `models` the activity's completed UTC days. The window's spend is
+derived from `total_usage` observed over time (providers/observed.py); for `all` it is `total_usage`.
 Docs: openrouter.ai/docs/api/api-reference/api-keys/get-current-api-key, .../credits/get-credits,
 .../analytics/get-user-activity.
 """
@@ -20,9 +23,10 @@ import calendar
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from openusage.core.snapshot import Balance, DailyPoint, ModelUsage, Spend, SpendLimits, UsageSnapshot
+from openusage.core.snapshot import Balance, DailyPoint, ModelUsage, Period, Spend, SpendLimits, UsageSnapshot
 from openusage.core.timeutil import format_rfc3339
 from openusage.providers import api_support as api
+from openusage.providers import observed
 from openusage.providers.base import AccountConfig, FetchContext, FetchResult, Provider, ProviderError
 from openusage.providers.http_common import api_key, base_url, number
 from openusage.providers.ratelimit_headers import LOW_FRACTION, make_limit
@@ -42,7 +46,7 @@ class OpenRouterProvider(Provider):
     fetch_timeout = 45.0  # several requests of up to timeout_seconds each
     widgets = {
         "gauges": ["credit_limit"],
-        "figures": ["spend.total", "spend.cycle", "spend.balance.cash"],
+        "figures": ["spend.total", "spend.cycle", "spend.lifetime", "spend.balance.cash"],
         "sections": ["models", "daily", "limits"],
     }
 
@@ -67,7 +71,13 @@ class OpenRouterProvider(Provider):
         if account.extra.get("activity", True):
             activity = self._optional(account, ctx, f"{base}/activity", manager, "activity", snap)
             if activity is not None:
-                apply_activity(snap, activity.get("data") if isinstance(activity.get("data"), list) else [])
+                apply_activity(snap, activity.get("data") if isinstance(activity.get("data"), list) else [],
+                               ctx.now)
+        if snap.spend is not None and snap.spend.lifetime is not None:
+            data = credits.get("data") if credits is not None and isinstance(credits.get("data"), dict) else {}
+            account_wide = number(data.get("total_usage")) is not None
+            observed.apply(snap, observed.observe_total(ctx.state, ctx.now, snap.spend.lifetime),
+                           lifetime_is_all=account_wide)
         api.apply_limits_status(snap)
         status, message = credits_status(snap)
         api.raise_status(snap, status, message)
@@ -109,8 +119,12 @@ def apply_key(snap: UsageSnapshot, data: Dict[str, Any], now: float) -> None:
     limit = number(data.get("limit"))
     usage = number(data.get("usage"))
     spend = snap.spend or Spend()
-    spend.total = usage
+    spend.lifetime = usage
     spend.cycle = number(data.get("usage_monthly"))
+    if usage is not None:
+        snap.set_period("spend.lifetime", Period(kind="lifetime"))
+    if spend.cycle is not None:
+        snap.set_period("spend.cycle", api.month_to_date(now))
     if limit is not None:
         spend.limits = SpendLimits(hard=limit)
         remaining = number(data.get("limit_remaining"))
@@ -137,7 +151,8 @@ def apply_credits(snap: UsageSnapshot, data: Dict[str, Any]) -> None:
     used = number(data.get("total_usage"))
     spend = snap.spend or Spend()
     if used is not None:
-        spend.total = used  # account-wide beats the one key's usage
+        spend.lifetime = used  # account-wide beats the one key's usage
+        snap.set_period("spend.lifetime", Period(kind="lifetime"))
     if bought is not None and used is not None:
         spend.balance = Balance(cash=round(bought - used, 6))
     snap.spend = spend
@@ -186,9 +201,16 @@ def parse_activity(items: Iterable[Any]) -> Tuple[List[ModelUsage], List[DailyPo
     return ordered, [daily[d] for d in sorted(daily)]
 
 
-def apply_activity(snap: UsageSnapshot, items: Iterable[Any]) -> None:
+def apply_activity(snap: UsageSnapshot, items: Iterable[Any], now: Optional[float] = None) -> None:
+    """Per-model totals and daily points of the last 30 completed UTC days (today is not in them, so the
+    series is no ground for a window's spend)."""
     models, daily = parse_activity(items)
     if models:
         snap.models = models
+        if now is not None:
+            t = time.gmtime(now)
+            today = calendar.timegm((t.tm_year, t.tm_mon, t.tm_mday, 0, 0, 0))
+            snap.set_period("models", Period(kind="days", start=format_rfc3339(today - 30 * 86400),
+                                             end=format_rfc3339(today)))
     if daily:
         snap.daily = daily

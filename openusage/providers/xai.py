@@ -11,7 +11,8 @@
   are read when xAI sends them (`rpm`, `tpm`).
 - Management key: `GET {management_base_url}/v1/billing/teams/{team_id}/prepaid/balance` ->
   `total.val` (USD cents, a string). The ledger counts top-ups as negative amounts, so the remaining
-  prepaid credit is `-val / 100`; the raw value is kept in `extras.prepaid_total_cents`.
+  prepaid credit is `-val / 100`; the raw value is kept in `extras.prepaid_total_cents`; a window's spend is derived from it observed over time
+  (providers/observed.py).
 Docs: docs.x.ai/docs/api-reference#api-key, docs.x.ai/developers/management-api (billing).
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from openusage.core.snapshot import Balance, Spend, UsageSnapshot
 from openusage.providers import api_support as api
+from openusage.providers import observed
 from openusage.providers.base import AccountConfig, FetchContext, FetchResult, Provider, ProviderError
 from openusage.providers.http_common import api_key, base_url, json_body, number
 from openusage.providers.ratelimit_headers import openai_style
@@ -64,6 +66,8 @@ class XAIProvider(Provider):
         if manager and team:
             try:
                 self._prepaid(account, ctx, manager, str(team), snap)
+                cash = snap.spend.balance.cash if snap.spend and snap.spend.balance else None
+                observed.apply(snap, observed.observe_balance(ctx.state, ctx.now, cash))
             except ProviderError as exc:
                 api.partial_failure(snap, exc, "prepaid balance")
         api.apply_limits_status(snap)

@@ -104,7 +104,11 @@ def test_admin_reports_give_spend_tokens_models_and_daily(server):
     assert snap.extras == {"web_search_requests": 10, "cycle_start": "2026-11-01T00:00:00Z",
                            "polling": "free: a bodiless GET /v1/messages (headers), organization reports"}
     usage = [r for r in server.requests if r.path.endswith("/messages")]
-    assert usage[0].query["starting_at"] == ["2026-11-01T00:00:00Z"] and usage[0].query["group_by[]"] == ["model"]
+    assert usage[0].query["starting_at"] == ["2026-10-23T00:00:00Z"] and usage[0].query["group_by[]"] == ["model"]
+    month = {"kind": "month_to_date", "start": "2026-11-01T00:00:00.000Z"}
+    assert {f: p.to_dict() for f, p in snap.periods.items()} == {
+        "spend.cycle": month, "tokens": month, "models": month,
+        "daily": {"kind": "days", "start": "2026-10-23T00:00:00.000Z"}}
     assert usage[1].query["page"] == ["page_MjAyNS0wNS0xNFQwMDowMDowMFo="]
     cost = next(r for r in server.requests if r.path.endswith("cost_report"))
     assert cost.query["group_by[]"] == ["description"]

@@ -100,6 +100,10 @@ def test_pro_plan_usage_plan_info_and_models(server, linux_db):
     server.assert_secret_only_in(TOKEN, "Authorization", f"Bearer {TOKEN}")
     assert TOKEN not in json.dumps(snap.to_dict()) and "refresh-not-read" not in json.dumps(snap.to_dict())
     assert sorted(os.listdir(os.path.dirname(linux_db))) == before  # immutable read: no -shm, no -journal
+    cycle = {"kind": "cycle", "start": "2026-11-05T00:00:00.000Z", "end": "2026-12-05T00:00:00.000Z"}
+    assert {f: p.to_dict() for f, p in snap.periods.items()} == {"spend.cycle": cycle, "tokens": cycle,
+                                                                  "models": cycle}
+    assert snap.period_of("spend.cycle").label() == "cycle 2026-11-05 to 2026-12-05"
 
 
 def test_free_plan_has_a_percentage_only(server, linux_db):

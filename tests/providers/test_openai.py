@@ -104,7 +104,13 @@ def test_admin_key_gives_month_to_date_spend_models_and_daily(server):
     assert snap.extras["cycle_start"] == "2026-11-01T00:00:00.000Z"
     costs = [r for r in server.requests if r.path == "/v1/organization/costs"]
     assert [r.query.get("page") for r in costs] == [None, ["page_AAAAAGdGxdEiJdKOAAAAAGcqsYA="]]
-    assert costs[0].query["start_time"] == ["1793491200"] and costs[0].query["bucket_width"] == ["1d"]
+    # From 30 whole UTC days back (2026-10-23), so the daily series covers a 30d window too.
+    assert costs[0].query["start_time"] == ["1792713600"] and costs[0].query["bucket_width"] == ["1d"]
+    month = {"kind": "month_to_date", "start": "2026-11-01T00:00:00.000Z"}
+    assert {f: p.to_dict() for f, p in snap.periods.items()} == {
+        "spend.cycle": month, "tokens": month, "models": month,
+        "daily": {"kind": "days", "start": "2026-10-23T00:00:00.000Z"}}
+    assert snap.spend.total is None
     usage = next(r for r in server.requests if r.path == "/v1/organization/usage/completions")
     assert usage.query["group_by"] == ["model"]
     for req in server.requests:
@@ -195,3 +201,20 @@ def test_an_admin_key_under_a_custom_variable_is_read(server):
     assert snap.spend.cycle == 1.75
     org = [r for r in server.requests if r.path.startswith("/v1/organization/")]
     assert org and all(r.headers["authorization"] == f"Bearer {ADMIN}" for r in org)
+
+
+def test_days_before_the_month_are_in_the_daily_series_only():
+    """A bucket of October (fetched for the daily series) is neither month-to-date spend nor tokens."""
+    from openusage.providers.openai import apply_organization, parse_costs
+    from openusage.core.snapshot import UsageSnapshot
+
+    oct_31, nov_1 = 1793404800, 1793491200
+    costs = [{"data": [{"start_time": oct_31, "results": [{"amount": {"value": 4.0, "currency": "usd"}}]},
+                       {"start_time": nov_1, "results": [{"amount": {"value": 1.5, "currency": "usd"}}]}]}]
+    usage = [{"data": [{"start_time": oct_31, "results": [{"model": "gpt-4o", "input_tokens": 100}]},
+                       {"start_time": nov_1, "results": [{"model": "gpt-4o", "input_tokens": 7}]}]}]
+    snap = UsageSnapshot(provider_id="openai", account_id="openai")
+    apply_organization(snap, parse_costs(costs), parse_completions(usage, "2026-11-01"),
+                       "2026-11-01T00:00:00.000Z", 1795348800.0, 1792713600)
+    assert snap.spend.cycle == 1.5 and snap.tokens.input == 7 and snap.models[0].input == 7
+    assert [(d.date, d.cost, d.tokens) for d in snap.daily] == [("2026-10-31", 4.0, 100), ("2026-11-01", 1.5, 7)]

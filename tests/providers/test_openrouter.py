@@ -3,6 +3,7 @@ import json
 import pytest
 from fakeserver import Endpoint, fixture, run_fetch
 
+from openusage.core.timeutil import format_rfc3339
 from openusage.providers.base import AccountConfig, ProviderError
 from openusage.providers.openrouter import OpenRouterProvider, next_reset, parse_activity
 
@@ -32,7 +33,16 @@ def test_key_credits_and_activity(server):
     routes(server)
     snap = fetch(server)
     assert snap.status == "OK" and snap.currency == "USD"
-    assert (snap.spend.total, snap.spend.cycle, snap.spend.limits.hard) == (25.75, 20.75, 100)
+    # Nothing here is the window's: the account's lifetime usage and the key's UTC month to date.
+    assert (snap.spend.total, snap.spend.lifetime, snap.spend.cycle, snap.spend.limits.hard) == (
+        None, 25.75, 20.75, 100)
+    assert snap.period_of("spend.lifetime").to_dict() == {"kind": "lifetime"}
+    assert snap.period_of("spend.cycle").to_dict() == {"kind": "month_to_date", "start": "2026-11-01T00:00:00.000Z"}
+    assert snap.period_of("models").to_dict() == {"kind": "days", "start": "2026-10-23T00:00:00.000Z",
+                                                  "end": "2026-11-22T00:00:00.000Z"}
+    assert snap.period_of("spend.total") is None and snap.period_of("daily") is None
+    # A first poll knows no window's spend but `all`, which is the account's lifetime usage.
+    assert snap.extras["window_spend"] == {"all": {"total": 25.75}}
     assert snap.spend.balance.cash == 74.75
     limit = snap.rate_limits["credit_limit"]
     assert (limit.limit, limit.remaining, limit.used, limit.used_percent) == (100, 74.5, 25.5, 25.5)
@@ -114,7 +124,9 @@ def test_server_errors_on_credits_keep_the_key_data(server):
     server.route("GET", "/api/v1/credits", status=500, body={"error": {"message": "boom"}})
     snap = fetch(server)
     assert snap.status == "ERR" and snap.message == "credits failed: server error 500"
-    assert snap.spend.total == 25.5 and snap.models  # key usage and activity still there
+    assert snap.spend.lifetime == 25.5 and snap.models  # key usage and activity still there
+    # The key's lifetime usage is not the account's: it is no ground for the `all` window.
+    assert "all" not in snap.extras.get("window_spend", {})
 
 
 def test_timeout_and_malformed_json(server):
@@ -138,3 +150,28 @@ def test_detection():
     found = OpenRouterProvider().detect({"OPENROUTER_API_KEY": KEY}, "/h", lambda n: None)
     assert [(a.id, a.api_key_env, a.detected_by) for a in found] == [
         ("openrouter", "OPENROUTER_API_KEY", "env:OPENROUTER_API_KEY")]
+
+
+def test_window_spend_from_lifetime_usage_observed_over_time(server):
+    """The 1d window's spend is the lifetime usage now minus the usage at the last poll before local
+    midnight; 3d is unknown (no poll before it), never guessed."""
+    from openusage.core.windows import local_midnight
+
+    state = {}
+    usage = {"value": 0.0}
+
+    def credits(req):
+        return 200, {}, {"data": {"total_credits": 500.0, "total_usage": usage["value"]}}
+
+    server.route("GET", "/api/v1/key", body=fixture("openrouter", "key"))
+    server.route("GET", "/api/v1/credits", handler=credits)
+    acct = AccountConfig(id="openrouter", provider="openrouter", api_key_env="OPENROUTER_API_KEY",
+                         base_url=server.url + "/api/v1", extra={"timeout_seconds": 2, "activity": False})
+    midnight = local_midnight(NOW)
+    for at, value in ((midnight - 1500, 10.0), (midnight - 300, 10.25), (NOW, 12.0)):
+        usage["value"] = value
+        snap = run_fetch(OpenRouterProvider(), acct, {"OPENROUTER_API_KEY": KEY}, state=state, now=at)
+    assert snap.extras["window_spend"] == {"1d": {"total": 1.75, "start": format_rfc3339(midnight - 300)},
+                                           "all": {"total": 12.0}}
+    assert state["spend_samples"] == {"times": [midnight - 1500, midnight - 300, NOW],
+                                      "totals": [10.0, 10.25, 12.0]}
