@@ -7,7 +7,7 @@ Table identity: ``table_date()`` (``YYYY-MM-DD``) and ``table_source()`` are the
 ``TABLE_DATE`` and ``TABLE_SOURCE`` are also readable as module attributes, computed lazily on first
 access (PEP 562), so importing this module never reads the file.
 
-Public API: ``Price``, ``Resolution``, ``resolve()``, ``compute_cost()``, ``unknown_models()``,
+Public API: ``Price``, ``Resolution``, ``resolve()``, ``compute_cost()``, ``leaves_out()``, ``unknown_models()``,
 ``apply_cost_mode()``, ``COST_MODES``, ``TIER_THRESHOLD``, ``TIER_RULE``, ``table_date()``,
 ``table_source()``, ``table_models()``.
 
@@ -395,6 +395,19 @@ def _marginal(tokens: int, base: float, above: Optional[float]) -> float:
     if above is None or tokens <= TIER_THRESHOLD:
         return tokens * base
     return TIER_THRESHOLD * base + (tokens - TIER_THRESHOLD) * above
+
+
+def leaves_out(model: str, cost: float, input_tokens: int, output_tokens: int, cache_read_tokens: int = 0,
+               cache_write_tokens: int = 0) -> bool:
+    """Whether a cost of 0 for these tokens is a missing price (a model the table did not know when the
+    usage was counted), not a free model: never silently $0."""
+    if cost or not (input_tokens or output_tokens or cache_read_tokens or cache_write_tokens):
+        return False
+    if isinstance(model, str) and model.strip().lower() in _FREE_MODELS:
+        return False
+    res = resolve(model)
+    return res is None or _cost(res.price, _count(input_tokens), _count(output_tokens), _count(cache_read_tokens),
+                                _count(cache_write_tokens), 0) > 0
 
 
 def unknown_models() -> List[str]:

@@ -177,6 +177,7 @@ class DailyPoint(_Record):
     cost: Optional[float] = None
     tokens: Optional[int] = None
     requests: Optional[int] = None
+    unpriced_tokens: Optional[int] = None  # tokens of the day the cost leaves out (no price known)
 
 
 @dataclass

@@ -16,8 +16,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from openusage.core.snapshot import Breakdown, DailyPoint, ModelUsage, Spend, Tokens, UsageSnapshot
-from openusage.core.timeutil import format_rfc3339
+from openusage.core import pricing
+from openusage.core.snapshot import Breakdown, DailyPoint, ModelUsage, Period, Spend, Tokens, Unpriced, UsageSnapshot
+from openusage.core.timeutil import format_rfc3339, to_epoch
 from openusage.core.windows import local_date, next_local_midnight, validate_window, window_start
 from openusage.store import limits
 from openusage.store.db import QUARTER
@@ -39,7 +40,8 @@ class AccountRef:
 @dataclass
 class Aggregate:
     models: Dict[str, List[float]] = field(default_factory=lambda: defaultdict(lambda: [0] * 7))
-    days: Dict[str, List[float]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
+    days: Dict[str, List[float]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0]))
+    unpriced: Dict[str, int] = field(default_factory=lambda: defaultdict(int))  # model -> tokens left out
     dims: Dict[Tuple[str, str], List[float]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0]))
 
     def empty(self) -> bool:
@@ -55,6 +57,9 @@ class Aggregate:
         d[0] += values[5] or 0
         d[1] += tokens
         d[2] += values[6] or 0
+        if pricing.leaves_out(model, values[5], values[0], values[1], values[2], values[3]):
+            d[3] += tokens
+            self.unpriced[model] += int(tokens)
 
     def add_dim(self, dim: str, name: str, calls: float, requests: float, tokens: float, cost: float) -> None:
         acc = self.dims[(dim, name)]
@@ -182,6 +187,7 @@ def build(
         snap = _base_snapshot(provider_id, account_id, fetched, refs.get((provider_id, account_id)),
                               provider_names or {})
         agg = aggregate(conn, provider_id, account_id, rng)
+        derive_spend(snap, rng, agg.empty())
         apply_aggregate(snap, agg, rng)
         attach_sessions(conn, snap)
         limits.decorate(conn, snap, now, warn_threshold)
@@ -228,9 +234,10 @@ def apply_aggregate(snap: UsageSnapshot, agg: Aggregate, rng: WindowRange) -> No
         for i in range(7):
             totals[i] += v[i]
         if name:
+            unpriced = agg.unpriced.get(name) and not v[5]  # no cost at all: absent, not $0
             models.append(ModelUsage(model=name, input=int(v[0]), output=int(v[1]), cache_read=int(v[2]),
                                      cache_write=int(v[3]), reasoning=int(v[4]), requests=int(v[6]),
-                                     cost=round(v[5], 6)))
+                                     cost=None if unpriced else round(v[5], 6)))
     models.sort(key=lambda m: (-(m.cost or 0), -m.total_tokens(), m.model))
     if models or any(totals):
         snap.models = models
@@ -239,9 +246,49 @@ def apply_aggregate(snap: UsageSnapshot, agg: Aggregate, rng: WindowRange) -> No
         snap.spend = snap.spend or Spend()
         snap.spend.total = round(totals[5], 6)
         snap.currency = snap.currency or "USD"
-        snap.daily = [DailyPoint(date=d, cost=round(v[0], 6), tokens=int(v[1]), requests=int(v[2]))
-                      for d, v in sorted(agg.days.items())]
+        snap.daily = [DailyPoint(date=d, cost=round(v[0], 6), tokens=int(v[1]), requests=int(v[2]),
+                                 unpriced_tokens=int(v[3]) or None) for d, v in sorted(agg.days.items())]
+    left_out = sorted(((m or "(no model)", n) for m, n in agg.unpriced.items() if n), key=lambda x: (-x[1], x[0]))
+    if left_out:
+        snap.unpriced = [Unpriced(model=m, tokens=n) for m, n in left_out]
+        snap.spend.incomplete = True
     _apply_breakdowns(snap, agg)
+
+
+# How far before the window's start the observation a derived spend starts from may lie: the provider's
+# sampling gap plus one poll interval (providers/observed.py).
+OBSERVED_SLACK = 3600.0
+
+
+def derive_spend(snap: UsageSnapshot, rng: WindowRange, no_events: bool) -> None:
+    """The window's spend of an account that reports none (API providers): from its spend counter observed
+    over time (`extras.window_spend`, exact to a poll) when that covers the window, else from its daily
+    series of whole UTC days (labelled with the days it covers, `periods["spend.total"]`); else it stays
+    unknown and the provider's own figures speak, each with its period."""
+    extras = snap.extras or {}
+    observed = extras.pop("window_spend", None)
+    snap.extras = extras or None
+    spend = snap.spend
+    if not no_events or (spend is not None and spend.total is not None):
+        return
+    entry = observed.get(rng.window) if isinstance(observed, dict) else None
+    if isinstance(entry, dict) and isinstance(entry.get("total"), (int, float)):
+        start = to_epoch(entry["start"]) if entry.get("start") else None
+        if (rng.start is None and start is None) or (
+                rng.start is not None and start is not None and 0 <= rng.start - start <= OBSERVED_SLACK):
+            snap.spend = spend or Spend()
+            snap.spend.total = round(float(entry["total"]), 6)
+            return
+    covered = snap.period_of("daily")
+    if rng.start is None or covered is None or covered.kind != "days" or not snap.daily:
+        return
+    first = time.strftime("%Y-%m-%d", time.gmtime(rng.start))
+    if (covered.start or "")[:10] > first:
+        return
+    costs = [p.cost for p in snap.daily if p.date >= first and p.cost is not None]
+    snap.spend = spend or Spend()
+    snap.spend.total = round(sum(costs), 6)
+    snap.set_period("spend.total", Period(kind="days", start=first + "T00:00:00.000Z"))
 
 
 def _apply_breakdowns(snap: UsageSnapshot, agg: Aggregate) -> None:
