@@ -10,6 +10,7 @@ from typing import Any, Dict, List
 from openusage import config, paths
 from openusage.cli import daemon_ctl
 from openusage.cli.common import EXIT_UNREACHABLE, CliError, print_json, render_table
+from openusage.core.snapshot import window_spend
 from openusage.daemon import client
 
 
@@ -76,7 +77,7 @@ def compact(n: Any) -> str:
 
 
 def snapshot_row(snap: Dict[str, Any]) -> List[str]:
-    spend = (snap.get("spend") or {}).get("total")
+    spend = window_spend(snap)
     tokens = (snap.get("tokens") or {}).get("total")
     models = snap.get("models") or []
     top = models[0]["model"] if models else "-"

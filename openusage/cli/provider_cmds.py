@@ -10,6 +10,7 @@ from openusage import config, paths
 from openusage.cli import daemon_ctl
 from openusage.cli.common import EXIT_RUNTIME, CliError, print_json, provider_ids, render_table
 from openusage.cli.dashboard_cmd import compact, format_table, money
+from openusage.core.snapshot import window_spend
 from openusage.daemon import client
 from openusage.providers import REGISTRY, load_plugins
 from openusage.providers.base import mask_secret
@@ -171,7 +172,7 @@ def _status_entry(s: Dict[str, Any]) -> Dict[str, Any]:
     windows = {name: {k: lim.get(k) for k in WINDOW_FIELDS if lim.get(k) is not None}
                for name, lim in sorted((s.get("rate_limits") or {}).items())}
     return {"provider": s["provider_id"], "account": s["account_id"], "status": s.get("status") or "UNKNOWN",
-            "message": s.get("message"), "spend": (s.get("spend") or {}).get("total"),
+            "message": s.get("message"), "spend": window_spend(s),
             "currency": s.get("currency"), "worst_limit_used_percent": _worst(s),
             "plan": (s.get("extras") or {}).get("plan"), "windows": windows}
 
@@ -185,7 +186,7 @@ def _worst(s: Dict[str, Any]) -> Any:
 
 def status_line(s: Dict[str, Any]) -> str:
     parts = [f"{s['provider_id']}:{s['account_id']}", s.get("status") or "UNKNOWN"]
-    spend = (s.get("spend") or {}).get("total")
+    spend = window_spend(s)
     if spend is not None:
         parts.append(money(spend, s.get("currency") or "USD"))
     tokens = (s.get("tokens") or {}).get("total")

@@ -16,6 +16,25 @@ PERIOD_KINDS = ("days", "day_to_date", "week_to_date", "month_to_date", "cycle",
 STATUS_RANK = {"OK": 0, "UNKNOWN": 1, "WARN": 2, "LIMIT": 3, "AUTH": 4, "ERR": 5}
 
 
+def figure_period(snapshot: Dict[str, Any], figure: str) -> Optional[Dict[str, Any]]:
+    """The period (a dict) a figure of a snapshot dict covers; None when it is the window's."""
+    periods = snapshot.get("periods")
+    period = periods.get(figure) if isinstance(periods, dict) else None
+    return period if isinstance(period, dict) else None
+
+
+def window_spend(snapshot: Dict[str, Any]) -> Optional[float]:
+    """`spend.total` of a snapshot dict when it is the window's own, else None."""
+    if figure_period(snapshot, "spend.total") is not None:
+        return None
+    return (snapshot.get("spend") or {}).get("total")
+
+
+def period_label(period: Optional[Dict[str, Any]]) -> str:
+    """A period dict as words ('month to date'); 'window' for None."""
+    return Period.from_dict(period).label() if period else "window"
+
+
 class _Record:
     """Mixin: JSON conversion for dataclasses whose nested fields are listed in `_nested`."""
 
@@ -280,6 +299,12 @@ class UsageSnapshot(_Record):
             if kind not in PERIOD_KINDS:
                 raise ValueError(f"snapshot.periods.{figure}.kind: unknown period {kind!r}")
         return super().from_dict(data)
+
+    def window_spend(self) -> Optional[float]:
+        """`spend.total` when it is the window's own (not whole provider days), else None."""
+        if self.spend is None or self.period_of("spend.total") is not None:
+            return None
+        return self.spend.total
 
     def period_of(self, figure: str) -> Optional[Period]:
         """The period a figure covers; None when it is the window's."""

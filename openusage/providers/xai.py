@@ -11,8 +11,8 @@
   are read when xAI sends them (`rpm`, `tpm`).
 - Management key: `GET {management_base_url}/v1/billing/teams/{team_id}/prepaid/balance` ->
   `total.val` (USD cents, a string). The ledger counts top-ups as negative amounts, so the remaining
-  prepaid credit is `-val / 100`; the raw value is kept in `extras.prepaid_total_cents`; a window's spend is derived from it observed over time
-  (providers/observed.py).
+  prepaid credit is `-val / 100`; the raw value is kept in `extras.prepaid_total_cents`; a window's spend
+  is derived from it observed over time (providers/observed.py).
 Docs: docs.x.ai/docs/api-reference#api-key, docs.x.ai/developers/management-api (billing).
 """
 from __future__ import annotations

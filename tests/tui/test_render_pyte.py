@@ -365,3 +365,44 @@ def test_an_alert_marks_its_tile_and_the_status_line_until_its_detail_is_opened(
     assert "Detail: Beta" in h.press(["\r"])
     assert wait_for(lambda: h.source.seen == [("demo", "beta")], 5)
     assert "⚠" not in h.press(["\x1b"])
+
+
+PERIODS_MODEL = {"window": "7d", "snapshots": {
+    "openrouter": {
+        "provider_id": "openrouter", "account_id": "openrouter", "display_name": "OpenRouter", "status": "OK",
+        "currency": "USD", "spend": {"cycle": 20.75, "lifetime": 25.75, "balance": {"cash": 74.75}},
+        "periods": {"spend.cycle": {"kind": "month_to_date", "start": "2026-11-01T00:00:00.000Z"},
+                    "spend.lifetime": {"kind": "lifetime"}}},
+    "deepseek": {
+        "provider_id": "deepseek", "account_id": "deepseek", "display_name": "DeepSeek", "status": "OK",
+        "currency": "CNY", "spend": {"balance": {"cash": 42.5, "granted": 3.0}}},
+    "opencode": {
+        "provider_id": "opencode", "account_id": "opencode", "display_name": "OpenCode", "status": "OK",
+        "currency": "USD", "spend": {"total": 0.5, "incomplete": True},
+        "tokens": {"input": 13160, "output": 480, "total": 13640},
+        "models": [{"model": "claude-sonnet-4-5", "input": 1000, "output": 240, "cost": 0.5},
+                   {"model": "glm-4.6", "input": 12160, "output": 240}],
+        "unpriced": [{"model": "glm-4.6", "tokens": 12400}]},
+}}
+
+
+def test_tiles_show_each_figure_with_its_period_and_name_unpriced_models(harness):
+    h = harness(source=FakeSource(PERIODS_MODEL), width=120, height=30)
+    text = h.start()
+    # OpenRouter: nothing is the window's; its lifetime and month-to-date spend say so.
+    assert "$20.75 month to date" in text and "$25.75 lifetime" in text and "$74.75 cash" in text
+    # DeepSeek opens with its balance, not with "no usage in this window".
+    assert "42.50 CNY cash" in text and "3.00 CNY granted" in text
+    assert "no usage in this window" not in text
+    # OpenCode: the spend is at least $0.50, and the tile names what it leaves out.
+    assert "≥$0.50" in text and "unpriced: glm-4.6 12.4k tok" in text
+
+
+def test_detail_labels_each_spend_by_its_period(harness):
+    h = harness(source=FakeSource(PERIODS_MODEL), width=100, height=30)
+    h.start()
+    h.press("ll")  # DeepSeek, OpenCode, OpenRouter: the third tile
+    text = h.press("\r")
+    assert "Detail: OpenRouter" in text
+    assert "spend (window)    -" in text
+    assert re.search(r"spend\s+\$20\.75  month to date", text) and re.search(r"spend\s+\$25\.75  lifetime", text)

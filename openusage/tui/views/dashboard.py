@@ -1,6 +1,7 @@
 """The dashboard: a grid of tiles, one per account.
 
-A tile shows the name and a status badge on its border, then spend, tokens and tool calls, gauges
+A tile shows the name and a status badge on its border, then the window's spend, tokens and tool calls,
+the provider's own figures with their periods (cycle, lifetime, balances) and any unpriced models, gauges
 for rate limits and quotas with reset countdowns (for plan windows, the most urgent pace projection
 and where and when the readings were taken), the top models, a sparkline of the window's daily
 spend (or tokens), the token split, the status message and balances, as many as its height holds.
@@ -100,7 +101,8 @@ def daily_series(snap: UsageSnapshot, hide_costs: bool, window: Optional[str] = 
 def top_models(snap: UsageSnapshot, hide_costs: bool, count: int = 3) -> List[Tuple[str, float]]:
     """(model, share) of the biggest models by cost (or tokens when costs are hidden or absent)."""
     models = snap.models or []
-    use_cost = not hide_costs and any(m.cost for m in models)
+    incomplete = snap.spend is not None and snap.spend.incomplete  # unpriced models would weigh nothing
+    use_cost = not hide_costs and not incomplete and any(m.cost for m in models)
     weights = [(m.model, float(m.cost or 0) if use_cost else float(m.total_tokens())) for m in models]
     total = sum(w for _, w in weights)
     if total <= 0:
@@ -109,26 +111,92 @@ def top_models(snap: UsageSnapshot, hide_costs: bool, count: int = 3) -> List[Tu
     return [(name, w / total) for name, w in weights[:count]]
 
 
+def money_text(snap: UsageSnapshot, amount: Optional[float], g: Glyphs) -> str:
+    """An amount; marked 'at least' when the cost leaves out models without a price."""
+    text = widgets.money(amount, snap.currency)
+    if snap.spend is not None and snap.spend.incomplete:
+        return (">=" if g.ellipsis == "~" else "≥") + text
+    return text
+
+
 def figures(snap: UsageSnapshot, hidden: bool, g: Glyphs) -> Line:
+    """The window's spend, tokens and tool calls; a spend of whole provider days says which."""
     spend = snap.spend.total if snap.spend else None
-    tokens = snap.tokens.total if snap.tokens else None
+    tokens = snap.tokens.total if snap.tokens and snap.period_of("tokens") is None else None
     parts: Line = []
     if hidden:
         parts.append(("cost hidden", "dim"))
     elif spend is not None:
-        parts.append((widgets.money(spend, snap.currency), "money"))
+        parts.append((money_text(snap, spend, g), "money"))
+        period = snap.period_of("spend.total")
+        if period is not None:
+            parts.append((" " + period.label(), "dim"))
     if tokens is not None:
         parts += [(widgets.compact(tokens), "value"), (" tok", "dim")]
     if snap.tool_calls is not None:
         parts += [(widgets.compact(snap.tool_calls), "value"), (" call" if snap.tool_calls == 1 else " calls", "dim")]
-    if not parts:
-        return [("no usage in this window", "dim")]
+    return _dotted(parts, g)
+
+
+def _dotted(parts: Line, g: Glyphs) -> Line:
     out: Line = []
     for i, seg in enumerate(parts):
         if i and seg[1] != "dim":
             out.append((f" {g.dot} ", "dim"))
         out.append(seg)
     return out
+
+
+# How a widget spec's figure is named on a tile when its period does not say it already.
+FIGURE_NAMES = {"spend.balance.cash": "cash", "spend.balance.voucher": "voucher",
+                "spend.balance.granted": "granted", "tokens.total": "tok", "tool_calls": "calls"}
+WINDOW_FIGURES = ("spend.total", "tokens.total", "tool_calls")  # what figures() shows
+
+
+def figure_value(snap: UsageSnapshot, path: str) -> Any:
+    """The value at a widget spec's figure path ('spend.cycle', 'extras.models_available'), or None."""
+    head, _, rest = path.partition(".")
+    value: Any = getattr(snap, head, None)
+    for name in rest.split(".") if rest else ():
+        value = value.get(name) if isinstance(value, dict) else getattr(value, name, None)
+    return value
+
+
+def headline(snap: UsageSnapshot, spec: Dict[str, Any], hidden: bool, g: Glyphs, width: int = 0) -> List[Line]:
+    """The provider's own figures (its widget spec's) that are not the window's: cycle and lifetime
+    spend with their periods, balances, counts; as many to a line as `width` holds (0: one line)."""
+    lines: List[Line] = []
+    parts: Line = []
+    for path in spec.get("figures", []):
+        if path in WINDOW_FIGURES and (path != "tokens.total" or snap.period_of("tokens") is None):
+            continue
+        value = figure_value(snap, path)
+        if value is None or isinstance(value, (dict, list)):
+            continue
+        money = path.startswith("spend.")
+        if money and hidden:
+            continue
+        figure = path.rsplit(".", 1)[0] if path == "tokens.total" else path
+        period = snap.period_of(figure)
+        name = period.label() if period is not None else FIGURE_NAMES.get(path, path.rsplit(".", 1)[-1])
+        text = widgets.money(value, snap.currency) if money else (
+            widgets.compact(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value))
+        item: Line = [(text, "money" if money else "value"), (" " + name.replace("_", " "), "dim")]
+        if parts and width and widgets.line_width(_dotted(parts + item, g)) > width:
+            lines.append(_dotted(parts, g))
+            parts = []
+        parts += item
+    if parts:
+        lines.append(_dotted(parts, g))
+    return lines
+
+
+def unpriced_line(snap: UsageSnapshot) -> Line:
+    """'unpriced: glm-4.6 12.4k tok' when the cost leaves models out; empty otherwise."""
+    if not snap.unpriced:
+        return []
+    text = ", ".join(f"{u.model} {widgets.compact(u.tokens)} tok" for u in snap.unpriced)
+    return [("unpriced: ", "stale"), (text, "text")]
 
 
 def message_role(status: str) -> str:
@@ -164,7 +232,12 @@ def tile_body(key: str, snap: UsageSnapshot, state: UIState, data: Data, width: 
     hidden = costs_hidden(state, key)
     status = status_of(snap)
     spec = data.widgets.get(snap.provider_id, {})
-    lines: List[Line] = [figures(snap, hidden, g)]
+    window = figures(snap, hidden, g)
+    lines: List[Line] = ([window] if window else []) + headline(snap, spec, hidden, g, width)
+    if not lines and not snap.rate_limits:
+        lines.append([("no usage in this window", "dim")])
+    if snap.unpriced:
+        lines.append(unpriced_line(snap))
     if status != "OK" and snap.message:
         lines.append([(snap.message, message_role(status))])
     room = MAX_GAUGES + max(0, rows - (TILE_HEIGHT - 2))
@@ -188,7 +261,9 @@ def tile_body(key: str, snap: UsageSnapshot, state: UIState, data: Data, width: 
     if status == "OK" and snap.message:
         lines.append([(snap.message, "dim")])
     balance = snap.spend.balance if snap.spend else None
-    if balance and not hidden and any(v is not None for v in (balance.cash, balance.voucher, balance.granted)):
+    shown = any(p.startswith("spend.balance.") for p in spec.get("figures", []))  # in the headline
+    if balance and not hidden and not shown and any(
+            v is not None for v in (balance.cash, balance.voucher, balance.granted)):
         parts = [f"{widgets.money(v, snap.currency)} {n}" for n, v in
                  (("cash", balance.cash), ("voucher", balance.voucher), ("granted", balance.granted)) if v is not None]
         lines.append([("balance ", "dim"), (", ".join(parts), "text")])

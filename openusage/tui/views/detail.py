@@ -95,9 +95,21 @@ def overview(key: str, snap: UsageSnapshot, state: UIState, data: Data, width: i
     lines.append(_kv("updated", _when(snap.timestamp, data.now)))
     spend = snap.spend
     if spend:
-        lines.append(_kv("spend (window)", money(spend.total), "money"))
-        if spend.cycle is not None:
-            lines.append(_kv("spend (cycle)", money(spend.cycle)))
+        for name in ("total", "cycle", "lifetime"):
+            value = getattr(spend, name)
+            if value is None and name != "total":
+                continue
+            text = money(value)
+            if name == "total" and spend.incomplete and not hidden:
+                text = ">=" + text if state.ascii else "≥" + text
+            period = snap.period_of(f"spend.{name}")
+            if period is None and name == "total":
+                lines.append(_kv("spend (window)", text, "money"))
+                continue
+            label = period.label() if period is not None else name
+            lines.append(_kv("spend", "") + [(text, "money"), (f"  {label}", "dim")])
+        for u in snap.unpriced or []:
+            lines.append(_kv("unpriced", f"{u.model} ({u.tokens or 0:,} tokens): not in the spend", "stale"))
         lim = spend.limits
         for name in ("hard", "soft", "plan_included", "plan_bonus"):
             value = getattr(lim, name) if lim else None
@@ -115,6 +127,10 @@ def overview(key: str, snap: UsageSnapshot, state: UIState, data: Data, width: i
             if value is not None:
                 label = "tokens " + name.replace("_", " ")
                 lines.append(_kv(label, f"{value:,}" + (" (inside output)" if name == "reasoning" else "")))
+    for figure in ("tokens", "models"):
+        period = snap.period_of(figure)
+        if period is not None and getattr(snap, figure):
+            lines.append(_kv(f"{figure} cover", period.label(), "dim"))
     if snap.tool_calls is not None:
         lines.append(_kv("tool calls", f"{snap.tool_calls:,}"))
     kind, values = daily_series(snap, hidden, data.window, data.now)
@@ -143,10 +159,11 @@ def _plain(value: Any) -> str:
 def models_table(key: str, snap: UsageSnapshot, state: UIState, width: int) -> List[Line]:
     hidden = costs_hidden(state, key)
     rows = []
+    unpriced = {u.model for u in snap.unpriced or []}
     for m in snap.models or []:
+        cost = "unpriced" if m.cost is None and m.model in unpriced else widgets.money(m.cost, snap.currency, hidden)
         rows.append([m.model, _n(m.requests), widgets.compact(m.input), widgets.compact(m.output),
-                     widgets.compact(m.cache_read), widgets.compact(m.cache_write),
-                     widgets.money(m.cost, snap.currency, hidden)])
+                     widgets.compact(m.cache_read), widgets.compact(m.cache_write), cost])
     head, body = widgets.table(["MODEL", "REQS", "INPUT", "OUTPUT", "CACHE R", "CACHE W", "COST"], rows,
                                width - 2, right=range(1, 7), ellipsis=widgets.glyphs_for(state.ascii).ellipsis)
     return _indent([head] + body)

@@ -48,7 +48,7 @@ def row(key: str, snap: UsageSnapshot, state: UIState, data: Data, width: int, s
                   (fit(name_of(key, snap), name_w, ellipsis=g.ellipsis), base)]
     status_text = f"[{status}]" if not state.color else status
     line += [(" ", base), (fit(status_text, COLUMNS[0][1]), "badge_" + status)]
-    spend = "***" if hidden else widgets.money(snap.spend.total if snap.spend else None, snap.currency)
+    spend = "***" if hidden else widgets.money(snap.window_spend(), snap.currency)
     line += [(" " + fit(spend, COLUMNS[1][1], "right"), base if selected else "money")]
     tokens = widgets.compact(snap.tokens.total if snap.tokens else None)
     line += [(" " + fit(tokens, COLUMNS[2][1], "right"), base)]
