@@ -171,6 +171,9 @@ def run(args: argparse.Namespace) -> int:
             print(render.burn_rate_line(active[-1], width))
     if note:
         print(note)
+    unpriced = render.unpriced_note(report)
+    if unpriced:
+        print(unpriced)
     return 0
 
 

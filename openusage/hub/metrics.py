@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from openusage.core.snapshot import STATUSES
+from openusage.core.snapshot import STATUSES, figure_period
 from openusage.core.timeutil import to_epoch
 
 Labels = Dict[str, str]
@@ -43,6 +43,14 @@ class _Family:
         return lines
 
 
+def _period_labels(period: Dict[str, Any]) -> Labels:
+    """period=<kind>, and since=<first day> where known (stable for the whole period, unlike its end)."""
+    labels = {"period": str(period.get("kind") or "")}
+    if period.get("start"):
+        labels["since"] = str(period["start"])[:10]
+    return labels
+
+
 def render(entries: Iterable[Tuple[Optional[str], Dict[str, Any]]], pushes: Optional[Dict[str, float]] = None,
            now: Optional[float] = None, alerts: Iterable[Tuple[Optional[str], Dict[str, Any]]] = ()) -> str:
     """Metrics for (machine or None, snapshot dict) pairs, for the hub the last push time per machine, and
@@ -50,6 +58,13 @@ def render(entries: Iterable[Tuple[Optional[str], Dict[str, Any]]], pushes: Opti
     now = time.time() if now is None else now
     fam = {
         "spend": _Family("openusage_spend", "gauge", "Spend in the window, native currency."),
+        "period_spend": _Family("openusage_period_spend", "gauge",
+                                "Spend of a period that is not the window (label period: month_to_date, cycle, "
+                                "lifetime, days; since: its first day), native currency."),
+        "period_tokens": _Family("openusage_period_tokens", "gauge",
+                                 "Tokens of a period that is not the window, by kind."),
+        "unpriced": _Family("openusage_unpriced_tokens", "gauge",
+                            "Tokens in the window of a model without a price: the spend leaves them out."),
         "balance": _Family("openusage_balance", "gauge", "Balance left, native currency."),
         "tokens": _Family("openusage_tokens", "gauge", "Tokens in the window by kind."),
         "used": _Family("openusage_rate_limit_used_percent", "gauge", "Share of a rate limit or quota used."),
@@ -72,11 +87,22 @@ def render(entries: Iterable[Tuple[Optional[str], Dict[str, Any]]], pushes: Opti
         base.update(provider=snap.get("provider_id", ""), account=snap.get("account_id", ""))
         currency = snap.get("currency") or "USD"
         spend = snap.get("spend") or {}
-        fam["spend"].add(dict(base, currency=currency), spend.get("total"))
+        for figure in ("total", "cycle", "lifetime"):
+            period = figure_period(snap, f"spend.{figure}")
+            if period is None and figure == "total":
+                fam["spend"].add(dict(base, currency=currency), spend.get("total"))
+            elif period is not None:
+                fam["period_spend"].add(dict(base, currency=currency, **_period_labels(period)), spend.get(figure))
+        tokens_period = figure_period(snap, "tokens")
+        for kind, count in (snap.get("tokens") or {}).items():
+            if tokens_period is None:
+                fam["tokens"].add(dict(base, kind=kind), count)
+            else:
+                fam["period_tokens"].add(dict(base, kind=kind, **_period_labels(tokens_period)), count)
+        for entry in snap.get("unpriced") or []:
+            fam["unpriced"].add(dict(base, model=str(entry.get("model", ""))), entry.get("tokens"))
         for kind, amount in (spend.get("balance") or {}).items():
             fam["balance"].add(dict(base, currency=currency, kind=kind), amount)
-        for kind, count in (snap.get("tokens") or {}).items():
-            fam["tokens"].add(dict(base, kind=kind), count)
         for name, limit in (snap.get("rate_limits") or {}).items():
             labels = dict(base, limit=name)
             used = limit.get("used_percent")

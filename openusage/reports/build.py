@@ -49,6 +49,8 @@ def _merge(into: Totals, other: Totals) -> None:
     for name in ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens", "reasoning_tokens",
                  "cost_usd", "requests"):
         setattr(into, name, getattr(into, name) + getattr(other, name))
+    for model, tokens in other.unpriced.items():
+        into.unpriced[model] = into.unpriced.get(model, 0) + tokens
     for model, t in other.models.items():
         _merge(into.models.setdefault(model, Totals()), t)
 

@@ -28,6 +28,7 @@ class Row:
     reasoning_tokens: int
     cost_usd: float
     requests: int
+    unpriced_tokens: int = 0  # tokens the cost leaves out: no price known (never in display mode)
 
     @property
     def total_tokens(self) -> int:
@@ -62,7 +63,7 @@ def load_rows(
             f"WHERE {where} GROUP BY bucket, provider_id, account_id, model ORDER BY bucket"
         )
     for r in conn.execute(sql, args):
-        yield _row(r)
+        yield _row(r, mode)
 
 
 def load_rows_by_period(
@@ -95,7 +96,7 @@ def load_rows_by_period(
         "GROUP BY p.period, r.provider_id, r.account_id, r.model ORDER BY 1"
     )
     for r in conn.execute(sql, args):
-        yield _row(r)
+        yield _row(r, mode)
 
 
 def load_rows_by_local_day(
@@ -139,12 +140,26 @@ def load_rows_by_local_day(
         if at is None:
             y, m, d = (int(x) for x in r[0].split("-"))
             at = noon[r[0]] = time.mktime((y, m, d, 12, 0, 0, 0, 0, -1))
-        rows.append(Row(at, r[1], r[2], r[3], "", "", r[4], r[5], r[6], r[7], r[8], r[9] or 0.0, r[10]))
+        rows.append(Row(at, r[1], r[2], r[3], "", "", r[4], r[5], r[6], r[7], r[8], r[9] or 0.0, r[10],
+                        _unpriced(r[3], r[9] or 0.0, r[4], r[5], r[6], r[7], "auto")))
     return rows
 
 
-def _row(r: tuple) -> Row:
-    return Row(r[0] * QUARTER, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11] or 0.0, r[12])
+def _row(r: tuple, mode: str = "auto") -> Row:
+    cost = r[11] or 0.0
+    return Row(r[0] * QUARTER, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], cost, r[12],
+               _unpriced(r[3], cost, r[6], r[7], r[8], r[9], mode))
+
+
+def _unpriced(model: str, cost: float, inp: int, out: int, cache_read: int, cache_write: int, mode: str) -> int:
+    """The row's tokens when its cost of 0 is a missing price; display mode shows logged costs only, by
+    choice, so it leaves nothing out."""
+    if cost or mode == "display":
+        return 0
+    from openusage.core import pricing
+
+    return inp + out + cache_read + cache_write if pricing.leaves_out(model, cost, inp, out, cache_read,
+                                                                        cache_write) else 0
 
 
 def _filters(alias: str, since, until, providers, projects, mode) -> Tuple[str, List[object]]:
@@ -177,13 +192,14 @@ class Totals:
     """Token and cost sums, with a per-model split."""
 
     __slots__ = ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens", "reasoning_tokens",
-                 "cost_usd", "requests", "models")
+                 "cost_usd", "requests", "models", "unpriced")
 
     def __init__(self) -> None:
         self.input_tokens = self.output_tokens = self.cache_write_tokens = self.cache_read_tokens = 0
         self.reasoning_tokens = self.requests = 0
         self.cost_usd = 0.0
         self.models: Dict[str, Totals] = {}
+        self.unpriced: Dict[str, int] = {}  # model -> tokens the cost leaves out
 
     def add(self, row: Row, split: bool = True) -> None:
         self.input_tokens += row.input_tokens
@@ -193,6 +209,8 @@ class Totals:
         self.reasoning_tokens += row.reasoning_tokens
         self.cost_usd += row.cost_usd
         self.requests += row.requests
+        if row.unpriced_tokens:
+            self.unpriced[row.model] = self.unpriced.get(row.model, 0) + row.unpriced_tokens
         if split and row.model:
             self.models.setdefault(row.model, Totals()).add(row, split=False)
 
@@ -201,7 +219,7 @@ class Totals:
         return self.input_tokens + self.output_tokens + self.cache_write_tokens + self.cache_read_tokens
 
     def fields(self) -> Dict[str, object]:
-        return {
+        out: Dict[str, object] = {
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cache_write_tokens": self.cache_write_tokens,
@@ -209,6 +227,11 @@ class Totals:
             "total_tokens": self.total_tokens,
             "cost_usd": round(self.cost_usd, 6),
         }
+        if self.unpriced:
+            out["cost_incomplete"] = True
+            out["unpriced"] = [{"model": m or "(no model)", "tokens": n}
+                               for m, n in sorted(self.unpriced.items(), key=lambda kv: (-kv[1], kv[0]))]
+        return out
 
     def to_dict(self, with_models: bool = True) -> Dict[str, object]:
         out = self.fields()

@@ -49,12 +49,26 @@ class _Layout:
         return step in self.steps
 
 
+def _cost(row: Dict[str, Any]) -> str:
+    """The cost, with a '*' when it leaves out models without a price (see unpriced_note)."""
+    return _usd(row["cost_usd"]) + ("*" if row.get("cost_incomplete") else "")
+
+
+def unpriced_note(report: Dict[str, Any]) -> str:
+    """'* unpriced: glm-4.6 (12,400 tokens): costs marked * leave them out', or '' when all are priced."""
+    unpriced = report.get("totals", {}).get("unpriced") or []
+    if not unpriced:
+        return ""
+    names = ", ".join(f"{u['model']} ({_n(u['tokens'])} tokens)" for u in unpriced)
+    return f"* unpriced: {names}: costs marked * leave them out (openusage pricing MODEL)"
+
+
 def _cells(row: Dict[str, Any], lay: _Layout) -> List[str]:
     n = _short_n if lay.has("round") else _n
     if lay.has("cache"):
-        return [n(row["input_tokens"]), n(row["output_tokens"]), n(row["total_tokens"]), _usd(row["cost_usd"])]
+        return [n(row["input_tokens"]), n(row["output_tokens"]), n(row["total_tokens"]), _cost(row)]
     return [n(row["input_tokens"]), n(row["output_tokens"]), n(row["cache_write_tokens"]),
-            n(row["cache_read_tokens"]), n(row["total_tokens"]), _usd(row["cost_usd"])]
+            n(row["cache_read_tokens"]), n(row["total_tokens"]), _cost(row)]
 
 
 def _token_headers(lay: _Layout) -> List[str]:

@@ -17,7 +17,7 @@ def msg(at, i, model="claude-sonnet-4-5", tokens=(100, 50, 1000, 10), cost=0.01,
     return UsageEvent(source=provider, provider_id=provider, account_id=provider, event_type="message_usage",
                       occurred_at=at, message_id=f"m{i}", model=model, input_tokens=tokens[0],
                       output_tokens=tokens[1], cache_read_tokens=tokens[2], cache_write_tokens=tokens[3],
-                      cost_usd=cost, cost_computed_usd=cost * 2, requests=1, session_id=session, project=project)
+                      cost_usd=cost, cost_computed_usd=None if cost is None else cost * 2, requests=1, session_id=session, project=project)
 
 
 @pytest.fixture
@@ -116,8 +116,8 @@ def test_csv_export_is_spreadsheet_friendly():
                                  "daily": [{"date": "2026-11-21", "cost": 1234.5, "tokens": 1234567, "requests": 3}],
                                  "tokens": {"total": 1234567}, "spend": {"total": 1e-7}}}}
     daily = to_csv(model).splitlines()
-    assert daily == ["date,provider,account,currency,cost,tokens,requests",
-                     "2026-11-21,claude_code,c,USD,1234.5,1234567,3"]
+    assert daily == ["date,provider,account,currency,cost,tokens,requests,unpriced_tokens",
+                     "2026-11-21,claude_code,c,USD,1234.5,1234567,3,"]
     snap = to_csv(model, "snapshots").splitlines()
     assert snap[0].startswith("provider,account,display_name,status")
     assert ",0," in snap[1]  # tiny spend is written as 0, never as 1e-07
@@ -185,3 +185,28 @@ def test_day_rollups_of_another_zone_are_not_used(tmp_path, zone):
     conn = db.connect(path, readonly=True)
     assert data.load_rows_by_local_day(conn) is None
     conn.close()
+
+
+def test_a_model_without_a_price_is_named_and_its_costs_marked_incomplete(store):
+    """Never silently $0: the rows and totals that leave out glm-4.6 say so, in JSON and as text."""
+    from openusage.reports import render
+
+    writer, reader = store
+    day = utc(2026, 11, 21, 12, 0)
+    writer.submit_events([msg(day, 1), msg(day + 60, 2, model="glm-4.6", tokens=(12000, 400, 0, 0), cost=None),
+                          msg(day + 86400, 3)]).wait(10)
+    conn = reader()
+    for rows in (list(data.load_rows(conn)), data.load_rows_by_local_day(conn)):
+        report = build.periods(rows, "daily", ZoneInfo("UTC"))
+        first, second = report["daily"]
+        assert first["unpriced"] == [{"model": "glm-4.6", "tokens": 12400}] and first["cost_incomplete"] is True
+        assert "unpriced" not in second and "cost_incomplete" not in second
+        assert report["totals"]["unpriced"] == [{"model": "glm-4.6", "tokens": 12400}]
+        glm = next(m for m in first["models"] if m["model"] == "glm-4.6")
+        assert glm["cost_incomplete"] is True and glm["cost_usd"] == 0
+    text, _ = render.table(report, "daily", None)
+    assert "$0.01*" in text and render.unpriced_note(report) == (
+        "* unpriced: glm-4.6 (12,400 tokens): costs marked * leave them out (openusage pricing MODEL)")
+    # display mode shows the logged costs only, by choice: nothing is marked there
+    shown = build.periods(list(data.load_rows(conn, mode="display")), "daily", ZoneInfo("UTC"))
+    assert "unpriced" not in shown["totals"]
