@@ -205,8 +205,8 @@ def test_an_admin_key_under_a_custom_variable_is_read(server):
 
 def test_days_before_the_month_are_in_the_daily_series_only():
     """A bucket of October (fetched for the daily series) is neither month-to-date spend nor tokens."""
-    from openusage.providers.openai import apply_organization, parse_costs
     from openusage.core.snapshot import UsageSnapshot
+    from openusage.providers.openai import apply_organization, parse_costs
 
     oct_31, nov_1 = 1793404800, 1793491200
     costs = [{"data": [{"start_time": oct_31, "results": [{"amount": {"value": 4.0, "currency": "usd"}}]},

@@ -17,7 +17,8 @@ def msg(at, i, model="claude-sonnet-4-5", tokens=(100, 50, 1000, 10), cost=0.01,
     return UsageEvent(source=provider, provider_id=provider, account_id=provider, event_type="message_usage",
                       occurred_at=at, message_id=f"m{i}", model=model, input_tokens=tokens[0],
                       output_tokens=tokens[1], cache_read_tokens=tokens[2], cache_write_tokens=tokens[3],
-                      cost_usd=cost, cost_computed_usd=None if cost is None else cost * 2, requests=1, session_id=session, project=project)
+                      cost_usd=cost, cost_computed_usd=None if cost is None else cost * 2, requests=1,
+                      session_id=session, project=project)
 
 
 @pytest.fixture
