@@ -10,7 +10,7 @@ from typing import Any, Dict, List
 from openusage import config, paths
 from openusage.cli import daemon_ctl
 from openusage.cli.common import EXIT_UNREACHABLE, CliError, print_json, render_table
-from openusage.core.snapshot import window_spend
+from openusage.core.snapshot import figure_period, period_label
 from openusage.daemon import client
 
 
@@ -76,17 +76,30 @@ def compact(n: Any) -> str:
     return f"{n:.0f}"
 
 
+def spend_cell(snap: Dict[str, Any]) -> str:
+    """The window's spend; when that is unknown, the cycle's or the lifetime's with its period; a spend
+    of whole provider days says which, and one that leaves out unpriced models is marked '+'."""
+    spend = snap.get("spend") or {}
+    currency = snap.get("currency") or "USD"
+    for figure in ("total", "cycle", "lifetime"):
+        if spend.get(figure) is not None:
+            period = figure_period(snap, f"spend.{figure}")
+            text = money(spend[figure], currency) + ("+" if spend.get("incomplete") and figure == "total" else "")
+            return text + (f" ({period_label(period)})" if period else "")
+    return "-"
+
+
 def snapshot_row(snap: Dict[str, Any]) -> List[str]:
-    spend = window_spend(snap)
     tokens = (snap.get("tokens") or {}).get("total")
+    period = figure_period(snap, "tokens")
     models = snap.get("models") or []
     top = models[0]["model"] if models else "-"
     return [
         snap.get("display_name") or snap["provider_id"],
         snap["account_id"],
         snap.get("status") or "UNKNOWN",
-        money(spend, snap.get("currency") or "USD"),
-        compact(tokens),
+        spend_cell(snap),
+        compact(tokens) + (f" ({period_label(period)})" if period and tokens is not None else ""),
         top,
     ]
 
@@ -100,4 +113,7 @@ def format_table(model: Dict[str, Any]) -> str:
     table = render_table(["PROVIDER", "ACCOUNT", "STATUS", "SPEND", "TOKENS", "TOP MODEL"], rows, right=(3, 4))
     messages = [f"  {s['account_id']}: {s['message']}" for s in snapshots
                 if s.get("message") and s.get("status") not in (None, "OK")]
+    messages += [f"  {s['account_id']}: unpriced " + ", ".join(
+        f"{u.get('model')} ({u.get('tokens') or 0:,} tokens)" for u in s["unpriced"]) + "; the spend leaves them out"
+        for s in snapshots if s.get("unpriced")]
     return "\n".join([header, table] + messages)

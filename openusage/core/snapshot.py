@@ -228,7 +228,7 @@ class Period(_Record):
         if self.kind == "cycle":
             if start and end:
                 return f"cycle {start} to {end}"
-            return f"cycle from {start}" if start else "cycle"
+            return f"cycle from {start}" if start else (f"cycle to {end}" if end else "cycle")
         if self.kind == "days":
             return f"since {start} (UTC days)" if start else "days"
         return {"day_to_date": "UTC day to date", "week_to_date": "week to date",
@@ -265,7 +265,7 @@ class UsageSnapshot(_Record):
     sessions: Optional[List[Breakdown]] = None
     mcp_servers: Optional[List[Breakdown]] = None
     extras: Optional[Dict[str, Any]] = field(default=None)
-    # figure ("spend.total", "spend.cycle", "spend.lifetime", "tokens", "models", "daily") -> the period
+    # figure ("spend.total", "spend.cycle", "spend.lifetime", "tokens", "models", "daily", "extras.<key>") -> the period
     # it covers; a figure without an entry is the window's (or, for balances and limits, live).
     periods: Optional[Dict[str, Period]] = None
     unpriced: Optional[List[Unpriced]] = None

@@ -12,6 +12,7 @@ The token is the user's GitHub OAuth token, looked up in this order: the variabl
 `percent_remaining`, `unlimited`, `overage_count`, `overage_permitted`, ...}}; the free plan answers
 `limited_user_quotas` (remaining) + `monthly_quotas` (entitlement) + `limited_user_reset_date` instead.
 Numbers may be floats or strings. `host` picks a GitHub Enterprise host (API at `https://api.<host>`).
+Overage counts and premium credits used are the quota month's (`periods`: a `cycle` to the reset).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import os
 import subprocess
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from openusage.core.snapshot import RateLimit, UsageSnapshot
+from openusage.core.snapshot import Period, RateLimit, UsageSnapshot
 from openusage.core.timeutil import format_rfc3339, to_epoch
 from openusage.providers import api_support as api
 from openusage.providers.base import AccountConfig, FetchContext, FetchResult, HttpResponse, Provider, ProviderError
@@ -313,6 +314,9 @@ def apply_user(snap: UsageSnapshot, data: Dict[str, Any]) -> None:
         if value is not None:
             extras[key] = value
     snap.extras = dict(snap.extras or {}, **extras) or None
+    for key in extras:
+        if key.endswith("_overage") or key == "premium_credits_used":  # counted over the quota's month
+            snap.set_period(f"extras.{key}", Period(kind="cycle", end=resets or free_resets))
 
 
 def quota_status(snap: UsageSnapshot) -> Tuple[str, Optional[str]]:

@@ -65,3 +65,27 @@ def test_tokens_total_and_rate_limit_fraction():
     assert RateLimit(used_percent=50).fraction_used() == 0.5
     assert RateLimit().fraction_used() is None
     assert full_snapshot().worst_rate_limit() == 0.84
+
+
+def test_periods_round_trip_and_an_unknown_kind_is_refused():
+    from openusage.core.snapshot import Period, Unpriced, figure_period, period_label, window_spend
+
+    snap = UsageSnapshot(provider_id="p", account_id="a", spend=Spend(total=4.0, cycle=9.0, lifetime=30.0,
+                                                                      incomplete=True),
+                         unpriced=[Unpriced(model="glm-4.6", tokens=12400)])
+    snap.set_period("spend.cycle", Period(kind="cycle", start="2026-11-05T00:00:00.000Z",
+                                          end="2026-12-05T00:00:00.000Z"))
+    snap.set_period("spend.lifetime", Period(kind="lifetime"))
+    data = json.loads(json.dumps(snap.to_dict()))
+    assert UsageSnapshot.from_dict(data) == snap
+    assert data["periods"]["spend.cycle"] == {"kind": "cycle", "start": "2026-11-05T00:00:00.000Z",
+                                              "end": "2026-12-05T00:00:00.000Z"}
+    assert period_label(figure_period(data, "spend.cycle")) == "cycle 2026-11-05 to 2026-12-05"
+    assert period_label(figure_period(data, "spend.total")) == "window" and window_spend(data) == 4.0
+    snap.set_period("spend.total", Period(kind="days", start="2026-11-19T00:00:00.000Z"))
+    assert snap.window_spend() is None and window_spend(snap.to_dict()) is None
+    assert snap.period_of("spend.total").label() == "since 2026-11-19 (UTC days)"
+    snap.set_period("spend.total", None)
+    assert "spend.total" not in snap.periods
+    with pytest.raises(ValueError, match="snapshot.periods.tokens.kind: unknown period 'weekly'"):
+        UsageSnapshot.from_dict({"provider_id": "p", "account_id": "a", "periods": {"tokens": {"kind": "weekly"}}})

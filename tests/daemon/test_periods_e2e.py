@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from support import wait_for
 
 from openusage import config
+from openusage.cli import dashboard_cmd
 from openusage.daemon import client
 from openusage.reports import export
 
@@ -55,4 +56,6 @@ def test_openrouter_figures_carry_their_periods_through_the_daemon(inprocess_dae
         rows = list(csv.DictReader(io.StringIO(export.to_csv(model, "snapshots"))))
         assert rows[0]["spend_total"] == "" and rows[0]["spend_lifetime"] == "25.75"
         assert rows[0]["spend_cycle"] == "20.75" and rows[0]["spend_cycle_period"] == "month to date"
+        # the plain table (`openusage` off a terminal, `openusage usage`) labels the figure it can show
+        assert "$20.75 (month to date)" in dashboard_cmd.format_table(model)
 

@@ -112,6 +112,10 @@ def test_business_plan_with_string_numbers_placeholders_and_billed_overage(serve
     assert snap.extras["unlimited"] == ["chat", "completions"]
     assert snap.extras["premium_interactions_overage"] == 12.5
     assert snap.extras["premium_credits_used"] == 312.5
+    month = {"kind": "cycle", "end": "2026-12-01T00:00:00.000Z"}  # the quota month, to its reset
+    assert {f: p.to_dict() for f, p in snap.periods.items()} == {
+        "extras.premium_interactions_overage": month, "extras.premium_credits_used": month}
+    assert snap.period_of("extras.premium_credits_used").label() == "cycle to 2026-12-01"
     assert snap.extras["organizations"] == ["octo-corp"] and snap.extras["token_based_billing"] is False
     assert (snap.status, snap.message) == ("WARN", "premium_interactions used up; overage is billed")
 

@@ -464,3 +464,24 @@ def test_a_source_with_its_own_window_shows_it():
     snaps = {"main": snap()}
     last = screen(make_state(snaps, window="30d"), make_data(snaps, window="hub", source="hub http://h:9190"))[-1]
     assert "window hub" in last and "loading" not in last and "hub http://h:9190" in last
+
+
+def test_month_to_date_tokens_and_models_are_labelled_on_the_tile():
+    """OpenAI's Admin reports are month to date: the tile says so for spend, tokens and top models, and
+    shows nothing as the window's."""
+    from openusage.core.snapshot import ModelUsage, Period, Spend, Tokens
+
+    s = UsageSnapshot(provider_id="openai", account_id="org", display_name="OpenAI", status="OK", currency="USD",
+                      spend=Spend(cycle=1.75), tokens=Tokens(input=1700, output=700, total=2400),
+                      models=[ModelUsage(model="gpt-4o-mini", input=1700, output=700)])
+    for figure in ("spend.cycle", "tokens", "models"):
+        s.set_period(figure, Period(kind="month_to_date", start="2026-11-01T00:00:00.000Z"))
+    snaps = {"org": s}
+    data = make_data(snaps)
+    data.widgets = {"openai": {"figures": ["spend.cycle", "tokens.total"]}}
+    lines = dashboard.tile_body("org", s, make_state(snaps), data, 60, 8)
+    text = ["".join(t for t, _ in line) for line in lines]
+    assert text[0] == "$1.75 month to date · 2.4k tok month to date"
+    assert "top (month to date) gpt-4o-mini 100%" in text
+    assert "(month to date) in 1.7k  out 700  cache 0" in text
+    assert not any("no usage in this window" in t for t in text)

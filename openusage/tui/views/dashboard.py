@@ -178,7 +178,11 @@ def headline(snap: UsageSnapshot, spec: Dict[str, Any], hidden: bool, g: Glyphs,
             continue
         figure = path.rsplit(".", 1)[0] if path == "tokens.total" else path
         period = snap.period_of(figure)
-        name = period.label() if period is not None else FIGURE_NAMES.get(path, path.rsplit(".", 1)[-1])
+        kind = FIGURE_NAMES.get(path)  # 'tok', 'cash': what the number is, where its period does not say
+        if period is not None:
+            name = f"{kind} {period.label()}" if kind else period.label()
+        else:
+            name = kind or path.rsplit(".", 1)[-1]
         text = widgets.money(value, snap.currency) if money else (
             widgets.compact(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value))
         item: Line = [(text, "money" if money else "value"), (" " + name.replace("_", " "), "dim")]
@@ -189,6 +193,12 @@ def headline(snap: UsageSnapshot, spec: Dict[str, Any], hidden: bool, g: Glyphs,
     if parts:
         lines.append(_dotted(parts, g))
     return lines
+
+
+def _period_note(snap: UsageSnapshot, figure: str) -> Line:
+    """'(month to date) ' before a figure that is not the window's; nothing for the window's."""
+    period = snap.period_of(figure)
+    return [(f"({period.label()}) ", "dim")] if period is not None else []
 
 
 def unpriced_line(snap: UsageSnapshot) -> Line:
@@ -247,7 +257,7 @@ def tile_body(key: str, snap: UsageSnapshot, state: UIState, data: Data, width: 
     models = top_models(snap, hidden)
     if models:
         text = f" {g.dot} ".join(f"{name} {share * 100:.0f}%" for name, share in models)
-        lines.append([("top ", "dim"), (text, "text")])
+        lines.append([("top ", "dim")] + _period_note(snap, "models") + [(text, "text")])
     kind, values = daily_series(snap, hidden, data.window, data.now)
     if any(v for v in values):
         label = f" daily {kind}"
@@ -256,8 +266,10 @@ def tile_body(key: str, snap: UsageSnapshot, state: UIState, data: Data, width: 
     tok = snap.tokens
     if tok and (tok.input is not None or tok.output is not None):
         cache = (tok.cache_read or 0) + (tok.cache_write or 0)
-        lines.append([("in ", "dim"), (widgets.compact(tok.input), "text"), ("  out ", "dim"),
-                      (widgets.compact(tok.output), "text"), ("  cache ", "dim"), (widgets.compact(cache), "text")])
+        # the period first: a tile cuts a long line at its end, and the numbers must never lose their label
+        lines.append(_period_note(snap, "tokens") + [
+            ("in ", "dim"), (widgets.compact(tok.input), "text"), ("  out ", "dim"),
+            (widgets.compact(tok.output), "text"), ("  cache ", "dim"), (widgets.compact(cache), "text")])
     if status == "OK" and snap.message:
         lines.append([(snap.message, "dim")])
     balance = snap.spend.balance if snap.spend else None

@@ -140,7 +140,9 @@ def overview(key: str, snap: UsageSnapshot, state: UIState, data: Data, width: i
         lines.append(_kv(f"daily {kind}", "") + [(spark, "spark"), (days, "dim")])
     for name, value in sorted((snap.extras or {}).items()):
         if str(name) not in INTERNAL_EXTRAS:
-            lines.append(_kv(extra_label(str(name)), _plain(value)))
+            period = snap.period_of(f"extras.{name}")
+            lines.append(_kv(extra_label(str(name)), _plain(value))
+                         + ([(f"  {period.label()}", "dim")] if period else []))
     return _align(lines, width)
 
 
