@@ -194,11 +194,16 @@ class Daemon:
             alerts=self.alerts.firing)
         self.exporter.start()
 
+    def _request_stop(self) -> None:
+        threading.Thread(target=self.stop_event.set, name="stop", daemon=True).start()
+
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
-        signal.signal(signal.SIGTERM, lambda *_: self.stop_event.set())
-        signal.signal(signal.SIGINT, lambda *_: self.stop_event.set())
+        # The handler hands the set to a thread: a second signal landing while the first handler is
+        # inside Event.set() (holding its lock) would otherwise re-enter set() and hang the daemon.
+        signal.signal(signal.SIGTERM, lambda *_: self._request_stop())
+        signal.signal(signal.SIGINT, lambda *_: self._request_stop())
         signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=self.reload, daemon=True).start())
         faulthandler.register(signal.SIGUSR2, all_threads=True)
 

@@ -58,6 +58,34 @@ def test_sigterm_drains_and_removes_the_socket(daemon_factory):
     assert not os.path.exists(d.socket_path)
 
 
+def test_a_signal_inside_the_stop_handler_does_not_hang_the_daemon(short_dir, monkeypatch):
+    """A second SIGTERM landing while the first handler is inside Event.set() (holding the event's
+    lock) ran the handler again on the same thread: set() waited on its own lock for ever."""
+    import threading
+
+    from openusage.daemon.app import Daemon
+
+    monkeypatch.setenv("OPENUSAGE_STATE_DIR", os.path.join(short_dir, "state"))
+    d = Daemon(socket_path=os.path.join(short_dir, "d.sock"))
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    try:
+        d._install_signals()
+        handler = signal.getsignal(signal.SIGTERM)
+
+        def nested_signal():
+            with d.stop_event._cond:  # what the first handler holds inside Event.set()
+                handler(signal.SIGTERM, None)
+
+        t = threading.Thread(target=nested_signal, daemon=True)
+        t.start()
+        t.join(5)
+        assert not t.is_alive(), "the stop handler waited on the lock its own thread holds"
+        assert d.stop_event.wait(5)
+    finally:
+        for sig, old in before.items():
+            signal.signal(sig, old)
+
+
 def test_second_daemon_exits_1_and_stale_socket_is_replaced(daemon_factory):
     first = daemon_factory().start()
     second = daemon_factory().start(wait=False)
