@@ -12,10 +12,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from openusage import paths
+from openusage import agents, paths
 from openusage.core.windows import WINDOWS
 
-DEFAULT_LINKS = {"anthropic": "claude_code", "google": "gemini_api", "github-copilot": "copilot"}
+# Telemetry provider names -> provider ids: the agents' rows, then the API providers'.
+DEFAULT_LINKS = {**agents.default_links(), "google": "gemini_api", "github-copilot": "copilot"}
 
 DEFAULTS: Dict[str, Any] = {
     "auto_detect": True,

@@ -12,12 +12,13 @@ import time
 import pytest
 from support import DaemonProcess, wait_for
 
+from openusage import agents
 from openusage.daemon import client
 from openusage.providers import REGISTRY
 from openusage.store import db
 from openusage.store.writer import Writer
 
-_CLEARED_PREFIXES = ("OPENUSAGE_", "XDG_", "CLAUDE_", "CODEX_", "GEMINI_", "OPENCODE_")
+_CLEARED_PREFIXES = ("OPENUSAGE_", "XDG_") + agents.env_prefixes()
 _CLEARED = {"NO_COLOR", "FORCE_COLOR", "CLAUDE_CONFIG_DIR", "CODEX_HOME"}
 _CLEARED |= {"GITHUB_TOKEN", "GH_TOKEN"}  # a real token would let detection add a Copilot account
 # A developer's real keys must never make a test detect (and call) a real service: every variable a

@@ -12,6 +12,7 @@ import os
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
+from openusage import agents
 from openusage.core import pricing
 from openusage.core.events import EVENT_TYPES, UsageEvent, split_mcp_tool
 from openusage.core.timeutil import to_epoch
@@ -19,33 +20,13 @@ from openusage.daemon.spool import MAX_BODY
 
 MAX_BATCH = 1000  # events in one POST
 
-# Hook source names as agents call them -> our provider ids.
-SOURCE_PROVIDERS = {
-    "claude-code": "claude_code",
-    "claude_code": "claude_code",
-    "codex": "codex",
-    "codex-cli": "codex",
-    "opencode": "opencode",
-    "gemini": "gemini_cli",
-    "gemini-cli": "gemini_cli",
-    "gemini_cli": "gemini_cli",
-}
+# Hook source names as agents call them -> our provider ids (from each agent's row).
+SOURCE_PROVIDERS = agents.hook_sources()
 
 _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
-# Claude Code / Codex hook_event_name -> event_type
-_HOOK_EVENTS = {
-    "PreToolUse": "tool_usage",
-    "PostToolUse": "tool_usage",
-    "PostToolUseFailure": "tool_usage",
-    "UserPromptSubmit": "prompt_submitted",
-    "Stop": "turn_completed",
-    "SubagentStop": "turn_completed",
-    "SessionStart": "session_start",
-    "SessionEnd": "session_end",
-    "Notification": "notification",
-    "PreCompact": "other",
-}
+# Claude Code / Codex hook_event_name -> event_type (from the agents' rows)
+_HOOK_EVENTS = agents.hook_events()
 
 
 class HookError(ValueError):

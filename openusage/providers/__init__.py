@@ -9,14 +9,13 @@ import importlib
 import threading
 from typing import Dict, Iterator, List, MutableMapping, Tuple
 
+from openusage import agents
 from openusage.providers.base import Provider
 
-# id -> (module, class, reads local agent logs). Order is the order providers are listed in.
+# id -> (module, class, reads local agent logs). Order is the order providers are listed in: the local
+# agents (declared once, in openusage.agents.AGENTS), then the API and desktop providers.
 BUILTINS: Dict[str, Tuple[str, str, bool]] = {
-    "claude_code": ("openusage.providers.claude_code", "ClaudeCodeProvider", True),
-    "codex": ("openusage.providers.codex", "CodexProvider", True),
-    "gemini_cli": ("openusage.providers.gemini_cli", "GeminiCLIProvider", True),
-    "opencode": ("openusage.providers.opencode", "OpenCodeProvider", True),
+    **agents.builtins(),
     "openai": ("openusage.providers.openai", "OpenAIProvider", False),
     "anthropic": ("openusage.providers.anthropic", "AnthropicProvider", False),
     "openrouter": ("openusage.providers.openrouter", "OpenRouterProvider", False),

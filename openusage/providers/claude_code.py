@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from json.scanner import make_scanner
 from typing import Any, Callable, Deque, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
+from openusage.agents import tail
 from openusage.core.events import UsageEvent, split_mcp_tool
 from openusage.core.snapshot import UsageSnapshot
 from openusage.core.timeutil import parse_rfc3339
-from openusage.providers import claude_limits, quota_claude, quota_common, tail
+from openusage.providers import claude_limits, quota_claude, quota_common
 from openusage.providers.base import AccountConfig, FetchContext, FetchResult, Provider, local_snapshot
 
 PROVIDER_ID = "claude_code"

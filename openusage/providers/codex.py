@@ -21,11 +21,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
+from openusage.agents import tail
 from openusage.core import pricing
 from openusage.core.events import UsageEvent, split_mcp_tool
 from openusage.core.snapshot import RateLimit, UsageSnapshot
 from openusage.core.timeutil import format_rfc3339, parse_rfc3339
-from openusage.providers import quota_codex, quota_common, tail
+from openusage.providers import quota_codex, quota_common
 from openusage.providers.base import AccountConfig, FetchContext, FetchResult, Provider
 
 PROVIDER_ID = "codex"

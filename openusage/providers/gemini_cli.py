@@ -37,11 +37,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
+from openusage.agents import tail
 from openusage.core import pricing
 from openusage.core.events import UsageEvent, split_mcp_tool
 from openusage.core.snapshot import UsageSnapshot
 from openusage.core.timeutil import parse_rfc3339
-from openusage.providers import quota_common, quota_gemini, tail
+from openusage.providers import quota_common, quota_gemini
 from openusage.providers.base import AccountConfig, FetchContext, FetchResult, Provider, local_snapshot
 
 PROVIDER_ID = "gemini_cli"
