@@ -49,9 +49,8 @@ class AgentRow:
 
 # Order is the order agents are listed in (before the API providers).
 AGENTS: Tuple[AgentRow, ...] = (
-    AgentRow("claude_code", "ClaudeCodeProvider", "openusage.providers.claude_code",
-             hook_sources=("claude-code", "claude_code"), hook_events=_CLAUDE_HOOK_EVENTS, links=("anthropic",),
-             env_prefixes=("CLAUDE_",)),
+    AgentRow("claude_code", "ClaudeCodeProvider", hook_sources=("claude-code", "claude_code"),
+             hook_events=_CLAUDE_HOOK_EVENTS, links=("anthropic",), env_prefixes=("CLAUDE_",)),
     AgentRow("codex", "CodexProvider", "openusage.providers.codex", hook_sources=("codex", "codex-cli"),
              env_prefixes=("CODEX_",)),
     AgentRow("gemini_cli", "GeminiCLIProvider", "openusage.providers.gemini_cli",

@@ -128,10 +128,16 @@ def compute_cost(model: Optional[str], input_tokens: int, output_tokens: int, ca
     return _pricing().compute_cost(model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens)
 
 
+PRICE_TABLE: Any = object()  # usage_event's default: price the request from the table
+
+
 def usage_event(agent_id: str, account_id: str, usage: Usage, keep_raw: bool = True,
-                computed: Optional[float] = None) -> UsageEvent:
-    """The message_usage event of one request; `computed` when the agent priced it itself."""
-    if computed is None:
+                computed: Optional[float] = PRICE_TABLE) -> UsageEvent:
+    """The message_usage event of one request; `computed` when the agent priced it itself (None: unknown).
+
+    Without keep_raw, an event with a key has no raw (an id-less one keeps it: its key is its fingerprint).
+    """
+    if computed is PRICE_TABLE:
         computed = compute_cost(usage.model, usage.input_tokens, usage.output_tokens, usage.cache_read_tokens,
                                 usage.cache_write_tokens)
     return UsageEvent(
@@ -139,7 +145,7 @@ def usage_event(agent_id: str, account_id: str, usage: Usage, keep_raw: bool = T
         occurred_at=usage.occurred_at, session_id=usage.session_id, turn_id=usage.turn_id,
         message_id=usage.key, model=usage.model, input_tokens=usage.input_tokens,
         output_tokens=usage.output_tokens, cache_read_tokens=usage.cache_read_tokens,
-        cache_write_tokens=usage.cache_write_tokens, reasoning_tokens=min(usage.reasoning_tokens, usage.output_tokens),
+        cache_write_tokens=usage.cache_write_tokens, reasoning_tokens=usage.reasoning_tokens,
         cost_usd=_pricing().apply_cost_mode("auto", usage.cost_logged, computed),
         cost_logged_usd=usage.cost_logged, cost_computed_usd=computed, requests=usage.requests,
         project=usage.project, raw=usage.raw if keep_raw or usage.key is None else None,

@@ -1,8 +1,10 @@
 """Where an agent's data lives: an account's "paths", else an environment override, else the defaults.
 
-An agent declares a Roots value; resolve() turns it into directories. A path may start with `~` (the
-user's home) or with `$XDG_DATA_HOME`, `$XDG_CONFIG_HOME`, `$XDG_STATE_HOME` or `$XDG_CACHE_HOME`,
-which take the variable's value when it is an absolute path, else the XDG default under the home.
+An agent declares a Roots value; resolve() turns it into directories. Any path may start with `~`
+(the user's home); a default may also start with `$XDG_DATA_HOME`, `$XDG_CONFIG_HOME`,
+`$XDG_STATE_HOME` or `$XDG_CACHE_HOME`, which take the variable's value when it is an absolute path,
+else the XDG default under the home. `$` in a variable's value or an account's path is left as it is
+(the shell expands what the user types).
 """
 from __future__ import annotations
 
@@ -55,8 +57,7 @@ class Roots:
             if not value:
                 continue
             entries = value.split(",") if override.many else [value]
-            found = [os.path.join(expand(e.strip(), home, env_get), override.sub) if override.sub
-                     else expand(e.strip(), home, env_get) for e in entries if e.strip()]
+            found = [os.path.join(expand(e.strip(), home), override.sub) for e in entries if e.strip()]
             if found:
                 return unique(found)
         paths = list(self.defaults)
@@ -66,13 +67,13 @@ class Roots:
 
 
 def expand(path: str, home: str, env_get: Optional[EnvGet] = None) -> str:
-    """A path with a leading `~` or `$XDG_*_HOME` expanded, normalised."""
+    """A path with a leading `~` expanded, and with env_get a leading `$XDG_*_HOME` too; normalised."""
     if path == "~" or path.startswith("~/"):
         path = os.path.join(home, path[2:])
-    else:
+    elif env_get is not None:
         var = _leading_var(path)
         if var is not None:
-            value = env_get(var) if env_get is not None else None
+            value = env_get(var)
             base = value if value and os.path.isabs(value) else os.path.join(home, *_XDG_DEFAULTS[var])
             path = os.path.join(base, path[len(var) + 2:])
     return os.path.normpath(path)

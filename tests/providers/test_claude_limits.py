@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from openusage.providers import claude_code as cc
+from openusage.agents import claude_code as cc
 from openusage.providers import claude_limits
 from openusage.providers.base import AccountConfig, make_context
 

@@ -18,10 +18,10 @@ def test_every_builtin_matches_its_table_row():
 def test_a_lookup_imports_only_that_provider():
     code = ("import sys; from openusage.providers import REGISTRY, local_ids; REGISTRY['claude_code']; "
             "'openai' in REGISTRY; local_ids(); "
-            "print(sorted(m for m in sys.modules if m.startswith('openusage.providers.')))")
+            "print(sorted(m for m in sys.modules if m.startswith(('openusage.providers.', 'openusage.agents.'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     loaded = eval(out)  # a printed list of module names
-    assert "openusage.providers.claude_code" in loaded
+    assert "openusage.agents.claude_code" in loaded
     assert "openusage.providers.openai" not in loaded and "openusage.providers.anthropic" not in loaded
 
 

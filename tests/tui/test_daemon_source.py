@@ -94,12 +94,13 @@ def test_widget_specs_import_only_the_providers_on_screen():
         "from openusage.tui.app import widget_specs\n"
         "specs = widget_specs(['claude_code', 'no_such_provider'])\n"
         "assert specs['claude_code']['gauges'] == ['5h', 'weekly'] and specs['no_such_provider'] == {}, specs\n"
-        "print(sorted(m for m in sys.modules if m.startswith('openusage.providers.') and m.count('.') == 2))\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('openusage.providers.', 'openusage.agents.'))\n"
+        "             and m.count('.') == 2))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     loaded = set(eval(done.stdout))
-    assert "openusage.providers.claude_code" in loaded
+    assert "openusage.agents.claude_code" in loaded
     assert not loaded & {"openusage.providers.openai", "openusage.providers.cursor", "openusage.providers.codex"}
 
 

@@ -8,10 +8,12 @@ import pytest
 import support
 from support import tools, usage
 
+from openusage.agents import claude_code as cc
+from openusage.agents import workers as agent_workers
+from openusage.agents.claude_code import collect as cc_collect
 from openusage.core import pricing
 from openusage.core.timeutil import parse_rfc3339
 from openusage.daemon import pipeline
-from openusage.providers import claude_code as cc
 from openusage.providers.base import AccountConfig
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "claude_code", "transcripts")
@@ -491,8 +493,8 @@ def test_without_keep_raw_only_id_less_events_carry_a_payload(tmp_path, monkeypa
     write(session_file(root, "a"), [assistant("m1", "r1", content=[tool_use("toolu_1", "Bash")]),
                                     assistant(None, None, out=3)])
     if workers:
-        monkeypatch.setattr(cc, "PARALLEL_MIN_BYTES", 0)
-        monkeypatch.setattr(cc, "_workers", lambda: 1)
+        monkeypatch.setattr(agent_workers, "PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr(agent_workers, "worker_count", lambda: 1)
     ctx = make_context(PROVIDER, ACCOUNT, {}, home=str(tmp_path), keep_raw=False)
     events = list(PROVIDER.fetch(ACCOUNT, ctx).events)
     by_kind = {(e.event_type, e.message_id is not None): e for e in events}
@@ -602,13 +604,13 @@ def test_a_large_read_on_workers_equals_a_read_in_process(tmp_path, monkeypatch)
         first = sorted((root / "projects").rglob("*.jsonl"))[0]
         (root / "projects" / "showcase" / "resumed.jsonl").write_bytes(first.read_bytes())
         homes.append(home)
-    monkeypatch.setattr(cc, "_workers", lambda: 2)
+    monkeypatch.setattr(agent_workers, "worker_count", lambda: 2)
     grouped = []
-    real_groups = cc._session_groups
-    monkeypatch.setattr(cc, "_session_groups", lambda *a: grouped.append(1) or real_groups(*a))
+    real_groups = cc_collect._session_groups
+    monkeypatch.setattr(cc_collect, "_session_groups", lambda *a: grouped.append(1) or real_groups(*a))
     results = []
     for home, threshold in zip(homes, (1 << 40, 0)):  # in process, then on workers
-        monkeypatch.setattr(cc, "PARALLEL_MIN_BYTES", threshold)
+        monkeypatch.setattr(agent_workers, "PARALLEL_MIN_BYTES", threshold)
         poller = Poller(home)
         events, snapshot = poller.poll(now=1_795_000_000.0)
         extras = {k: v for k, v in snapshot.extras.items() if k != "roots"}

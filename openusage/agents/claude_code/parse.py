@@ -1,0 +1,215 @@
+"""Claude Code transcript lines to usage records (pure): what one assistant line holds, and its events."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from json.scanner import make_scanner
+from typing import Any, Dict, List, Optional, Tuple
+
+from openusage.agents import records
+from openusage.agents.records import Skip, ToolCall, Usage, cost, count, text
+from openusage.core.events import UsageEvent
+from openusage.core.timeutil import parse_rfc3339
+
+PROVIDER_ID = "claude_code"
+SYNTHETIC_MODEL = "<synthetic>"
+
+
+SkippedLine = Skip  # a line that looked like a usage line but cannot be used; `reason` names why
+
+
+@dataclass
+class AssistantLine:
+    """The parts of one assistant transcript line that usage tracking needs (never its content)."""
+
+    occurred_at: float
+    session_id: Optional[str] = None
+    message_id: Optional[str] = None
+    request_id: Optional[str] = None
+    model: Optional[str] = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    has_usage: bool = False
+    fast: bool = False
+    cost_logged: Optional[float] = None
+    cwd: Optional[str] = None
+    sidechain: bool = False
+    tools: List[Tuple[str, str]] = field(default_factory=list)  # (tool_use id, name)
+    uuid: Optional[str] = None
+    version: Optional[str] = None
+    agent_id: Optional[str] = None
+    usage: Optional[Dict[str, Any]] = field(default=None, repr=False)
+
+    @property
+    def key(self) -> Optional[str]:
+        """The message's dedup id: message.id + requestId, message.id alone, or None."""
+        if self.message_id is None:
+            return None
+        return f"{self.message_id}:{self.request_id}" if self.request_id else self.message_id
+
+    @property
+    def cache_write_tokens(self) -> int:
+        return self.cache_write_5m_tokens + self.cache_write_1h_tokens
+
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
+
+    def counts_as_request(self) -> bool:
+        """Usage lines count, except Claude Code's locally generated (API error) messages."""
+        return self.has_usage and not (self.model == SYNTHETIC_MODEL and self.total_tokens() == 0)
+
+    @property
+    def raw(self) -> Dict[str, Any]:
+        """Identifying fields and the usage object; never message content (transcripts hold code)."""
+        # Built on demand: most parsed lines are streaming copies that never become an event.
+        raw: Dict[str, Any] = {"uuid": self.uuid, "requestId": self.request_id, "message_id": self.message_id,
+                               "model": self.model, "isSidechain": self.sidechain, "version": self.version}
+        if self.usage is not None:
+            # Per-iteration copies (2026 builds) repeat the counts; they only make the row bigger.
+            usage = self.usage
+            raw["usage"] = {k: v for k, v in usage.items() if k != "iterations"} if "iterations" in usage else usage
+        if self.agent_id:
+            raw["agentId"] = self.agent_id
+        if self.cost_logged is not None:
+            raw["costUSD"] = self.cost_logged
+        return raw
+
+
+_scan_json = make_scanner(json.JSONDecoder())  # the C scanner, without json.loads' wrappers
+
+
+def parse_raw_line(raw: bytes) -> Optional[AssistantLine]:
+    """parse_line for one line of bytes; cheap substring tests skip the lines that cannot matter."""
+    # Most bytes in a transcript are user lines (tool results, file contents): never decode those.
+    has_tools = b'"tool_use"' in raw
+    if b"assistant" not in raw or (not has_tools and b'"usage"' not in raw):
+        return None
+    try:
+        text = raw.decode("utf-8").strip()
+        obj, end = _scan_json(text, 0)
+    except (ValueError, StopIteration):  # ValueError covers UnicodeDecodeError and JSONDecodeError
+        raise SkippedLine("bad_json") from None
+    if end != len(text):
+        raise SkippedLine("bad_json")  # trailing bytes after the object
+    return parse_line(obj, has_tools)
+
+
+def parse_line(obj: Any, has_tools: bool = True) -> Optional[AssistantLine]:
+    """The usage-relevant parts of a decoded line; None for lines without usage or tool calls.
+
+    has_tools=False: the caller knows the line holds no tool call (its bytes never say "tool_use").
+    Raises SkippedLine("bad_timestamp") for an assistant line whose timestamp does not parse.
+    """
+    # Runs for every assistant line of every transcript: plain dict access, no helper per field.
+    if type(obj) is not dict:
+        return None
+    message = obj.get("message")
+    if type(message) is not dict or not _is_assistant(obj, message):
+        return None
+    usage = message.get("usage")
+    content = message.get("content")
+    tools = _tool_uses(content) if has_tools and type(content) is list else []
+    if type(usage) is not dict and not tools:
+        return None
+    occurred = parse_rfc3339(obj.get("timestamp"))  # type: ignore[arg-type]
+    if occurred is None:
+        raise SkippedLine("bad_timestamp")
+    get = obj.get
+    line = AssistantLine(
+        occurred,
+        text(get("sessionId")),
+        text(message.get("id")),
+        text(get("requestId")),
+        text(message.get("model")),
+        cost_logged=cost(get("costUSD")) if "costUSD" in obj else None,
+        cwd=text(get("cwd")),
+        sidechain=get("isSidechain") is True,
+        tools=tools,
+        uuid=text(get("uuid")),
+        version=text(get("version")),
+        agent_id=text(get("agentId")) if "agentId" in obj else None,
+    )
+    if type(usage) is dict:
+        _read_usage(line, usage)
+    return line
+
+
+def _is_assistant(obj: Dict[str, Any], message: Dict[str, Any]) -> bool:
+    kind = obj.get("type")
+    # Minimal lines (ccusage's own test data) carry only message.role.
+    return kind == "assistant" or (kind is None and message.get("role") == "assistant")
+
+
+def _read_usage(line: AssistantLine, usage: Dict[str, Any]) -> None:
+    line.has_usage = True
+    line.usage = usage
+    line.input_tokens = count(usage.get("input_tokens"))
+    line.output_tokens = count(usage.get("output_tokens"))
+    line.cache_read_tokens = count(usage.get("cache_read_input_tokens"))
+    line.cache_write_5m_tokens, line.cache_write_1h_tokens = _cache_writes(usage)
+    line.fast = usage.get("speed") == "fast"
+
+
+def _cache_writes(usage: Dict[str, Any]) -> Tuple[int, int]:
+    """(5-minute, 1-hour) cache writes; the legacy total counts as 5-minute writes without a split."""
+    legacy = count(usage.get("cache_creation_input_tokens"))
+    split = usage.get("cache_creation")
+    if isinstance(split, dict):
+        five = count(split.get("ephemeral_5m_input_tokens"))
+        hour = count(split.get("ephemeral_1h_input_tokens"))
+        if five or hour:
+            return five, hour
+    return legacy, 0
+
+
+def _tool_uses(content: Any) -> List[Tuple[str, str]]:
+    if not isinstance(content, list):
+        return []
+    out = []
+    for block in content:
+        if type(block) is dict and block.get("type") == "tool_use":
+            tool_id, name = text(block.get("id")), text(block.get("name"))
+            if tool_id and name:
+                out.append((tool_id, name))
+    return out
+
+
+def compute_line_cost(line: AssistantLine) -> Optional[float]:
+    """USD for one request from the price table (fast mode at the model's multiplier); None if unknown."""
+    if line.model is None:
+        return None
+    from openusage.core import pricing  # imported on first use: a poll with nothing new never prices
+
+    found = pricing.compute_cost(line.model, line.input_tokens, line.output_tokens, line.cache_read_tokens,
+                                 line.cache_write_5m_tokens, line.cache_write_1h_tokens)
+    if found is not None and line.fast:
+        res = pricing.resolve(line.model)
+        if res is not None and res.price.fast_multiplier:
+            found *= res.price.fast_multiplier
+    return found
+
+
+def usage_event(line: AssistantLine, account_id: str, session_id: Optional[str],
+                project: Optional[str], keep_raw: bool = True) -> UsageEvent:
+    """The message_usage event of one assistant line (the session id of the line wins over the path's).
+
+    Without keep_raw, an event with a key has no raw (an id-less one keeps it: its key is its fingerprint).
+    """
+    usage = Usage(line.occurred_at, line.key, line.model, input_tokens=line.input_tokens,
+                  output_tokens=line.output_tokens, cache_read_tokens=line.cache_read_tokens,
+                  cache_write_tokens=line.cache_write_tokens, cost_logged=line.cost_logged,
+                  session_id=line.session_id or session_id, project=project,
+                  raw=line.raw if keep_raw or line.key is None else None)
+    return records.usage_event(PROVIDER_ID, account_id, usage, computed=compute_line_cost(line))
+
+
+def tool_event(line: AssistantLine, tool_id: str, tool_name: str, account_id: str, session_id: Optional[str],
+               project: Optional[str], keep_raw: bool = True) -> UsageEvent:
+    """The tool_usage event of one tool_use block; its key matches the PostToolUse hook's tool_use_id."""
+    call = ToolCall(line.occurred_at, tool_id, tool_name, session_id=line.session_id or session_id,
+                    model=line.model, project=project,
+                    raw={"uuid": line.uuid, "message_id": line.message_id, "isSidechain": line.sidechain})
+    return records.tool_event(PROVIDER_ID, account_id, call, keep_raw)
