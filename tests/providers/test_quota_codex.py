@@ -6,8 +6,8 @@ import pytest
 from fakeserver import NOW
 from quota_helpers import account, digest, fetch, write_json
 
+from openusage.agents.codex import CodexProvider
 from openusage.core.timeutil import format_rfc3339
-from openusage.providers.codex import CodexProvider
 
 PROVIDER = CodexProvider()
 PATH = "/backend-api/wham/usage"

@@ -101,7 +101,7 @@ def test_widget_specs_import_only_the_providers_on_screen():
     assert done.returncode == 0, done.stderr
     loaded = set(eval(done.stdout))
     assert "openusage.agents.claude_code" in loaded
-    assert not loaded & {"openusage.providers.openai", "openusage.providers.cursor", "openusage.providers.codex"}
+    assert not loaded & {"openusage.providers.openai", "openusage.providers.cursor", "openusage.agents.codex"}
 
 
 def test_the_fetcher_sends_specs_when_a_provider_first_appears():

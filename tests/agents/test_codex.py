@@ -6,12 +6,12 @@ import sys
 
 import pytest
 
+from openusage.agents import codex as cx
 from openusage.cli.main import main
 from openusage.core import pricing
 from openusage.core.timeutil import format_rfc3339, parse_rfc3339
 from openusage.daemon import pipeline
 from openusage.providers import REGISTRY
-from openusage.providers import codex as cx
 from openusage.providers.base import AccountConfig, make_context
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "codex", "rollouts")
