@@ -52,8 +52,8 @@ AGENTS: Tuple[AgentRow, ...] = (
     AgentRow("claude_code", "ClaudeCodeProvider", hook_sources=("claude-code", "claude_code"),
              hook_events=_CLAUDE_HOOK_EVENTS, links=("anthropic",), env_prefixes=("CLAUDE_",)),
     AgentRow("codex", "CodexProvider", hook_sources=("codex", "codex-cli"), env_prefixes=("CODEX_",)),
-    AgentRow("gemini_cli", "GeminiCLIProvider", "openusage.providers.gemini_cli",
-             hook_sources=("gemini", "gemini-cli", "gemini_cli"), env_prefixes=("GEMINI_",)),
+    AgentRow("gemini_cli", "GeminiCLIProvider", hook_sources=("gemini", "gemini-cli", "gemini_cli"),
+             env_prefixes=("GEMINI_",)),
     AgentRow("opencode", "OpenCodeProvider", "openusage.providers.opencode", hook_sources=("opencode",),
              env_prefixes=("OPENCODE_",)),
 )

@@ -5,8 +5,8 @@ import pytest
 from fakeserver import NOW
 from quota_helpers import account, digest, fetch, write_json
 
+from openusage.agents.gemini_cli import GeminiCLIProvider
 from openusage.providers import quota_gemini
-from openusage.providers.gemini_cli import GeminiCLIProvider
 
 PROVIDER = GeminiCLIProvider()
 TOKEN = "ya29.test-access-token-0123456789"

@@ -10,10 +10,10 @@ import pytest
 import support
 from support import tools, usage
 
+from openusage.agents import gemini_cli as gc
 from openusage.core import pricing
 from openusage.daemon import pipeline
 from openusage.providers import REGISTRY
-from openusage.providers import gemini_cli as gc
 from openusage.providers.base import AccountConfig
 
 FIXTURE_HOME = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "gemini_cli", "home")
