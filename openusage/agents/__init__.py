@@ -54,8 +54,7 @@ AGENTS: Tuple[AgentRow, ...] = (
     AgentRow("codex", "CodexProvider", hook_sources=("codex", "codex-cli"), env_prefixes=("CODEX_",)),
     AgentRow("gemini_cli", "GeminiCLIProvider", hook_sources=("gemini", "gemini-cli", "gemini_cli"),
              env_prefixes=("GEMINI_",)),
-    AgentRow("opencode", "OpenCodeProvider", "openusage.providers.opencode", hook_sources=("opencode",),
-             env_prefixes=("OPENCODE_",)),
+    AgentRow("opencode", "OpenCodeProvider", hook_sources=("opencode",), env_prefixes=("OPENCODE_",)),
 )
 
 

@@ -8,7 +8,7 @@ for each tool call. It uses OpenCode's v1 plugin API (one exported plugin functi
 
 Its events carry provider_id "opencode" (the upstream provider, e.g. "anthropic", goes in
 upstream_provider) and the same ids, token mapping and project as the OpenCode collector
-(providers/opencode.py), so a message or tool call seen by both counts once, on the OpenCode tile.
+(agents/opencode/), so a message or tool call seen by both counts once, on the OpenCode tile.
 """
 from __future__ import annotations
 

@@ -9,10 +9,10 @@ import sys
 import pytest
 from support import DaemonProcess, wait_for
 
+from openusage.agents import opencode as collector
 from openusage.daemon import client
 from openusage.integrations import artifact, opencode
 from openusage.integrations.artifact import IntegrationError
-from openusage.providers import opencode as collector
 from openusage.store import db
 
 NODE = shutil.which("node")

@@ -10,10 +10,10 @@ import pytest
 import support
 from support import tools, usage, wait_for
 
+from openusage.agents import opencode as oc
 from openusage.core import pricing
 from openusage.daemon import client, pipeline
 from openusage.providers import REGISTRY
-from openusage.providers import opencode as oc
 from openusage.providers.base import AccountConfig
 from openusage.store import db
 
