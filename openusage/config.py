@@ -339,6 +339,10 @@ def _validate_accounts(errors: List[str], accounts: Any) -> None:
             if url_key in acct and acct[url_key] is not None:
                 _check_url(errors, acct, url_key, prefix)
         _check_type(errors, acct, "probe_model", str, prefix)
+        paths = acct.get("paths")
+        if paths is not None and (not isinstance(paths, list) or not paths
+                                  or not all(isinstance(p, str) and p.strip() for p in paths)):
+            errors.append(f"{prefix}paths: expected a non-empty array of directory paths")
         _check_type(errors, acct, "enabled", bool, prefix)
         _check_type(errors, acct, "display_name", str, prefix)
 

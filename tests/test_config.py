@@ -46,6 +46,9 @@ def test_paths_follow_xdg_and_overrides(isolated_home, monkeypatch):
          "accounts[1].id: duplicate of accounts[0].id"),
         ({"accounts": [{"provider": "p"}]}, "accounts[0].id: required"),
         ({"accounts": [{"id": "a", "provider": "p", "api_key": "secret"}]}, "accounts[0].api_key: keys are never"),
+        ({"accounts": [{"id": "a", "provider": "codex", "paths": "~/.codex"}]}, "accounts[0].paths: expected a"),
+        ({"accounts": [{"id": "a", "provider": "codex", "paths": ["~/w", " "]}]}, "accounts[0].paths: expected a"),
+        ({"accounts": [{"id": "a", "provider": "codex", "paths": []}]}, "accounts[0].paths: expected a"),
         ({"ui": {"warn_threshold": 2}}, "ui.warn_threshold: must be between 0 and 1"),
         ({"data": {"time_window": "9d"}}, "data.time_window: must be one of"),
         ({"data": {"retention_days": "30"}}, "data.retention_days: expected an integer"),
@@ -58,6 +61,10 @@ def test_paths_follow_xdg_and_overrides(isolated_home, monkeypatch):
 def test_errors_name_the_key_path(data, message):
     errors = config.validate(data)
     assert any(e.startswith(message) for e in errors), errors
+
+
+def test_account_paths_are_accepted():
+    assert config.validate({"accounts": [{"id": "work", "provider": "claude_code", "paths": ["~/.claude-work"]}]}) == []
 
 
 def test_load_raises_with_path_and_first_error(isolated_home):

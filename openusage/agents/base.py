@@ -49,6 +49,13 @@ class AgentProvider(Provider):
                 return named
         return self.roots.resolve(env_get, home)
 
+    def describe(self) -> Dict[str, Any]:
+        """The provider's description plus where it looks: default paths and the variables that replace them."""
+        info = super().describe()
+        info["paths"] = list(self.roots.defaults + self.roots.darwin)
+        info["path_env"] = [e.name for e in self.roots.env]
+        return info
+
     def detect(self, env: Dict[str, str], home: str,
                which: Callable[[str], Optional[str]]) -> List[AccountConfig]:
         """One account when a root (or a marker under it) exists."""

@@ -103,9 +103,9 @@ def run_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"providers": providers})
         return 0
-    rows = [[p["id"], p["name"], ",".join(p["source_modes"]), ",".join(p["accounts"]) or "-", _poll_word(p)]
-            for p in providers]
-    print(render_table(["ID", "NAME", "SOURCES", "ACCOUNTS", "POLLING"], rows))
+    rows = [[p["id"], p["name"], ",".join(p["source_modes"]), ",".join(p["accounts"]) or "-", _paths(p),
+             _poll_word(p)] for p in providers]
+    print(render_table(["ID", "NAME", "SOURCES", "ACCOUNTS", "PATHS", "POLLING"], rows))
     return 0
 
 
@@ -113,6 +113,15 @@ def _poll_word(info: Dict) -> str:
     """What polling costs, in a word: "billed" as soon as one account asked for a billed probe."""
     texts = list(info["account_polling"].values()) or [info["polling"]]
     return "billed" if any(t.startswith("BILLED") for t in texts) else "free"
+
+
+def _paths(info: Dict[str, Any]) -> str:
+    """Where a local agent looks, in a cell: its first default paths, and the variables that replace them
+    (--json lists them all)."""
+    paths = info.get("paths") or []
+    cell = ", ".join(paths[:2]) + (f" +{len(paths) - 2}" if len(paths) > 2 else "") or "-"
+    env = info.get("path_env") or []
+    return cell + (f" (or ${', $'.join(env)})" if env else "")
 
 
 def run_usage(args: argparse.Namespace) -> int:
