@@ -305,15 +305,10 @@ class Collector:
         where = records.plural(c.files, "file")
         if c.dbs or c.dbs_failed:
             where += " and " + records.plural(c.dbs + c.dbs_failed, "database")
-        snapshot.message = f"{records.plural(total, 'message')} from {where}"
-        extras = snapshot.extras if snapshot.extras is not None else {}
-        extras.update(
-            files=c.files, files_read=c.files_read, files_failed=c.files_failed, bytes_read=c.bytes_read,
-            lines_read=c.lines, dbs=c.dbs, dbs_failed=c.dbs_failed, rows_read=c.rows, messages_total=total,
+        tail.put_summary(snapshot, f"{records.plural(total, 'message')} from {where}", dict(
+            c.read_extras(), dbs=c.dbs, dbs_failed=c.dbs_failed, rows_read=c.rows, messages_total=total,
             messages_new=c.messages, tool_calls_new=c.tool_calls, sessions_new=len(c.sessions),
-            projects_new=len(c.projects), lines_skipped=sum(c.skipped.values()), skipped_reasons=dict(c.skipped),
-        )
-        snapshot.extras = extras
+            projects_new=len(c.projects)))
 
 
 def _read_task(task: tuple) -> tuple:

@@ -29,6 +29,20 @@ class ReadCounters:
     def skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
+    def read_extras(self) -> Dict[str, Any]:
+        """The snapshot extras every file collector reports about what its poll read."""
+        return {"files": self.files, "files_read": self.files_read, "files_failed": self.files_failed,
+                "bytes_read": self.bytes_read, "lines_read": self.lines, "lines_skipped": sum(self.skipped.values()),
+                "skipped_reasons": dict(self.skipped)}
+
+
+def put_summary(snapshot: Any, message: str, extras: Dict[str, Any]) -> None:
+    """A poll's summary on its snapshot: the tile's message, and the extras beside those already there."""
+    snapshot.message = message
+    merged = snapshot.extras if snapshot.extras is not None else {}
+    merged.update(extras)
+    snapshot.extras = merged
+
 
 def cursor_for(state: Dict[str, Any], path: str, st: os.stat_result) -> Dict[str, Any]:
     """The cursor of `path`, reset when the file was replaced or truncated."""

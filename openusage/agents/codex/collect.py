@@ -245,17 +245,11 @@ class Collector:
     def _finish(self, snapshot: UsageSnapshot, cursors: Dict[str, Any], skipped_files: Dict[str, int]) -> None:
         c = self.counters
         total = sum((cur.get("ctx") or {}).get("requests", 0) for cur in cursors.values())
-        snapshot.message = f"{plural(total, 'request')} from {plural(c.files, 'rollout')}"
-        extras = snapshot.extras if snapshot.extras is not None else {}
-        extras.update(
-            files=c.files, files_read=c.files_read, files_failed=c.files_failed, files_skipped=dict(skipped_files),
-            bytes_read=c.bytes_read, lines_read=c.lines, requests_total=total, requests_new=c.requests,
+        tail.put_summary(snapshot, f"{plural(total, 'request')} from {plural(c.files, 'rollout')}", dict(
+            c.read_extras(), files_skipped=dict(skipped_files), requests_total=total, requests_new=c.requests,
             tool_calls_new=c.tool_calls, turns_new=c.turns, duplicate_totals_skipped=c.duplicates,
             fork_rows_owned_by_parent=c.fork_rows, fallback_model_requests=c.fallback_models,
-            limit_placeholders_skipped=c.placeholders, lines_skipped=sum(c.skipped.values()),
-            skipped_reasons=dict(c.skipped),
-        )
-        snapshot.extras = extras
+            limit_placeholders_skipped=c.placeholders))
         apply_limits(snapshot, self.state, self.now)
 
 

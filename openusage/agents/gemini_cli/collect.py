@@ -200,15 +200,9 @@ class Collector:
     def _finish(self, snapshot: UsageSnapshot, files: Dict[str, Any]) -> None:
         c = self.counters
         total = sum((cur.get("ctx") or {}).get("n", 0) for cur in files.values())
-        snapshot.message = f"{plural(total, 'message')} from {plural(c.files, 'file')}"
-        extras = snapshot.extras if snapshot.extras is not None else {}
-        extras.update(
-            files=c.files, files_read=c.files_read, files_failed=c.files_failed, bytes_read=c.bytes_read,
-            lines_read=c.lines, messages_total=total, messages_new=c.messages, corrections_new=c.corrections,
-            tool_calls_new=c.tool_calls, checkpoints_read=c.checkpoints, rewinds_read=c.rewinds,
-            lines_skipped=sum(c.skipped.values()), skipped_reasons=dict(c.skipped),
-        )
-        snapshot.extras = extras
+        tail.put_summary(snapshot, f"{plural(total, 'message')} from {plural(c.files, 'file')}", dict(
+            c.read_extras(), messages_total=total, messages_new=c.messages, corrections_new=c.corrections,
+            tool_calls_new=c.tool_calls, checkpoints_read=c.checkpoints, rewinds_read=c.rewinds))
 
 
 def _remember_metadata(ctx: Dict[str, Any], meta: Dict[str, Any]) -> None:

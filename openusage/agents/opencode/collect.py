@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from openusage.agents import sqlite as agent_sqlite
+from openusage.agents import tail
 from openusage.agents.opencode.files import (
     database_files,
     db_session_dir,
@@ -357,17 +358,15 @@ class Collector:
         c = self.counters
         # The databases hold what OpenCode migrated from the legacy tree: their counts win when present.
         total, sessions = (c.db_messages, c.db_sessions) if c.dbs else (c.files, c.legacy_sessions)
-        snapshot.message = f"{plural(total, 'message')} in {plural(sessions, 'session')}"
+        message = f"{plural(total, 'message')} in {plural(sessions, 'session')}"
         if c.messages:
-            snapshot.message += f" ({c.messages:,} new)"
+            message += f" ({c.messages:,} new)"
         if self.pending:
-            snapshot.message += f"; {len(self.pending):,} in progress"
-        extras = snapshot.extras if snapshot.extras is not None else {}
-        extras.update(
+            message += f"; {len(self.pending):,} in progress"
+        tail.put_summary(snapshot, message, dict(
             dbs=list(c.dbs), dbs_failed=c.dbs_failed, rows_read=c.rows, files=c.files, files_read=c.files_read,
             files_failed=c.files_failed, messages_new=c.messages, tool_calls_new=c.tool_calls,
             messages_total=total, sessions_total=sessions,
             messages_waiting=len(self.pending), messages_superseded=c.superseded, legacy_in_db=c.legacy_in_db,
             skipped=sum(c.skipped.values()), skipped_reasons=dict(c.skipped),
-        )
-        snapshot.extras = extras
+        ))
