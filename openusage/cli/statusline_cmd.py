@@ -202,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
     if not isinstance(status, dict):
         raise CliError("statusLine input is not a JSON object", EXIT_USAGE)
     try:
-        from openusage.providers import claude_limits
+        from openusage.agents import claude_limits
 
         claude_limits.remember(status.get("rate_limits"), time.time())  # for the Claude Code tile
     except OSError as exc:

@@ -8,9 +8,10 @@ import pytest
 from fakeserver import NOW
 from quota_helpers import account, digest, fetch, write_json
 
+from openusage.agents import claude_limits
 from openusage.agents.claude_code import ClaudeCodeProvider
 from openusage.core.timeutil import format_rfc3339
-from openusage.providers import claude_limits, quota_claude
+from openusage.providers import quota_claude
 
 TOKEN = "sk-ant-oat01-test-access-token-0123456789"
 RESET_5H = "2026-11-22T14:00:00+00:00"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Callable, List, Optional
 
+from openusage.agents import claude_limits
 from openusage.agents.base import AgentProvider
 from openusage.agents.claude_code.collect import COLD_AFTER_SECONDS, Collector
 from openusage.agents.claude_code.files import TranscriptFile, iter_transcript_files, project_from_dir
@@ -31,7 +32,7 @@ from openusage.agents.claude_code.parse import (
 )
 from openusage.agents.records import project_from_cwd
 from openusage.agents.roots import EnvRoot, Roots
-from openusage.providers import claude_limits, quota_claude, quota_common
+from openusage.providers import quota_claude, quota_common
 from openusage.providers.base import AccountConfig, FetchContext, FetchResult, local_snapshot
 
 __all__ = [

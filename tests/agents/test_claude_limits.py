@@ -7,7 +7,7 @@ import sys
 import time
 
 from openusage.agents import claude_code as cc
-from openusage.providers import claude_limits
+from openusage.agents import claude_limits
 from openusage.providers.base import AccountConfig, make_context
 
 NOW = 1_795_000_000.0
