@@ -264,3 +264,45 @@ def test_two_accounts_of_one_agent_read_their_own_paths(tmp_path):
         got[name] = sorted((e.account_id, e.message_id) for e in usage(events))
         assert snap.extras["roots"] == [str(tmp_path / name)]
     assert got == {"work": [("work", "s:m0")], "personal": [("personal", "s:m0"), ("personal", "s:m1")]}
+
+
+def test_a_large_read_on_workers_equals_a_read_in_process(tmp_path, monkeypatch):
+    from openusage.agents import workers
+
+    results, pools = [], []
+    real = workers.in_order
+    monkeypatch.setattr(workers, "in_order", lambda *a: pools.append(1) or real(*a))
+    for name, threshold in (("one", 1 << 40), ("two", 0)):  # in process, then on a worker process
+        home = tmp_path / name
+        for s in range(3):
+            write_lines(os.path.join(data_root(home), "sessions", f"p{s}", "s.jsonl"),
+                        [{"type": "session", "id": f"S{s}"}] + [msg(f"m{i}", 10 + i, i, tools=[f"c{s}{i}"])
+                                                                for i in range(5)] + ['{"type": "assis'])
+        os.makedirs(os.path.join(data_root(home), "threads"))
+        with open(os.path.join(data_root(home), "threads", "T.json"), "w") as fh:
+            json.dump({"messages": [{"id": "1", "ts": "2026-06-01T10:00:00Z", "model": "gpt-5", "in": 3}]}, fh)
+        monkeypatch.setattr(workers, "PARALLEL_MIN_BYTES", threshold)
+        monkeypatch.setattr(workers, "worker_count", lambda: 1)
+        poller = Poller(home)
+        events, snap = poller.poll()
+        assert len(pools) == (threshold == 0)  # the pool read the second home only
+        state = json.loads(json.dumps(poller.state).replace(str(home), "HOME"))
+        for cursor in state["files"].values():
+            del cursor["dev"], cursor["ino"]
+            cursor.pop("mtime", None)
+        extras = {k: v for k, v in snap.extras.items() if k != "roots"}
+        results.append(([e.to_dict() for e in events], extras, state))
+        assert poller.poll()[0] == []
+    assert results[0] == results[1]
+    assert len(usage(events)) == 16 and len(tools(events)) == 15 and results[1][1]["files_read"] == 4
+
+
+def test_an_abandoned_poll_reads_the_unfinished_file_again(tmp_path):
+    for s in ("a", "b"):
+        write_lines(os.path.join(data_root(tmp_path), "sessions", s + ".jsonl"), [msg("m1"), msg("m2")])
+    poller = Poller(tmp_path)
+    stream = poller.fetch().events
+    assert next(stream).message_id == "a:m1"
+    stream.close()  # the consumer went away mid-file: nothing of it was committed
+    assert [e.message_id for e in usage(poller.poll()[0])] == ["a:m1", "a:m2", "b:m1", "b:m2"]
+    assert poller.poll()[0] == []
