@@ -156,8 +156,7 @@ class Collector:
                     changed.append(item)
         yield from self._read_files(changed, files)
         for table in (files, dbs):
-            for gone in [p for p in table if p not in present]:
-                del table[gone]
+            if tail.forget_missing(table, present):
                 self.state_changed = True
         self._finish(snapshot, files, dbs)
 

@@ -59,6 +59,14 @@ def cursor_for(state: Dict[str, Any], path: str, st: os.stat_result) -> Dict[str
     return cur
 
 
+def forget_missing(files: Dict[str, Any], present: Any) -> bool:
+    """Drop the cursors of files not listed in this poll (deleted or moved away); whether any went."""
+    gone = [path for path in files if path not in present]
+    for path in gone:
+        del files[path]
+    return bool(gone)
+
+
 def unchanged(state: Dict[str, Any], path: str, st: os.stat_result) -> bool:
     """True when nothing was appended to `path` since its cursor was saved."""
     cur = state.get("files", {}).get(path)

@@ -67,10 +67,8 @@ class Collector:
             if f.path in files:
                 self._maybe_cool(files[f.path], st)
         present = {f.path for f in listed}
-        gone = [p for p in files if p not in present]
-        for path in gone:
-            del files[path]
-        self.state_changed = self.state_changed or bool(changed or gone)
+        gone = tail.forget_missing(files, present)
+        self.state_changed = self.state_changed or bool(changed) or gone
         self._finish(snapshot, files)
 
     def _changed(self, listed: List[TranscriptFile], files: Dict[str, Any]

@@ -76,8 +76,7 @@ class Collector:
             present.add(f.path)
             self.counters.files += 1
             yield from self._file(f, cursors, families)
-        for gone in [p for p in cursors if p not in present]:
-            del cursors[gone]
+        tail.forget_missing(cursors, present)
         self._finish(snapshot, cursors, skipped_files)
 
     def _file(self, f: RolloutFile, cursors: Dict[str, Any], families: Families) -> Iterator[UsageEvent]:

@@ -60,8 +60,7 @@ class Collector:
             present.add(f.path)
             self.counters.files += 1
             yield from self._file(f, files, names)
-        for gone in [p for p in files if p not in present]:
-            del files[gone]
+        tail.forget_missing(files, present)
         self._finish(snapshot, files)
 
     def _file(self, f: ChatFile, files: Dict[str, Any], names: ProjectNames) -> Iterator[UsageEvent]:
