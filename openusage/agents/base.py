@@ -38,7 +38,7 @@ class AgentProvider(Provider):
         super().__init_subclass__(**kwargs)
         if "env_vars" not in cls.__dict__:
             cls.env_vars = cls.roots.env_vars()
-        if not cls.nothing:
+        if "nothing" not in cls.__dict__:  # a subclass of another agent says its own name
             cls.nothing = f"no {cls.name} data found"
 
     def root_dirs(self, env_get: EnvGet, home: str, account: Optional[AccountConfig] = None) -> List[str]:

@@ -306,3 +306,11 @@ def test_an_abandoned_poll_reads_the_unfinished_file_again(tmp_path):
     stream.close()  # the consumer went away mid-file: nothing of it was committed
     assert [e.message_id for e in usage(poller.poll()[0])] == ["a:m1", "a:m2", "b:m1", "b:m2"]
     assert poller.poll()[0] == []
+
+
+def test_a_subclass_of_an_agent_says_its_own_name():
+    class Other(SampleProvider):
+        id = "other"
+        name = "Other Agent"
+
+    assert Other.nothing == "no Other Agent data found" and Other.env_vars == SampleProvider.env_vars
