@@ -70,7 +70,7 @@ class Reader:
         found: List[Any] = []
         # No markers: every line is decoded (the empty marker is in every line).
         for obj in tail.iter_json_objects(f.path, cursor, source.markers or (b"",), self.counters):
-            found.extend(self._parsed(lambda o=obj: source.parse(o, ctx, f)))
+            found.extend(self.parsed(lambda o=obj: source.parse(o, ctx, f)))
         self.counters.bytes_read += cursor.get("offset", 0) - start
         return self.events(found)
 
@@ -90,9 +90,9 @@ class Reader:
             # A file caught half-written: its size changes again when the agent finishes it.
             self.counters.skip("bad_json")
             return []
-        return self.events(list(self._parsed(lambda: source.parse(doc, f))))
+        return self.events(list(self.parsed(lambda: source.parse(doc, f))))
 
-    def _parsed(self, parse: Callable[[], Any]) -> List[Any]:
+    def parsed(self, parse: Callable[[], Any]) -> List[Any]:
         try:
             return list(parse() or ())
         except Skip as exc:
@@ -244,7 +244,7 @@ class Collector:
                     found: List[Any] = []
                     for row in chunk:
                         as_dict = dict(zip(rows.names, row))
-                        found.extend(self.reader._parsed(lambda r=as_dict: source.parse(r, f)))
+                        found.extend(self.reader.parsed(lambda r=as_dict: source.parse(r, f)))
                     yield from self._admit(self.reader.events(found), {})
             finally:
                 conn.execute("COMMIT")
