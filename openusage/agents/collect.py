@@ -28,8 +28,12 @@ Merge = Callable[[Usage, Usage], Usage]
 
 
 def keep_larger(old: Usage, new: Usage) -> Usage:
-    """Of two copies of one request, the one with more tokens (the later one on a tie)."""
-    return old if old.total_tokens() > new.total_tokens() else new
+    """Of two copies of one request, the one with more tokens, then with more logged cost (the later on a tie)."""
+    return old if _size(old.total_tokens(), old.cost_logged) > _size(new.total_tokens(), new.cost_logged) else new
+
+
+def _size(tokens: int, cost: Optional[float]) -> Tuple[int, float]:
+    return tokens, cost or 0.0
 
 
 @dataclass
@@ -128,7 +132,7 @@ class Collector:
         self.log = log or logging.getLogger(__name__)
         self.reader = Reader(agent.id, account_id, agent.merge, keep_raw, self.log)
         self.counters = self.reader.counters
-        self.emitted: Dict[str, int] = {}  # message key -> largest total emitted this poll
+        self.emitted: Dict[str, Tuple[int, float]] = {}  # message key -> largest (tokens, cost) emitted this poll
         self.tools_seen: Set[str] = set()
         self.state_changed = False  # known once run() is consumed
 
@@ -266,7 +270,8 @@ class Collector:
     # --- counting once ---------------------------------------------------------------------
 
     def _admit(self, events: List[UsageEvent], cursor: Dict[str, Any]) -> Iterator[UsageEvent]:
-        """The events not already handed over this poll: a tool call once, a request again only if it grew.
+        """The events not already handed over this poll: a tool call once, a request again only if it grew
+        (more tokens, or as many and more cost).
 
         cursor["n"] counts the file's requests (a database's is its row count instead).
         """
@@ -277,7 +282,7 @@ class Collector:
                 self.tools_seen.add(ev.tool_call_id or "")
                 self.counters.tool_calls += 1
             elif ev.message_id is not None:
-                total = ev.total_tokens()
+                total = _size(ev.total_tokens(), ev.cost_usd)
                 known = self.emitted.get(ev.message_id)
                 if known is not None and known >= total:
                     continue

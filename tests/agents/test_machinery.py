@@ -314,3 +314,14 @@ def test_a_subclass_of_an_agent_says_its_own_name():
         name = "Other Agent"
 
     assert Other.nothing == "no Other Agent data found" and Other.env_vars == SampleProvider.env_vars
+
+
+def test_copies_of_one_request_keep_the_most_tokens_then_the_most_cost(tmp_path):
+    from openusage.agents.collect import keep_larger
+
+    a, b = Usage(1.0, "k", input_tokens=10, cost_logged=0.1), Usage(2.0, "k", input_tokens=10, cost_logged=0.3)
+    assert keep_larger(a, b) is b and keep_larger(b, a) is b
+    assert keep_larger(Usage(1.0, "k", input_tokens=11), b).input_tokens == 11
+    path = os.path.join(data_root(tmp_path), "sessions", "s.jsonl")
+    write_lines(path, [msg("m1", 10, 0, cost=0.1), msg("m1", 10, 0, cost=0.3), msg("m1", 10, 0, cost=0.2)])
+    assert [e.cost_usd for e in usage(Poller(tmp_path).poll()[0])] == [0.3]
