@@ -183,7 +183,7 @@ ACCOUNT_KEYS = ("id", "provider", "api_key_env", "base_url", "probe_model", "ena
 # read others, so an account key is only questioned when it looks like a misspelt known one.
 PROVIDER_ACCOUNT_KEYS = ("admin_key_env", "management_key_env", "command", "timeout_seconds", "interval_seconds",
                          "host", "state_db", "team_id", "probe", "deployment", "api_version", "region", "currency",
-                         "low_balance", "activity", "management_base_url", "usage_api_base", "web_base_url")
+                         "low_balance", "activity", "management_base_url", "usage_api_base", "web_base_url", "paths")
 DASHBOARD_PROVIDER_KEYS = ("id", "enabled", "hide_costs")
 NOTIFY_KEYS = ("desktop", "command", "command_timeout_seconds", "cooldown_seconds")
 # Names people reach for that are spelt differently here (some from other tools' settings).

@@ -64,7 +64,8 @@ def test_errors_name_the_key_path(data, message):
 
 
 def test_account_paths_are_accepted():
-    assert config.validate({"accounts": [{"id": "work", "provider": "claude_code", "paths": ["~/.claude-work"]}]}) == []
+    data = {"accounts": [{"id": "work", "provider": "claude_code", "paths": ["~/.claude-work"]}]}
+    assert config.validate(data) == [] and config.warnings(data) == []
 
 
 def test_load_raises_with_path_and_first_error(isolated_home):
