@@ -55,6 +55,17 @@ AGENTS: Tuple[AgentRow, ...] = (
     AgentRow("gemini_cli", "GeminiCLIProvider", hook_sources=("gemini", "gemini-cli", "gemini_cli"),
              env_prefixes=("GEMINI_",)),
     AgentRow("opencode", "OpenCodeProvider", hook_sources=("opencode",), env_prefixes=("OPENCODE_",)),
+    AgentRow("amp", "AmpProvider", env_prefixes=("AMP_",)),
+    AgentRow("droid", "DroidProvider"),
+    AgentRow("cline", "ClineProvider", "cline_family"),
+    AgentRow("roo_code", "RooCodeProvider", "cline_family"),
+    AgentRow("kilo_code", "KiloCodeProvider", "cline_family"),
+    AgentRow("copilot_cli", "CopilotCLIProvider", env_prefixes=("COPILOT_",)),
+    AgentRow("pi", "PiProvider", env_prefixes=("PI_CODING_AGENT",)),
+    AgentRow("qwen_code", "QwenCodeProvider"),
+    AgentRow("kimi_cli", "KimiCLIProvider", env_prefixes=("KIMI_",)),
+    AgentRow("goose", "GooseProvider", env_prefixes=("GOOSE_",)),
+    AgentRow("crush", "CrushProvider", env_prefixes=("CRUSH_",)),
 )
 
 
