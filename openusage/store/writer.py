@@ -29,6 +29,19 @@ _STOP = object()
 _USAGE_COLS = ("input", "output", "cache_read", "cache_write", "reasoning", "cost", "requests", "events")
 _QUARTER_COLS = _USAGE_COLS + ("cost_calc", "cost_logged")
 _DIM_COLS = ("calls", "requests", "tokens", "cost")
+
+
+def _size(ev: UsageEvent) -> Tuple[int, float]:
+    """How large a copy of a message is: its tokens, then its cost (an agent that logs only a running
+    cost, as Crush does, grows a session by cost alone)."""
+    return ev.total_tokens(), round(ev.cost_usd or 0.0, 9)
+
+
+def _row_size(row: counted.Counted) -> Tuple[int, float]:
+    """_size of a counted key's stored copy."""
+    return row.total(), round(row.cost or 0.0, 9)
+
+
 BULK_ROLLUP_MIN = 256  # new events in one write from which SQLite sums the rollups
 
 
@@ -251,7 +264,7 @@ class Writer(threading.Thread):
                 self._add_rollups(agg, ev, _full_delta(ev))
                 continue
             row = self._counted.lookup((key,)).get(key) if ev.event_type in counted.GROWABLE else None
-            if row is not None and ev.total_tokens() > row.total():
+            if row is not None and _size(ev) > _row_size(row):
                 updated += 1
                 self._grow(key, ev, row, agg)
             else:
@@ -277,13 +290,13 @@ class Writer(threading.Thread):
         for key, evs in copies.items():
             row = stored_rows.get(key)
             best: Optional[UsageEvent] = None
-            best_total = row.total() if row is not None else -1
+            best_size = _row_size(row) if row is not None else (-1, -1.0)
             for ev in evs:
                 if best is None and row is None:
-                    best, best_total = ev, ev.total_tokens()
+                    best, best_size = ev, _size(ev)
                     stored += 1
-                elif ev.event_type in counted.GROWABLE and ev.total_tokens() > best_total:
-                    best, best_total = ev, ev.total_tokens()
+                elif ev.event_type in counted.GROWABLE and _size(ev) > best_size:
+                    best, best_size = ev, _size(ev)
                     updated += 1
                 else:
                     dups += 1
