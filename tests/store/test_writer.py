@@ -52,6 +52,20 @@ def test_a_later_larger_copy_of_a_message_replaces_it(store):
     assert conn.execute("SELECT SUM(output), SUM(requests) FROM rollup_d").fetchone() == (400, 1)
 
 
+def test_a_copy_with_as_many_tokens_and_a_higher_cost_replaces_it(store):
+    # Crush logs only a session's running cost: the session grows by its cost alone, in each path.
+    writer, reader = store
+    crush = dict(source="crush", provider_id="crush", account_id="crush", message_id="sess", model="m", requests=1)
+    writer.submit_events([ev(**crush, cost_usd=0.4, cost_logged_usd=0.4)]).wait(10)
+    assert writer.submit_events([ev(**crush, cost_usd=0.5, cost_logged_usd=0.5)]).wait(10)["updated"] == 1
+    r = writer.submit_events([ev(**crush, cost_usd=0.6, cost_logged_usd=0.6)] * 3
+                             + [ev(**crush, cost_usd=0.55, cost_logged_usd=0.55)]).wait(10)
+    assert (r["updated"], r["duplicates"]) == (1, 3)
+    conn = reader()
+    assert conn.execute("SELECT cost_usd FROM events").fetchall() == [(0.6,)]
+    assert conn.execute("SELECT SUM(cost), SUM(requests) FROM rollup_d").fetchone() == (0.6, 1)
+
+
 def test_rollups_equal_the_events(store):
     writer, reader = store
     events = []
