@@ -66,6 +66,8 @@ AGENTS: Tuple[AgentRow, ...] = (
     AgentRow("kimi_cli", "KimiCLIProvider", env_prefixes=("KIMI_",)),
     AgentRow("goose", "GooseProvider", env_prefixes=("GOOSE_",)),
     AgentRow("crush", "CrushProvider", env_prefixes=("CRUSH_",)),
+    AgentRow("openclaw", "OpenClawProvider"),
+    AgentRow("hermes", "HermesProvider", env_prefixes=("HERMES_",)),
 )
 
 

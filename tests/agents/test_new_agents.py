@@ -32,6 +32,10 @@ EXPECTED = {
               ("2026-12-01", "qwen3:30b-a3b"): (620, None)},
     "crush": {("2026-11-30", "claude-sonnet-4-5-20250929"): (0, 0.4312),
               ("2026-11-30", "claude-haiku-4-5"): (0, 0.0003)},
+    "openclaw": {("2026-11-30", "claude-opus-4-5"): (12153, 0.078765),
+                 ("2026-11-30", "moonshotai/kimi-k2"): (12580, None)},
+    "hermes": {("2026-11-30", "anthropic/claude-sonnet-4.5"): (104300, 0.1095),
+               ("2026-12-01", "gpt-5-mini"): (2400, 0.0013), ("2026-12-01", "hermes-local-70b"): (1000, None)},
 }
 AGENTS = sorted(EXPECTED)
 
