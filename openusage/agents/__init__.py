@@ -68,6 +68,7 @@ AGENTS: Tuple[AgentRow, ...] = (
     AgentRow("crush", "CrushProvider", env_prefixes=("CRUSH_",)),
     AgentRow("openclaw", "OpenClawProvider"),
     AgentRow("hermes", "HermesProvider", env_prefixes=("HERMES_",)),
+    AgentRow("zed", "ZedProvider"),
 )
 
 

@@ -36,6 +36,7 @@ EXPECTED = {
                  ("2026-11-30", "moonshotai/kimi-k2"): (12580, None)},
     "hermes": {("2026-11-30", "anthropic/claude-sonnet-4.5"): (104300, 0.1095),
                ("2026-12-01", "gpt-5-mini"): (2400, 0.0013), ("2026-12-01", "hermes-local-70b"): (1000, None)},
+    "zed": {("2026-11-30", "claude-sonnet-4-5"): (28510, 0.041595)},
 }
 AGENTS = sorted(EXPECTED)
 
