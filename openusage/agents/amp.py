@@ -1,6 +1,6 @@
 """Amp (Sourcegraph's ampcode): usage read from its thread files.
 
-Format facts (the thread files as Amp writes them; other trackers' Amp readers agree): threads are
+Format facts (Amp is closed source: as other trackers' Amp readers read its files): threads are
 `<data dir>/threads/T-<uuid>.json`, the data dir being $AMP_DATA_DIR, else `$XDG_DATA_HOME/amp`
 (`~/.local/share/amp`; macOS `~/Library/Application Support/amp`). A thread is one JSON document
 Amp rewrites as the conversation goes on: {id, created (epoch ms), messages[], usageLedger}. An

@@ -1,9 +1,9 @@
 """Droid (Factory's CLI agent): usage read from its session settings files.
 
-Format facts (the files Droid writes; Factory's docs on `~/.factory`; other trackers' Droid
-readers agree): sessions are `~/.factory/sessions/<encoded cwd>/<uuid>.jsonl` (the conversation: a
-first `{"type": "session_start", "id", "title", "cwd"}` line, then `{"type": "message", "id",
-"timestamp", "message"}` lines) beside `<uuid>.settings.json`, which Droid rewrites with the
+Format facts (Droid is closed source: as other trackers' Droid readers read its files): sessions
+are `~/.factory/sessions/<encoded cwd>/<uuid>.jsonl` (the conversation: a first `{"type":
+"session_start", "id", "title", "cwd"}` line, then `{"type": "message", "id", "timestamp",
+"message"}` lines) beside `<uuid>.settings.json`, which Droid rewrites with the
 session's running totals: `model`, `providerLock`, `tokenUsage` {inputTokens, outputTokens,
 cacheCreationTokens, cacheReadTokens, thinkingTokens}. A session is one growing usage record, booked
 at the session's first message (the settings file's mtime when the conversation file has none yet).
