@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import sys
+import textwrap
 from typing import Any, Dict, List
 
 from openusage import accounts as accounts_mod
@@ -103,9 +106,14 @@ def run_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"providers": providers})
         return 0
-    rows = [[p["id"], p["name"], ",".join(p["source_modes"]), ",".join(p["accounts"]) or "-", _paths(p),
-             _poll_word(p)] for p in providers]
-    print(render_table(["ID", "NAME", "SOURCES", "ACCOUNTS", "PATHS", "POLLING"], rows))
+    rows = [[p["id"], p["name"], ",".join(p["source_modes"]), ",".join(p["accounts"]) or "-", _poll_word(p),
+             _paths(p)] for p in providers]
+    headers = ["ID", "NAME", "SOURCES", "ACCOUNTS", "POLLING", "PATHS"]
+    table = render_table(headers, rows)
+    width = shutil.get_terminal_size().columns
+    if sys.stdout.isatty() and max(len(line) for line in table.splitlines()) > width:
+        table = _paths_below(headers[:-1], rows, providers, width)  # piped output keeps one row per provider
+    print(table)
     return 0
 
 
@@ -115,11 +123,23 @@ def _poll_word(info: Dict) -> str:
     return "billed" if any(t.startswith("BILLED") for t in texts) else "free"
 
 
-def _paths(info: Dict[str, Any]) -> str:
+def _paths_below(headers: List[str], rows: List[List[str]], providers: List[Dict[str, Any]], width: int) -> str:
+    """The table without its PATHS column, each agent's paths wrapped on the lines under its row."""
+    lines = render_table(headers, [row[:-1] for row in rows]).splitlines()
+    out = lines[:2]
+    for line, info in zip(lines[2:], providers):
+        out.append(line)
+        if info.get("paths"):
+            out += textwrap.wrap(_paths(info, 2), width=max(width, 40), initial_indent="    ",
+                                 subsequent_indent="      ", break_on_hyphens=False)
+    return "\n".join(out)
+
+
+def _paths(info: Dict[str, Any], shown: int = 1) -> str:
     """Where a local agent looks, in a cell: its first default paths, and the variables that replace them
     (--json lists them all)."""
     paths = info.get("paths") or []
-    cell = ", ".join(paths[:2]) + (f" +{len(paths) - 2}" if len(paths) > 2 else "") or "-"
+    cell = ", ".join(paths[:shown]) + (f" +{len(paths) - shown}" if len(paths) > shown else "") or "-"
     env = info.get("path_env") or []
     return cell + (f" (or ${', $'.join(env)})" if env else "")
 

@@ -80,7 +80,9 @@ def test_list_says_what_each_poll_costs(isolated_home, capsys):
     assert providers["anthropic"]["account_polling"]["an"].startswith("BILLED")
     assert all(p["polling"].startswith("free") for p in providers.values())  # every default is free
     assert main(["list"]) == 0
-    rows = {line.split()[0]: line.split()[-1] for line in capsys.readouterr().out.splitlines()[1:] if line.strip()}
+    lines = capsys.readouterr().out.splitlines()
+    at = lines[0].index("POLLING")
+    rows = {line.split()[0]: line[at:].split()[0] for line in lines[2:] if line.strip()}
     assert rows["anthropic"] == "billed" and rows["openai"] == "free" and rows["claude_code"] == "free"
 
 
@@ -122,3 +124,18 @@ def test_status_counts_an_agent_with_no_data_yet_as_no_failure(isolated_home, ca
     write_settings(isolated_home, {"auto_detect": False, "accounts": [
         custom("fresh", {"status": "UNKNOWN"}), custom("warn", {"status": "WARN"})]})
     assert main(["status"]) == 1
+
+
+def test_list_fits_an_80_column_terminal_with_each_agents_paths_below_it(isolated_home):
+    import os
+
+    from ptyrun import run_on_pty
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    code, out = run_on_pty([sys.executable, "-m", "openusage", "list"], 80, 60, env)
+    lines = [line.rstrip() for line in out.replace("\r", "").splitlines() if line.strip()]
+    assert code == 0 and max(len(line) for line in lines) <= 80
+    assert "PATHS" not in lines[0]
+    at = next(i for i, line in enumerate(lines) if line.startswith("codex "))
+    assert lines[at + 1].strip() == "~/.codex (or $CODEX_HOME)"
+    assert not lines[[line.split()[0] for line in lines].index("openai") + 1].startswith("    ")
