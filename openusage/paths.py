@@ -63,13 +63,14 @@ def pid_path() -> str:
 
 
 def plugin_dirs(extra: Optional[List[str]] = None) -> List[str]:
-    """Plugin directories in search order: --plugin-dir, OPENUSAGE_PLUGIN_DIR, user dir, ./plugins."""
+    """Plugin directories in search order: --plugin-dir, OPENUSAGE_PLUGIN_DIR, the user's config dir.
+
+    Never the current directory: a cloned repository's `plugins/` would run on the next command."""
     dirs: List[str] = list(extra or [])
     env = os.environ.get("OPENUSAGE_PLUGIN_DIR")
     if env:
         dirs.extend(p for p in env.split(os.pathsep) if p)
     dirs.append(os.path.join(_xdg("XDG_CONFIG_HOME", ".config"), "openusage", "plugins"))
-    dirs.append(os.path.join(os.getcwd(), "plugins"))
     return [os.path.abspath(os.path.expanduser(d)) for d in dirs]
 
 

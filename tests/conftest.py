@@ -72,8 +72,8 @@ def daemon_factory(short_dir, monkeypatch):
     monkeypatch.setenv("OPENUSAGE_STATE_DIR", state)
     made = []
 
-    def make(extra_args=()):
-        d = DaemonProcess(state, os.path.join(short_dir, "d.sock"), extra_args)
+    def make(extra_args=(), cwd=None):
+        d = DaemonProcess(state, os.path.join(short_dir, "d.sock"), extra_args, cwd)
         made.append(d)
         return d
 

@@ -20,10 +20,11 @@ def wait_for(predicate, timeout=10.0, interval=0.02):
 class DaemonProcess:
     """The real daemon as a subprocess on a short temporary socket path."""
 
-    def __init__(self, state_dir, socket_path, extra_args=()):
+    def __init__(self, state_dir, socket_path, extra_args=(), cwd=None):
         self.state_dir = state_dir
         self.socket_path = socket_path
         self.extra_args = list(extra_args)
+        self.cwd = cwd  # the directory it is started from (default: the test's)
         self.proc = None
 
     @property
@@ -37,7 +38,7 @@ class DaemonProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "openusage", "telemetry", "daemon", "run", "--socket-path", self.socket_path,
              *self.extra_args],
-            env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.cwd,
         )
         if wait:
             assert wait_for(lambda: client.is_alive(self.socket_path) or self.proc.poll() is not None, 15)

@@ -1,7 +1,8 @@
 """A template of an openusage provider plugin.
 
-Copy this file into a plugin directory (~/.config/openusage/plugins, $OPENUSAGE_PLUGIN_DIR, ./plugins
-or --plugin-dir), rename the class and the id, and fill in fetch. Check it with
+Copy this file into a plugin directory (~/.config/openusage/plugins, $OPENUSAGE_PLUGIN_DIR or
+--plugin-dir; never the current directory; the directory and the file yours and writable only by
+you), rename the class and the id, and fill in fetch. Check it with
 `openusage plugin validate PATH`, then add an account: {"id": "team", "provider": "example_team_quota"}.
 
 Rules a plugin keeps, like the built-ins:

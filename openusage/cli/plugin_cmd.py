@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from typing import Dict, List
 
 from openusage import paths
 from openusage.cli.common import EXIT_USAGE, CliError, print_json, render_table
@@ -35,10 +37,14 @@ def run(args: argparse.Namespace) -> int:
         files = [args.path]
     else:
         files = plugins.discover(dirs)
+    refused = plugins.refused_dirs(dirs)
     reports = [plugins.load_file(f, _builtin_ids()) for f in files]
     if args.json:
-        print_json({"directories": dirs, "plugins": [_entry(r) for r in reports]})
-    elif args.action == "list":
+        print_json({"directories": dirs, "refused": refused, "plugins": [_entry(r) for r in reports]})
+        return _exit(reports, refused)
+    for reason in refused.values():
+        print(reason, file=sys.stderr)
+    if args.action == "list":
         if not reports:
             print("no plugins in " + ", ".join(dirs))
         else:
@@ -53,7 +59,12 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{r.path}: {error}")
         if not reports:
             print("no plugins in " + ", ".join(dirs))
-    return 1 if any(not r.ok for r in reports) else 0  # a broken plugin fails list as it fails validate
+    return _exit(reports, refused)
+
+
+def _exit(reports: List[plugins.PluginReport], refused: Dict[str, str]) -> int:
+    """1 when a plugin or a plugin directory could not be loaded: list fails as validate does."""
+    return 1 if refused or any(not r.ok for r in reports) else 0
 
 
 def _describe(p: Provider) -> str:

@@ -67,6 +67,15 @@ def run_daemon(args: argparse.Namespace) -> int:
     return _run(args, socket_path)
 
 
+def _absolute_env() -> None:
+    """The path variables read again later (a reload), made absolute where the daemon was started."""
+    for name in ("OPENUSAGE_CONFIG", "OPENUSAGE_STATE_DIR", "OPENUSAGE_TELEMETRY_SOCKET", "OPENUSAGE_PLUGIN_DIR"):
+        value = os.environ.get(name)
+        if value:
+            os.environ[name] = os.pathsep.join(os.path.abspath(os.path.expanduser(p)) if p else p
+                                               for p in value.split(os.pathsep))
+
+
 def _run(args: argparse.Namespace, socket_path: str) -> int:
     from openusage.config import ConfigError
     from openusage.daemon import logs
@@ -77,13 +86,18 @@ def _run(args: argparse.Namespace, socket_path: str) -> int:
     state = paths.state_dir()
     paths.ensure_private_dir(state)  # PathError: one line on stderr, exit 2 (there is no log to write yet)
     logs.configure(paths.log_path(args.log_file), foreground=True)
+    # Every path the user gave resolves where the daemon was started, before it leaves that directory.
+    plugin_dirs = [os.path.abspath(os.path.expanduser(d)) for d in args.plugin_dir or []]
+    db_path = paths.db_path(args.db_path)
+    config_path = paths.config_path(args.config) if args.config else None
+    _absolute_env()
     # Everything the daemon creates is private, and it holds no directory of the user's open
     # (or lets a relative path in a plugin or provider resolve against it).
     os.umask(0o077)
     os.chdir(state)
     try:
-        load_plugins(args.plugin_dir)
-        daemon = Daemon(socket_path=socket_path, db_path=args.db_path, config_path=args.config)
+        load_plugins(plugin_dirs)
+        daemon = Daemon(socket_path=socket_path, db_path=db_path, config_path=config_path)
         code = daemon.run()
     except (OpenusageError, ConfigError) as exc:
         line = f"config: {exc}" if isinstance(exc, ConfigError) else str(exc)

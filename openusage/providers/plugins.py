@@ -2,6 +2,11 @@
 
 A plugin is loaded with the same interface as the built-ins and validated before it is registered;
 `openusage plugin validate` reports exactly what is wrong with one.
+
+Loading a plugin runs its code, so only code the user put there runs: a plugin directory and a plugin
+file must be owned by the user and writable by no one else (group or others), or nothing in them is
+imported. The file is checked on the open descriptor it is read from, so it cannot be swapped between
+the check and the import.
 """
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import inspect
 import logging
 import os
 import re
+import stat
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -34,16 +40,58 @@ class PluginReport:
         return not self.errors and bool(self.providers)
 
 
+class Untrusted(Exception):
+    """A plugin file someone besides the user could have written."""
+
+
+def untrusted(st: os.stat_result, what: str) -> Optional[str]:
+    """Why a plugin directory or file may not be loaded (its stat), or None when the user alone controls it."""
+    if st.st_uid != os.geteuid():
+        return f"{what} is owned by uid {st.st_uid}, not by you (uid {os.geteuid()})"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"{what} is writable by others (mode {stat.S_IMODE(st.st_mode):04o}): chmod go-w it"
+    return None
+
+
+def refused_dirs(dirs: List[str]) -> Dict[str, str]:
+    """Existing plugin directories that may not be loaded -> the one-line reason."""
+    refused = {}
+    for directory in dirs:
+        try:
+            st = os.stat(directory)
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            reason = untrusted(st, "the directory")
+            if reason:
+                refused[directory] = f"not loading plugins from {directory}: {reason}"
+    return refused
+
+
 def discover(dirs: List[str]) -> List[str]:
-    """Every *.py plugin file in the directories, in search order (files starting with _ skipped)."""
+    """Every *.py plugin file in the trusted directories, in search order (files starting with _ skipped)."""
+    refused = refused_dirs(dirs)
     found: List[str] = []
     for directory in dirs:
-        if not os.path.isdir(directory):
+        if not os.path.isdir(directory) or directory in refused:
             continue
         for name in sorted(os.listdir(directory)):
             if name.endswith(".py") and not name.startswith("_"):
                 found.append(os.path.join(directory, name))
     return found
+
+
+def _read_trusted(path: str) -> str:
+    """The source of a plugin file the user alone controls; Untrusted saying why not."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with open(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise Untrusted("not loaded: not a regular file")
+        reason = untrusted(st, "the file")
+        if reason:
+            raise Untrusted(f"not loaded: {reason}")
+        return fh.read().decode("utf-8")
 
 
 def load_file(path: str, builtin_ids: Optional[set] = None) -> PluginReport:
@@ -52,13 +100,19 @@ def load_file(path: str, builtin_ids: Optional[set] = None) -> PluginReport:
     digest = hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:10]
     module_name = f"openusage_plugin_{digest}"
     try:
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        if spec is None or spec.loader is None:
-            report.errors.append("not a Python module")
-            return report
+        source = _read_trusted(path)
+    except Untrusted as exc:
+        report.errors.append(str(exc))
+        return report
+    except (OSError, UnicodeDecodeError) as exc:
+        report.errors.append(f"cannot read: {exc}")
+        return report
+    try:
+        spec = importlib.util.spec_from_loader(module_name, loader=None, origin=path)
         module = importlib.util.module_from_spec(spec)
+        module.__file__ = path
         sys.modules[module_name] = module
-        spec.loader.exec_module(module)
+        exec(compile(source, path, "exec"), module.__dict__)  # the checked bytes, not a second read of the path
     except SyntaxError as exc:
         report.errors.append(f"syntax error at line {exc.lineno}: {exc.msg}")
         return report
@@ -126,6 +180,8 @@ def load_all(dirs: List[str], registry: Dict[str, Provider]) -> List[PluginRepor
     """Load every plugin in the directories into the registry; bad plugins are reported and skipped."""
     builtin = set(registry)
     reports = []
+    for reason in refused_dirs(dirs).values():
+        log.warning("%s", reason)
     for path in discover(dirs):
         report = load_file(path, builtin)
         for provider in report.providers:
