@@ -9,8 +9,9 @@ import os
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from openusage.config import Settings
+from openusage.core import redact
 from openusage.providers import REGISTRY
-from openusage.providers.base import AccountConfig, Provider
+from openusage.providers.base import AccountConfig, Provider, account_key_names
 
 log = logging.getLogger("openusage.accounts")
 
@@ -32,7 +33,10 @@ def detect_all(environ: Optional[Dict[str, str]] = None, home: Optional[str] = N
 def resolve(
     settings: Settings, detected: Optional[List[AccountConfig]] = None
 ) -> List[Tuple[Optional[Provider], AccountConfig]]:
-    """(provider, account) pairs to poll; provider is None when the account names an unknown one."""
+    """(provider, account) pairs to poll; provider is None when the account names an unknown one.
+
+    The values of the variables holding their keys are registered for masking: whatever this process
+    shows or stores, no key of an account is in it."""
     accounts: Dict[str, AccountConfig] = {}
     for raw in settings.accounts:
         acct = AccountConfig.from_dict(raw)
@@ -40,7 +44,10 @@ def resolve(
     if settings.get("auto_detect", True):
         for acct in detected if detected is not None else detect_all():
             accounts.setdefault(acct.id, acct)
-    return [(REGISTRY.get(a.provider), a) for a in accounts.values() if a.enabled]
+    pairs = [(REGISTRY.get(a.provider), a) for a in accounts.values() if a.enabled]
+    for provider, acct in pairs:
+        redact.remember_env(account_key_names(provider, acct))
+    return pairs
 
 
 def _which(program: str) -> Optional[str]:

@@ -18,7 +18,7 @@ from openusage.config import Settings
 from openusage.core.snapshot import UsageSnapshot
 from openusage.core.timeutil import format_rfc3339
 from openusage.providers import REGISTRY
-from openusage.providers.base import AccountConfig, Provider, ProviderError, make_context
+from openusage.providers.base import AccountConfig, Provider, ProviderError, failure, make_context
 from openusage.store import db, readmodel
 from openusage.store.writer import Writer
 
@@ -51,8 +51,7 @@ def fetch_one(provider: Optional[Provider], account: AccountConfig, writer: Writ
             writer.submit_events(batch).wait(timeout)
         snap = result.snapshot
     except Exception as exc:
-        status = exc.status if isinstance(exc, ProviderError) else "ERR"
-        message = exc.message if isinstance(exc, ProviderError) else f"{type(exc).__name__}: {exc}"[:200]
+        status, message = failure(exc)
         snap = UsageSnapshot(provider_id=account.provider, account_id=account.id, status=status, message=message,
                              display_name=account.display_name)
     snap.timestamp = snap.timestamp or format_rfc3339(time.time())

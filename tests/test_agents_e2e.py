@@ -219,7 +219,7 @@ def test_four_agents_daemon_cli_dashboard_reports_and_hooks(isolated_home, daemo
     detected = cli(d, "detect", "--json", env=SECRETS)
     rows = {r["id"]: r for r in json.loads(detected.stdout)["accounts"]}
     assert all(rows[pid]["provider"] == pid and rows[pid]["source"] for pid in AGENTS)
-    assert rows["copilot"]["credential"] == "GITHUB_TOKEN=ghp_…WXYZ"
+    assert rows["copilot"]["credential"] == "GITHUB_TOKEN (set)"
     for proc in (table, status, listed, detected):
         assert proc.returncode == 0 and not any(v in proc.stdout + proc.stderr for v in SECRETS.values())
 

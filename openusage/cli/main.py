@@ -78,6 +78,7 @@ def _dispatch(argv) -> int:
 
     from openusage.cli.common import EXIT_USAGE, CliError
     from openusage.config import ConfigError
+    from openusage.core import redact
     from openusage.errors import OpenusageError
 
     parser = build_parser(argparse, importlib, only=_command_module(argv))
@@ -97,13 +98,13 @@ def _dispatch(argv) -> int:
     try:
         return int(args.func(args) or 0)
     except CliError as exc:
-        print(f"openusage: {exc}", file=sys.stderr)
+        print(f"openusage: {redact.mask(str(exc))}", file=sys.stderr)
         return exc.code
     except ConfigError as exc:
-        print(f"openusage: config: {exc}", file=sys.stderr)
+        print(f"openusage: config: {redact.mask(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except OpenusageError as exc:  # a path or store the user must fix: one line, no traceback
-        print(f"openusage: {exc}", file=sys.stderr)
+        print(f"openusage: {redact.mask(str(exc))}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
         return 130

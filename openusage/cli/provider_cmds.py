@@ -16,7 +16,6 @@ from openusage.cli.dashboard_cmd import compact, format_table, money
 from openusage.core.snapshot import window_spend
 from openusage.daemon import client
 from openusage.providers import REGISTRY, load_plugins
-from openusage.providers.base import mask_secret
 
 WINDOWS = ("1d", "3d", "7d", "30d", "all")
 
@@ -67,7 +66,7 @@ def _credential(env_name: Any) -> Any:
     if not env_name:
         return None
     value = os.environ.get(env_name)
-    return f"{env_name}={mask_secret(value)}" if value else f"{env_name} (unset)"
+    return f"{env_name} (set)" if value else f"{env_name} (unset)"  # nothing of a key is shown
 
 
 def run_detect(args: argparse.Namespace) -> int:

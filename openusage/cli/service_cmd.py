@@ -7,6 +7,7 @@ from typing import List
 from openusage import accounts as accounts_mod
 from openusage import config
 from openusage.cli.common import CliError
+from openusage.core import redact
 from openusage.daemon import service
 
 
@@ -44,18 +45,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _masked(content: str) -> str:
-    """The file as --dry-run shows it: every secret masked, the variables that name paths as they are."""
-    from openusage.providers.base import mask_secret
-
+    """The file as --dry-run shows it: every secret masked whole, the variables that name paths as they are."""
     lines = []
     for line in content.splitlines():
         if "=" in line and not line.startswith("#") and not line.lstrip().startswith("<"):
             name, _, value = line.partition("=")
-            if name.strip() not in service.PATH_VARIABLES:
-                line = f"{name}={mask_secret(value.strip(chr(34)))}"
+            line = f"{name}={_shown(name.strip(), value)}"
         elif "<string>" in line and "<key>" in line:
             key, _, rest = line.partition("</key><string>")
-            if key.strip().replace("<key>", "") not in service.PATH_VARIABLES:
-                line = f"{key}</key><string>{mask_secret(rest.replace('</string>', ''))}</string>"
+            shown = _shown(key.strip().replace("<key>", ""), rest.replace("</string>", ""))
+            line = f"{key}</key><string>{shown}</string>"
         lines.append(line)
-    return "\n".join(lines)
+    return redact.mask("\n".join(lines))
+
+
+def _shown(name: str, value: str) -> str:
+    if name in service.PATH_VARIABLES or not value.strip(chr(34)):
+        return value
+    return redact.PLACEHOLDER

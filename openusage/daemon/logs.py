@@ -4,26 +4,17 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
-import re
 import sys
 from typing import List, Optional
 
 from openusage import paths
+from openusage.core.redact import mask
 from openusage.errors import PathError
-
-# Shapes of API keys and tokens; anything matching is masked before a record is written.
-_SECRET = re.compile(
-    r"(sk-[A-Za-z0-9_\-]{8,}|sk_[A-Za-z0-9]{8,}|xai-[A-Za-z0-9]{8,}|gsk_[A-Za-z0-9]{8,}|AIza[0-9A-Za-z_\-]{20,}"
-    r"|gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{16,}|(?i:bearer)\s+[A-Za-z0-9._\-]{12,})"
-)
-
-
-def mask(text: str) -> str:
-    """Replace anything shaped like a key or bearer token with its first four characters and '…'."""
-    return _SECRET.sub(lambda m: m.group(0)[:4] + "…", text)
 
 
 class RedactingFilter(logging.Filter):
+    """Every record through the one masking function before it is written."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         masked = mask(message)

@@ -17,8 +17,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from openusage.core.snapshot import UsageSnapshot
 from openusage.core.timeutil import format_rfc3339
-from openusage.daemon.logs import mask
-from openusage.providers.base import AccountConfig, Provider, ProviderError, make_context
+from openusage.providers.base import AccountConfig, Provider, ProviderError, failure, make_context
 from openusage.store.writer import Writer
 
 log = logging.getLogger("openusage.daemon.scheduler")
@@ -239,8 +238,7 @@ class Scheduler:
         job.failures += 1
         backoff = min(job.interval * (2 ** min(job.failures, 10)), MAX_BACKOFF)
         job.next_due = time.monotonic() + max(backoff, job.interval)
-        status = exc.status if isinstance(exc, ProviderError) else "ERR"
-        message = mask(exc.message if isinstance(exc, ProviderError) else f"{type(exc).__name__}: {exc}"[:200])
+        status, message = failure(exc)
         snap = copy.deepcopy(job.last_good) if job.last_good else UsageSnapshot(
             provider_id=job.account.provider, account_id=job.account.id)
         snap.status = status

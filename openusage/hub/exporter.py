@@ -11,6 +11,8 @@ import socket
 import threading
 from typing import Any, Callable, Dict, List, Optional
 
+from openusage.core import redact
+
 log = logging.getLogger("openusage.exporter")
 
 MAX_BACKOFF = 900.0
@@ -25,9 +27,9 @@ def _path_like(value: Any) -> bool:
 
 
 def sanitize(snapshot: Dict[str, Any]) -> Dict[str, Any]:
-    """A copy fit to leave the machine: no path-like extras."""
-    out = dict(snapshot)
-    extras = snapshot.get("extras")
+    """A copy fit to leave the machine: no path-like extras, every string masked."""
+    out = redact.mask_tree(snapshot)
+    extras = out.get("extras")
     if isinstance(extras, dict):
         clean = {}
         for key, value in extras.items():
@@ -95,4 +97,4 @@ class Exporter(threading.Thread):
 
 
 def _short(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:160]
+    return redact.clip(f"{type(exc).__name__}: {exc}", 160)

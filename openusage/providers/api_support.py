@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from openusage.core.snapshot import STATUS_RANK, ModelUsage, Period, RateLimit, Tokens, UsageSnapshot
 from openusage.core.timeutil import format_rfc3339
 from openusage.providers import http_common
-from openusage.providers.base import AccountConfig, FetchContext, HttpResponse, ProviderError, mask_secret
+from openusage.providers.base import AccountConfig, FetchContext, HttpResponse, ProviderError
 from openusage.providers.ratelimit_headers import LOW_FRACTION, limits_status
 
 DEFAULT_TIMEOUT = 20.0
@@ -43,26 +43,7 @@ def call(ctx: FetchContext, account: AccountConfig, url: str, headers: Dict[str,
     """One request mapped through http_common.check (AUTH, LIMIT, ERR raised)."""
     resp = ctx.http.request(url, method=method, headers=headers, body=body,
                             timeout=timeout(account, default_timeout))
-    return checked(resp, what, headers)
-
-
-SECRET_HEADERS = ("authorization", "x-api-key", "api-key", "x-goog-api-key")
-
-
-def checked(resp: HttpResponse, what: str, headers: Mapping[str, str]) -> HttpResponse:
-    """http_common.check, with any key the request carried masked out of the error message (servers
-    sometimes echo the key they refused)."""
-    try:
-        return http_common.check(resp, what)
-    except ProviderError as exc:
-        message = exc.message
-        for name, value in headers.items():
-            if name.lower() in SECRET_HEADERS and value:
-                secret = value.split(" ", 1)[-1]
-                message = message.replace(secret, mask_secret(secret))
-        if message == exc.message:
-            raise
-        raise ProviderError(exc.status, message, exc.resets_at) from exc
+    return http_common.check(resp, what)  # a key the server echoes is masked: ctx.http registered it
 
 
 def get_json(ctx: FetchContext, account: AccountConfig, url: str, headers: Dict[str, str], what: str,
@@ -245,7 +226,7 @@ def header_probe(ctx: FetchContext, account: AccountConfig, url: str, headers: D
     resp = ctx.http.request(url, method="GET", headers=headers, timeout=timeout(account))
     if resp.status in (400, 404, 405):
         return resp
-    return checked(resp, what, headers)
+    return http_common.check(resp, what)
 
 
 def detect_env(provider_id: str, env: Mapping[str, str], names: Sequence[str]) -> List[AccountConfig]:

@@ -9,8 +9,9 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from openusage.core import redact
 from openusage.core.events import UsageEvent
 from openusage.core.snapshot import UsageSnapshot
 
@@ -21,13 +22,21 @@ SOURCE_MODES = ("api", "oauth", "local", "cli", "web")
 
 
 class ProviderError(Exception):
-    """A fetch failed in a way that maps to a snapshot status (AUTH, LIMIT, ERR)."""
+    """A fetch failed in a way that maps to a snapshot status (AUTH, LIMIT, ERR); its message is masked."""
 
     def __init__(self, status: str, message: str, resets_at: Optional[str] = None):
+        message = redact.mask(message)
         super().__init__(message)
         self.status = status
         self.message = message
         self.resets_at = resets_at
+
+
+def failure(exc: BaseException) -> Tuple[str, str]:
+    """The status and the (masked, short) message a fetch that raised `exc` shows."""
+    if isinstance(exc, ProviderError):
+        return exc.status, exc.message
+    return "ERR", redact.clip(f"{type(exc).__name__}: {exc}", 200)
 
 
 @dataclass
@@ -117,16 +126,21 @@ class FsAccess:
 
 
 class EnvAccess:
-    """Environment access limited to the variables a provider declares."""
+    """Environment access limited to the variables a provider declares; the values of those that hold
+    credentials are registered for masking as they are read."""
 
-    def __init__(self, allowed: Sequence[str], environ: Optional[Dict[str, str]] = None):
+    def __init__(self, allowed: Sequence[str], environ: Optional[Dict[str, str]] = None,
+                 secret: Sequence[str] = ()):
         self._allowed = set(allowed)
+        self._secret = set(secret)
         self._environ = environ if environ is not None else os.environ
 
     def get(self, name: str) -> Optional[str]:
         if name not in self._allowed:
             raise PermissionError(f"environment variable {name} is not declared by this provider")
         value = self._environ.get(name)
+        if value and name in self._secret:
+            redact.remember(value)
         return value or None
 
 
@@ -149,6 +163,7 @@ class HttpAccess:
 
         if self._session is None:
             self._session = requests.Session()
+        redact.remember_headers(headers or {})  # a server may echo the key it refused
         kwargs: Dict[str, Any] = {"headers": headers or {}, "timeout": timeout or self.default_timeout}
         if isinstance(body, (dict, list)):
             kwargs["json"] = body
@@ -263,15 +278,14 @@ def make_context(
     keep_raw: bool = True,
     live_quota: bool = True,
 ) -> FetchContext:
-    allowed = list(provider.env_vars)
-    if account.api_key_env:
-        allowed.append(account.api_key_env)
-    # Other keys an account names by variable (admin_key_env, management_key_env, ...).
-    allowed.extend(v for k, v in account.extra.items() if k.endswith("_key_env") and isinstance(v, str))
+    # The account's keys: api_key_env, the others it names by variable (admin_key_env, ...), and the
+    # provider's own key variables.
+    secret = list(account_key_names(provider, account))
+    allowed = list(dict.fromkeys([*provider.env_vars, *secret]))
     return FetchContext(
         now=now if now is not None else time.time(),
         log=log or logging.getLogger(f"openusage.provider.{provider.id}"),
-        env=EnvAccess(allowed, environ),
+        env=EnvAccess(allowed, environ, secret),
         fs=FsAccess(home or os.path.expanduser("~")),
         http=HttpAccess(),
         command=CommandAccess(provider.programs),
@@ -282,18 +296,17 @@ def make_context(
     )
 
 
+def account_key_names(provider: Optional[Provider], account: AccountConfig) -> List[str]:
+    """The environment variables holding an account's credentials."""
+    declared = provider.env_vars if provider is not None else ()
+    return list(redact.account_key_names(account.api_key_env, account.extra, declared))
+
+
 def _cookies(provider: Provider) -> Dict[str, str]:
     if not provider.cookie_domains:
         return {}
     from openusage import cookies
 
-    return cookies.load(provider.id)
-
-
-def mask_secret(value: Optional[str]) -> str:
-    """A key shown as 'sk-a…9xQz'; short values are hidden entirely."""
-    if not value:
-        return ""
-    if len(value) < 12:
-        return "…"
-    return f"{value[:4]}…{value[-4:]}"
+    loaded = cookies.load(provider.id)
+    redact.remember(*loaded.values())
+    return loaded

@@ -26,7 +26,7 @@ from openusage.core.snapshot import Period, RateLimit, UsageSnapshot
 from openusage.core.timeutil import format_rfc3339, to_epoch
 from openusage.providers import api_support as api
 from openusage.providers.base import AccountConfig, FetchContext, FetchResult, HttpResponse, Provider, ProviderError
-from openusage.providers.http_common import base_url, json_body, number, reset_from_headers
+from openusage.providers.http_common import base_url, check, json_body, number, reset_from_headers
 from openusage.providers.ratelimit_headers import limits_status, remaining_fraction
 
 PROVIDER_ID = "copilot"
@@ -100,7 +100,7 @@ def checked(resp: HttpResponse, headers: Dict[str, str]) -> HttpResponse:
         raise ProviderError("LIMIT", "GitHub rate limit reached" + (f" until {resets}" if resets else ""),
                             resets_at=resets)
     try:
-        return api.checked(resp, "Copilot usage", headers)
+        return check(resp, "Copilot usage")
     except ProviderError as exc:
         if exc.status != "AUTH":
             raise

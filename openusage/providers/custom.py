@@ -10,6 +10,7 @@ import shlex
 import subprocess
 from typing import List
 
+from openusage.core import redact
 from openusage.core.snapshot import UsageSnapshot
 from openusage.providers.base import AccountConfig, FetchContext, FetchResult, Provider, ProviderError
 
@@ -35,7 +36,8 @@ class CustomCommandProvider(Provider):
             raise ProviderError("ERR", f"command could not run: {exc.strerror or exc}") from exc
         if proc.returncode != 0:
             first = proc.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
-            raise ProviderError("ERR", f"command exited {proc.returncode}" + (f": {first[0][:160]}" if first else ""))
+            detail = f": {redact.clip(first[0], 160)}" if first else ""
+            raise ProviderError("ERR", f"command exited {proc.returncode}{detail}")
         return FetchResult(snapshot=parse_output(proc.stdout, account))
 
 

@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List, Optional
 from openusage.core.timeutil import format_rfc3339
 from openusage.providers import api_support as api
 from openusage.providers.base import AccountConfig, FetchContext, FetchResult, HttpResponse, Provider, ProviderError
-from openusage.providers.http_common import base_url, json_body, parse_duration
+from openusage.providers.http_common import base_url, check, json_body, parse_duration
 
 PROVIDER_ID = "gemini_api"
 DEFAULT_BASE = "https://generativelanguage.googleapis.com"
@@ -95,7 +95,7 @@ def check_gemini(resp: HttpResponse, now: float, headers: Optional[Dict[str, str
         if resets or quotas:
             message = "quota exhausted" + (f" ({', '.join(quotas)})" if quotas else "")
             raise ProviderError("LIMIT", message + (f" until {resets}" if resets else ""), resets_at=resets)
-    return api.checked(resp, "model list", headers or {})
+    return check(resp, "model list")
 
 
 def summarize_models(models: List[Dict[str, Any]]) -> Dict[str, Any]:

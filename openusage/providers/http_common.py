@@ -10,6 +10,7 @@ import time
 from email.utils import parsedate_to_datetime
 from typing import Any, Optional
 
+from openusage.core import redact
 from openusage.core.timeutil import format_rfc3339, to_epoch
 from openusage.providers.base import AccountConfig, FetchContext, HttpResponse, ProviderError
 
@@ -102,7 +103,7 @@ def _error_detail(resp: HttpResponse) -> str:
         err = data.get("error")
         message = err.get("message") if isinstance(err, dict) else err if isinstance(err, str) else None
         if isinstance(message, str):
-            return f": {message[:120]}"
+            return f": {redact.clip(message, 120)}"
     return ""
 
 

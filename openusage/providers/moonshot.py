@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Optional
 from urllib.parse import urlsplit
 
+from openusage.core import redact
 from openusage.core.snapshot import Balance, Spend, UsageSnapshot
 from openusage.providers import api_support as api
 from openusage.providers import observed
@@ -77,7 +78,7 @@ def apply_balance(snap: UsageSnapshot, body: Dict[str, Any]) -> None:
     if (code not in (None, 0, "0")) or body.get("status") is False or not isinstance(data, dict):
         detail = body.get("error") if isinstance(body.get("error"), dict) else {}
         message = detail.get("message") or body.get("message") or body.get("scode") or f"code {code}"
-        raise ProviderError("ERR", f"balance failed: {str(message)[:120]}")
+        raise ProviderError("ERR", f"balance failed: {redact.clip(str(message), 120)}")
     cash = number(data.get("cash_balance"))
     voucher = number(data.get("voucher_balance"))
     available = number(data.get("available_balance"))

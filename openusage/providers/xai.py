@@ -23,7 +23,7 @@ from openusage.core.snapshot import Balance, Spend, UsageSnapshot
 from openusage.providers import api_support as api
 from openusage.providers import observed
 from openusage.providers.base import AccountConfig, FetchContext, FetchResult, Provider, ProviderError
-from openusage.providers.http_common import api_key, base_url, json_body, number
+from openusage.providers.http_common import api_key, base_url, check, json_body, number
 from openusage.providers.ratelimit_headers import openai_style
 
 PROVIDER_ID = "xai"
@@ -54,7 +54,7 @@ class XAIProvider(Provider):
         resp = ctx.http.request(f"{base}/api-key", headers=headers, timeout=api.timeout(account))
         if resp.status == 400:  # xAI answers an unknown key with 400
             raise ProviderError("AUTH", "key info refused (400): check the API key")
-        info = json_body(api.checked(resp, "key info", headers), "key info")
+        info = json_body(check(resp, "key info"), "key info")
         if not isinstance(info, dict):
             raise ProviderError("ERR", "key info is not a JSON object")
         snap = api.new_snapshot(PROVIDER_ID, account, ctx, "xAI")

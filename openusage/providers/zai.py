@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional
 
+from openusage.core import redact
 from openusage.core.snapshot import RateLimit, UsageSnapshot
 from openusage.core.timeutil import format_rfc3339, to_epoch
 from openusage.providers import api_support as api
 from openusage.providers.base import AccountConfig, FetchContext, FetchResult, Provider, ProviderError
-from openusage.providers.http_common import json_body, number
+from openusage.providers.http_common import check, json_body, number
 from openusage.providers.ratelimit_headers import make_limit
 
 PROVIDER_ID = "zai"
@@ -51,7 +52,7 @@ class ZAIProvider(Provider):
             resp = ctx.http.request(url, headers=headers, timeout=api.timeout(account))
             if resp.status != 401:
                 break
-        body = json_body(api.checked(resp, "quota", headers), "quota")
+        body = json_body(check(resp, "quota"), "quota")
         snap = api.new_snapshot(PROVIDER_ID, account, ctx, "Z.AI")
         apply_quota(snap, body)
         api.apply_limits_status(snap)
@@ -100,7 +101,7 @@ def apply_quota(snap: UsageSnapshot, body: Any) -> None:
         raise ProviderError("ERR", "quota is not a JSON object")
     data = body.get("data")
     if body.get("success") is False or body.get("code") not in (None, 0, 200) or not isinstance(data, dict):
-        message = str(body.get("msg") or body.get("message") or f"code {body.get('code')}")[:120]
+        message = redact.clip(str(body.get("msg") or body.get("message") or f"code {body.get('code')}"), 120)
         raise ProviderError("ERR", f"quota failed: {message}")
     limits: Dict[str, RateLimit] = {}
     extras: Dict[str, Any] = {}

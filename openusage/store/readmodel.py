@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from openusage.core import pricing
+from openusage.core import pricing, redact
 from openusage.core.snapshot import Breakdown, DailyPoint, ModelUsage, Period, Spend, Tokens, Unpriced, UsageSnapshot
 from openusage.core.timeutil import format_rfc3339, to_epoch
 from openusage.core.windows import local_date, next_local_midnight, validate_window, window_start
@@ -208,7 +208,7 @@ def build(
 def _base_snapshot(provider_id, account_id, fetched, ref, names) -> UsageSnapshot:
     if fetched is not None:
         try:
-            snap = UsageSnapshot.from_dict(json.loads(fetched[1]))
+            snap = UsageSnapshot.from_dict(redact.mask_tree(json.loads(fetched[1])))  # rows stored unmasked
         except (ValueError, TypeError):
             snap = UsageSnapshot(provider_id=provider_id, account_id=account_id, status="ERR",
                                  message="stored snapshot unreadable")

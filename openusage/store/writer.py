@@ -15,6 +15,7 @@ import time
 from collections import defaultdict
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
+from openusage.core import redact
 from openusage.core.events import UsageEvent
 from openusage.core.snapshot import UsageSnapshot
 from openusage.core.windows import local_date, tz_signature
@@ -615,7 +616,8 @@ def _calc_cost(ev: UsageEvent) -> float:
 
 
 def _store_snapshot(conn: sqlite3.Connection, snapshot: UsageSnapshot, fetched_at: float) -> None:
-    body = json.dumps(snapshot.to_dict(), separators=(",", ":"), ensure_ascii=False)
+    # Masked on the way in: nothing a provider or an upstream put in a snapshot stores a secret.
+    body = json.dumps(redact.mask_tree(snapshot.to_dict()), separators=(",", ":"), ensure_ascii=False)
     conn.execute(
         "INSERT INTO snapshots(provider_id, account_id, fetched_at, status, body) VALUES(?,?,?,?,?) "
         "ON CONFLICT(provider_id, account_id) DO UPDATE SET fetched_at=excluded.fetched_at, "

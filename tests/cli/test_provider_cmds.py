@@ -61,7 +61,7 @@ def test_detect_and_list(isolated_home, capsys, monkeypatch):
     assert main(["detect", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["accounts"]
     row = next(r for r in rows if r["id"] == "c")
-    assert row["credential"] == "MY_TEAM_KEY=sk-t…cdef" and row["configured"] is True
+    assert row["credential"] == "MY_TEAM_KEY (set)" and row["configured"] is True
     assert main(["detect"]) == 0
     assert "sk-team-1234567890abcdef" not in capsys.readouterr().out
     assert main(["list", "--json"]) == 0

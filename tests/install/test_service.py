@@ -50,7 +50,7 @@ def test_dry_run_masks_keys_and_writes_nothing(isolated_home, monkeypatch, capsy
     assert main(["telemetry", "daemon", "install", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "would write" in out and "would run: systemctl --user enable --now" in out
-    assert "hubtoken-1234567890" not in out and "OPENUSAGE_HUB_TOKEN=hubt…7890" in out
+    assert "hubtoken-1234567890" not in out and "OPENUSAGE_HUB_TOKEN=[masked]" in out
     assert not (isolated_home / ".config" / "systemd").exists()
 
 
@@ -83,4 +83,4 @@ def test_dry_run_masks_secrets_but_not_paths(isolated_home, monkeypatch, capsys,
     out = capsys.readouterr().out
     assert "hubtoken-1234567890" not in out
     assert "/home/u/claude-work" in out and "/home/u/.codex-alt" in out
-    assert "hubt…7890" in out
+    assert "[masked]" in out and "hubt" not in out

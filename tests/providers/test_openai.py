@@ -191,7 +191,7 @@ def test_completion_tokens_prefers_the_uncached_field():
 
 def test_a_key_echoed_in_an_error_is_masked(server):
     err = PROBE.error(server, 400, {"error": {"message": f"Key {KEY} is not allowed to use this model"}})
-    assert KEY not in err.message and "sk-t…7890" in err.message
+    assert KEY not in err.message and "Key [masked] is not allowed" in err.message
 
 
 def test_an_admin_key_under_a_custom_variable_is_read(server):

@@ -5,14 +5,11 @@ import io
 import json
 import re
 
-import pyte
 import pytest
-from blessed import Terminal
+from pyte_harness import Harness
 from support import wait_for
 
-from openusage import config
-from openusage.tui import state as st
-from openusage.tui.app import App, make_terminal
+from openusage.tui.app import make_terminal
 from openusage.tui.source import SourceError
 from openusage.tui.views import dashboard
 
@@ -57,65 +54,6 @@ class FakeSource:
         return "fake source"
 
 
-class Harness:
-    """An App on a StringIO terminal, and a pyte screen fed with everything it writes."""
-
-    def __init__(self, settings_path, source=None, width=80, height=24, color=True, term=None):
-        self.term = term or Terminal(kind="xterm-256color", stream=io.StringIO(), force_styling=True)
-        self.size = [width, height]
-        self.source = source or FakeSource()
-        self.settings_path = settings_path
-        settings = config.load(str(settings_path))
-        state = st.from_settings(settings, color=color)
-        self.app = App(self.term, self.source, settings, state, interval=3600, size=lambda: tuple(self.size))
-        self.screen = pyte.Screen(width, height)
-        self.stream = pyte.Stream(self.screen)
-        self.seen = 0
-
-    def start(self):
-        self.app.start()
-        assert self.app.poll_results(wait=5)
-        return self.draw()
-
-    def output(self):
-        return self.term.stream.getvalue()
-
-    def draw(self):
-        self.app.draw()
-        out = self.output()
-        self.stream.feed(out[self.seen:])
-        self.seen = len(out)
-        return self.text()
-
-    def text(self):
-        return "\n".join(self.screen.display)
-
-    def press(self, keys):
-        for key in keys:
-            self.term.ungetch(key)
-            stroke = self.term.inkey(timeout=0)
-            assert str(stroke) == key
-            self.app.handle_key(stroke)
-        return self.draw()
-
-    def wait_data(self):
-        assert self.app.poll_results(wait=5)
-        return self.draw()
-
-    def resize(self, width, height):
-        self.size[:] = [width, height]
-        self.screen.resize(height, width)
-        return self.draw()
-
-    def saved(self):
-        with open(self.settings_path, encoding="utf-8") as fh:
-            return json.load(fh)
-
-    def close(self):
-        self.app.stop()
-        self.app.fetcher.join(5)
-
-
 @pytest.fixture
 def settings_path(tmp_path):
     path = tmp_path / "settings.json"
@@ -128,7 +66,7 @@ def harness(settings_path):
     made = []
 
     def make(**kw):
-        h = Harness(settings_path, **kw)
+        h = Harness(settings_path, kw.pop("source", None) or FakeSource(), **kw)
         made.append(h)
         return h
 
@@ -217,7 +155,7 @@ def test_reorder_persists_to_settings_json_and_keeps_other_keys(harness):
     h.press("K")
     assert [e["id"] for e in h.saved()["dashboard"]["providers"]] == ["beta", "alpha", "gamma"]
     # a new dashboard reads the order back
-    again = Harness(h.settings_path)
+    again = Harness(h.settings_path, FakeSource())
     try:
         text = again.start()
         assert text.split("\n")[1].index("Beta") < text.split("\n")[1].index("Alpha")
