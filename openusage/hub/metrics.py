@@ -1,6 +1,12 @@
-"""Prometheus text exposition (format 0.0.4) of snapshots, for the hub and the daemon."""
+"""Prometheus text exposition (format 0.0.4) of snapshots, for the hub and the daemon.
+
+One snapshot that is not what the schema says (the hub checks pushes, but a render must not trust
+that) is left out whole; it never stops the others from being rendered.
+"""
 from __future__ import annotations
 
+import logging
+import math
 import time
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
@@ -8,6 +14,8 @@ from openusage.core.snapshot import STATUSES, figure_period
 from openusage.core.timeutil import to_epoch
 
 Labels = Dict[str, str]
+
+log = logging.getLogger("openusage.metrics")
 
 
 def _escape(value: str) -> str:
@@ -18,6 +26,15 @@ def _labels(labels: Labels) -> str:
     if not labels:
         return ""
     return "{" + ",".join(f'{k}="{_escape(str(v))}"' for k, v in labels.items()) + "}"
+
+
+def _finite(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"not a number: {type(value).__name__}")
+    number = float(value)  # OverflowError past a float's range
+    if not math.isfinite(number):
+        raise ValueError("not a finite number")
+    return number
 
 
 def _value(v: float) -> str:
@@ -33,7 +50,7 @@ class _Family:
 
     def add(self, labels: Labels, value: Optional[float]) -> None:
         if value is not None:
-            self.samples.append((labels, value))
+            self.samples.append((labels, _finite(value)))
 
     def render(self) -> List[str]:
         if not self.samples:
@@ -83,47 +100,15 @@ def render(entries: Iterable[Tuple[Optional[str], Dict[str, Any]]], pushes: Opti
         "alert": _Family("openusage_alert_firing", "gauge", "1 while an alert rule fires for an account."),
     }
     for machine, snap in entries:
-        base: Labels = {"machine": machine} if machine else {}
-        base.update(provider=snap.get("provider_id", ""), account=snap.get("account_id", ""))
-        currency = snap.get("currency") or "USD"
-        spend = snap.get("spend") or {}
-        for figure in ("total", "cycle", "lifetime"):
-            period = figure_period(snap, f"spend.{figure}")
-            if period is None and figure == "total":
-                fam["spend"].add(dict(base, currency=currency), spend.get("total"))
-            elif period is not None:
-                fam["period_spend"].add(dict(base, currency=currency, **_period_labels(period)), spend.get(figure))
-        tokens_period = figure_period(snap, "tokens")
-        for kind, count in (snap.get("tokens") or {}).items():
-            if tokens_period is None:
-                fam["tokens"].add(dict(base, kind=kind), count)
-            else:
-                fam["period_tokens"].add(dict(base, kind=kind, **_period_labels(tokens_period)), count)
-        for entry in snap.get("unpriced") or []:
-            fam["unpriced"].add(dict(base, model=str(entry.get("model", ""))), entry.get("tokens"))
-        for kind, amount in (spend.get("balance") or {}).items():
-            fam["balance"].add(dict(base, currency=currency, kind=kind), amount)
-        for name, limit in (snap.get("rate_limits") or {}).items():
-            labels = dict(base, limit=name)
-            used = limit.get("used_percent")
-            if used is None and limit.get("limit"):
-                if limit.get("used") is not None:
-                    used = 100.0 * limit["used"] / limit["limit"]
-                elif limit.get("remaining") is not None:
-                    used = 100.0 * (limit["limit"] - limit["remaining"]) / limit["limit"]
-            fam["used"].add(labels, used)
-            fam["remaining"].add(labels, limit.get("remaining"))
-            fam["reset"].add(labels, to_epoch(limit.get("resets_at")) if limit.get("resets_at") else None)
-            pace = limit.get("pace") if isinstance(limit.get("pace"), dict) else None
-            if pace:
-                fam["pace"].add(labels, pace.get("rate_percent_per_hour"))
-                fam["exhausts"].add(labels, to_epoch(pace["exhausts_at"]) if pace.get("exhausts_at") else None)
-                fam["before"].add(labels, 1 if pace.get("before_reset") else 0)
-            if limit.get("observed_at") and limit.get("source"):
-                fam["observed"].add(dict(labels, source=str(limit["source"])), to_epoch(limit["observed_at"]))
-        current = snap.get("status") or "UNKNOWN"
-        for status in STATUSES:
-            fam["status"].add(dict(base, status=status), 1 if status == current else 0)
+        scratch = {name: _Family(f.name, f.kind, f.help) for name, f in fam.items()}
+        try:
+            _add_snapshot(scratch, machine, snap)
+        except (AttributeError, TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
+            log.warning("metrics: left out a snapshot of %s that does not fit the schema (%s)",
+                        machine or "this machine", type(exc).__name__)
+            continue
+        for name, family in scratch.items():
+            fam[name].samples += family.samples
     for machine, alert in alerts:
         labels: Labels = {"machine": machine} if machine else {}
         labels.update(rule=alert["rule"], provider=alert["provider_id"], account=alert["account_id"])
@@ -134,3 +119,47 @@ def render(entries: Iterable[Tuple[Optional[str], Dict[str, Any]]], pushes: Opti
     for family in fam.values():
         lines += family.render()
     return "\n".join(lines) + "\n"
+
+
+def _add_snapshot(fam: Dict[str, _Family], machine: Optional[str], snap: Dict[str, Any]) -> None:
+    base: Labels = {"machine": machine} if machine else {}
+    base.update(provider=str(snap.get("provider_id", "")), account=str(snap.get("account_id", "")))
+    currency = str(snap.get("currency") or "USD")
+    spend = snap.get("spend") or {}
+    for figure in ("total", "cycle", "lifetime"):
+        period = figure_period(snap, f"spend.{figure}")
+        if period is None and figure == "total":
+            fam["spend"].add(dict(base, currency=currency), spend.get("total"))
+        elif period is not None:
+            fam["period_spend"].add(dict(base, currency=currency, **_period_labels(period)), spend.get(figure))
+    tokens_period = figure_period(snap, "tokens")
+    for kind, count in (snap.get("tokens") or {}).items():
+        if tokens_period is None:
+            fam["tokens"].add(dict(base, kind=kind), count)
+        else:
+            fam["period_tokens"].add(dict(base, kind=kind, **_period_labels(tokens_period)), count)
+    for entry in snap.get("unpriced") or []:
+        fam["unpriced"].add(dict(base, model=str(entry.get("model", ""))), entry.get("tokens"))
+    for kind, amount in (spend.get("balance") or {}).items():
+        fam["balance"].add(dict(base, currency=currency, kind=kind), amount)
+    for name, limit in (snap.get("rate_limits") or {}).items():
+        labels = dict(base, limit=name)
+        used = limit.get("used_percent")
+        if used is None and limit.get("limit"):
+            if limit.get("used") is not None:
+                used = 100.0 * limit["used"] / limit["limit"]
+            elif limit.get("remaining") is not None:
+                used = 100.0 * (limit["limit"] - limit["remaining"]) / limit["limit"]
+        fam["used"].add(labels, used)
+        fam["remaining"].add(labels, limit.get("remaining"))
+        fam["reset"].add(labels, to_epoch(limit.get("resets_at")) if limit.get("resets_at") else None)
+        pace = limit.get("pace") if isinstance(limit.get("pace"), dict) else None
+        if pace:
+            fam["pace"].add(labels, pace.get("rate_percent_per_hour"))
+            fam["exhausts"].add(labels, to_epoch(pace["exhausts_at"]) if pace.get("exhausts_at") else None)
+            fam["before"].add(labels, 1 if pace.get("before_reset") else 0)
+        if limit.get("observed_at") and limit.get("source"):
+            fam["observed"].add(dict(labels, source=str(limit["source"])), to_epoch(limit["observed_at"]))
+    current = snap.get("status") or "UNKNOWN"
+    for status in STATUSES:
+        fam["status"].add(dict(base, status=status), 1 if status == current else 0)

@@ -6,12 +6,12 @@ import threading
 import time
 from typing import Any, Dict, List, Optional
 
-from openusage.core.snapshot import UsageSnapshot
+from openusage.core.schema import MAX_ID, SchemaError, check_snapshot
 
 MAX_SNAPSHOTS_PER_PUSH = 1000
 MAX_ALERTS_PER_PUSH = 10000
 _ALERT_KEYS = ("rule", "provider_id", "account_id")
-_MACHINE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_MACHINE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # whole name (fullmatch: "m\n" is refused)
 
 
 class PushError(ValueError):
@@ -19,12 +19,12 @@ class PushError(ValueError):
 
 
 def validate_push(body: Any) -> Dict[str, Any]:
-    """{"machine": NAME, "snapshots": [UsageSnapshot...], "alerts": [...] (optional)} checked whole; the
-    cleaned batch."""
+    """{"machine": NAME, "snapshots": [UsageSnapshot...], "alerts": [...] (optional)} checked whole against
+    the snapshot schema (one bad field refuses the push, naming its path); the cleaned batch."""
     if not isinstance(body, dict):
         raise PushError("body must be a JSON object")
     machine = body.get("machine")
-    if not isinstance(machine, str) or not _MACHINE.match(machine):
+    if not isinstance(machine, str) or not _MACHINE.fullmatch(machine):
         raise PushError("machine: 1-128 characters of letters, digits, '.', '_' and '-'")
     snaps = body.get("snapshots")
     if isinstance(snaps, dict):
@@ -36,9 +36,9 @@ def validate_push(body: Any) -> Dict[str, Any]:
     cleaned = []
     for i, snap in enumerate(snaps):
         try:
-            cleaned.append(UsageSnapshot.from_dict(snap).to_dict())
-        except (ValueError, TypeError) as exc:
-            raise PushError(f"snapshots[{i}]: {exc}") from exc
+            cleaned.append(check_snapshot(snap, f"snapshots[{i}]"))
+        except SchemaError as exc:
+            raise PushError(str(exc)) from exc
     return {"machine": machine, "snapshots": cleaned, "alerts": _alerts(body.get("alerts"))}
 
 
@@ -50,11 +50,16 @@ def _alerts(alerts: Any) -> List[Dict[str, Any]]:
         raise PushError(f"alerts: expected an array of at most {MAX_ALERTS_PER_PUSH}")
     out = []
     for i, row in enumerate(alerts):
-        if not isinstance(row, dict) or not all(isinstance(row.get(k), str) and row[k] for k in _ALERT_KEYS) \
+        if not isinstance(row, dict) or not all(_name(row.get(k)) for k in _ALERT_KEYS) \
                 or not isinstance(row.get("firing"), bool):
-            raise PushError(f"alerts[{i}]: expected {{rule, provider_id, account_id: strings, firing: boolean}}")
+            raise PushError(f"alerts[{i}]: expected {{rule, provider_id, account_id: strings of 1-{MAX_ID} printable "
+                            "characters, firing: boolean}}")
         out.append({k: row[k] for k in _ALERT_KEYS + ("firing",)})
     return out
+
+
+def _name(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_ID and value.isprintable()
 
 
 class HubStore:

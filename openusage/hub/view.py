@@ -6,6 +6,7 @@ from typing import Any, Dict, Optional
 
 from openusage.cli.common import render_table
 from openusage.cli.dashboard_cmd import snapshot_row
+from openusage.core.schema import SchemaError, check_snapshot
 
 
 class HubUnreachable(Exception):
@@ -21,6 +22,7 @@ class HubSource:
         self.timeout = timeout
         self._session = None
         self.last_count = 0
+        self.left_out = 0  # snapshots of the last answer that failed the schema
 
     def fetch(self, window: Optional[str] = None) -> Dict[str, Any]:
         import requests
@@ -40,14 +42,35 @@ class HubSource:
             data = resp.json()
         except ValueError as exc:
             raise HubUnreachable(f"hub {self.url} answered with something that is not JSON") from exc
-        self.last_count = len(data.get("snapshots") or {})
-        return data
+        view = checked_view(data)
+        if view is None:
+            raise HubUnreachable(f"hub {self.url} answered with something that is not a hub view")
+        self.last_count = len(view["snapshots"])
+        self.left_out = len(data["snapshots"]) - self.last_count
+        return view
 
     def refresh(self, provider: Optional[str] = None) -> None:
         """A hub is read-only: refreshing means reading it again."""
 
     def describe(self) -> str:
-        return f"hub {self.url} · {self.last_count} machine snapshots"
+        skipped = f" ({self.left_out} malformed left out)" if self.left_out else ""
+        return f"hub {self.url} · {self.last_count} machine snapshots{skipped}"
+
+
+def checked_view(data: Any) -> Optional[Dict[str, Any]]:
+    """A hub's /v1/snapshots answer with every snapshot checked against the schema: one that fails is left
+    out (a hub of another version, or one that stored something bad, breaks no view); None when the
+    answer is not a view at all."""
+    if not isinstance(data, dict) or not isinstance(data.get("snapshots"), dict):
+        return None
+    snapshots = {}
+    for key, snap in data["snapshots"].items():
+        try:
+            snapshots[key] = check_snapshot(snap)
+        except SchemaError:
+            continue
+    machines = data.get("machines")
+    return dict(data, snapshots=snapshots, machines=machines if isinstance(machines, dict) else {})
 
 
 def format_hub_table(view: Dict[str, Any], url: str) -> str:

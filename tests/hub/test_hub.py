@@ -219,3 +219,85 @@ def test_validate_push_checks_alerts(alerts, message):
     with pytest.raises(PushError, match=message):
         validate_push({"machine": "m", "snapshots": [], "alerts": alerts})
     assert validate_push({"machine": "m", "snapshots": []})["alerts"] == []
+
+
+def _raw_push(machine, replace=None):
+    """A push body as JSON text, with `replace` {placeholder: raw JSON} put in where JSON itself cannot say it."""
+    text = json.dumps({"machine": machine, "snapshots": [snap()]})
+    for old, new in (replace or {}).items():
+        text = text.replace(old, new)
+    return text.encode()
+
+
+@pytest.mark.parametrize("body, path", [
+    (_raw_push("evil", {'"total": 1.5': '"total": "1.5"'}), "snapshots[0].spend.total: expected a finite number"),
+    (_raw_push("evil", {'"input": 10': '"input": 1' + "0" * 400}), "snapshots[0].tokens.input: expected a finite"),
+    (_raw_push("evil", {'"used_percent": 40': '"used_percent": NaN'}),
+     "snapshots[0].rate_limits.5h.used_percent: expected a finite number"),
+    (_raw_push("evil", {'"remaining": 15': '"remaining": -Infinity'}), "snapshots[0].rate_limits.rpm.remaining"),
+    (_raw_push("evil", {'"output": 5': '"output": true'}), "snapshots[0].tokens.output: expected a finite number"),
+    (_raw_push("evil", {'"status": "OK"': '"status": "OK", "models": [{"model": "m", "input": "x"}]'}),
+     "snapshots[0].models[0].input"),
+    (_raw_push("evil", {'"status": "OK"': '"status": "OK", "models": {"m": 1}'}), "snapshots[0].models: expected an"),
+    (_raw_push("evil", {'"status": "OK"': '"status": "OK", "display_name": "' + "x" * 5000 + '"'}),
+     "snapshots[0].display_name: longer than"),
+    (_raw_push("evil", {'"status": "OK"': '"status": "OK", "extras": {"a": {"b": {"c": {"d": {"e": 1}}}}}'}),
+     "snapshots[0].extras.a.b.c.d: nested deeper"),
+    (_raw_push("evil", {'"status": "OK"': '"status": "OK", "extras": {"n": 1e999}'}), "snapshots[0].extras.n"),
+    (_raw_push("evil", {'"rate_limits": {': '"rate_limits": {"x": 3, '}), "snapshots[0].rate_limits.x: expected an"),
+    (_raw_push("m\n"), "machine: 1-128 characters"),
+    (_raw_push("evil", {'"machine": "evil"': '"machine": "evil", "alerts": [{"rule": "r\\u001b[2J", '
+                                             '"provider_id": "p", "account_id": "a", "firing": true}]'}),
+     "alerts[0]: expected"),
+])
+def test_a_push_off_the_schema_is_refused_and_breaks_no_view(hub, body, path):
+    h = hub()
+    good = {"machine": "laptop", "snapshots": [snap()]}
+    assert requests.post(h.url + "/v1/push", json=good, headers=auth(), timeout=5).status_code == 200
+    r = requests.post(h.url + "/v1/push", data=body, headers=dict(auth(), **{"Content-Type": "application/json"}),
+                      timeout=5)
+    assert r.status_code == 400 and r.json()["error"].startswith(path), r.text
+    assert requests.get(h.url + "/healthz", timeout=5).json()["machines"] == ["laptop"]
+    metrics_text = requests.get(h.url + "/metrics", headers=auth(), timeout=5)
+    assert metrics_text.status_code == 200
+    assert {f.name for f in text_string_to_metric_families(metrics_text.text)} >= {"openusage_spend"}
+    out = subprocess.run([sys.executable, "-m", "openusage", "hub-view", h.url], capture_output=True, text=True,
+                         timeout=30, env=dict(os.environ, OPENUSAGE_HUB_TOKEN=TOKEN))
+    assert out.returncode == 0 and "laptop" in out.stdout, out.stderr
+
+
+def test_machine_names_are_matched_whole():
+    for name in ("m\n", "m\nx", "a b", "", "-m", "m" * 129):
+        with pytest.raises(PushError, match="machine:"):
+            validate_push({"machine": name, "snapshots": []})
+    assert validate_push({"machine": "build-01.lan", "snapshots": []})["machine"] == "build-01.lan"
+
+
+def test_metrics_leave_out_a_snapshot_that_does_not_fit_and_render_the_rest():
+    bad = snap(account="bad")
+    bad["spend"]["total"] = "1.5"
+    bad["rate_limits"]["5h"]["used_percent"] = float("inf")
+    worse = dict(snap(account="worse"), rate_limits=[1, 2])
+    text = metrics.render([("evil", bad), ("evil", worse), ("laptop", snap())], pushes={"laptop": 1.0}, now=2.0)
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert {s.labels["account"] for s in families["openusage_spend"].samples} == {"work"}
+    assert {s.labels["account"] for s in families["openusage_status"].samples} == {"work"}
+
+
+def test_hub_view_leaves_out_what_a_hub_answers_off_the_schema():
+    from providers.fakeserver import FakeServer
+
+    view = {"window": "hub", "machines": {"laptop": {}, "evil": {}}, "snapshots": {
+        "laptop:openai:work": dict(snap(), display_name="laptop · openai", extras={"machine": "laptop"}),
+        "evil:openai:x": dict(snap(account="x"), tokens={"input": "lots"}),
+        "evil:openai:y": "not a snapshot"}}
+    with FakeServer() as srv:
+        srv.route("GET", "/v1/snapshots", raw=json.dumps(view).encode())
+        out = subprocess.run([sys.executable, "-m", "openusage", "hub-view", srv.url], capture_output=True, text=True,
+                             timeout=30, env=dict(os.environ))
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.startswith(f"hub {srv.url} · 1 machine snapshots") and "laptop" in out.stdout
+        srv.route("GET", "/v1/snapshots", raw=b'{"snapshots": [1, 2]}')
+        out = subprocess.run([sys.executable, "-m", "openusage", "hub-view", srv.url], capture_output=True, text=True,
+                             timeout=30, env=dict(os.environ))
+        assert out.returncode == 3 and "not a hub view" in out.stderr and "Traceback" not in out.stderr
