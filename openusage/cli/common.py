@@ -6,6 +6,8 @@ import os
 import sys
 from typing import Any, Iterable, List, Optional, Sequence
 
+from openusage.core.printable import json_text, printable
+
 EXIT_OK = 0
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
@@ -41,7 +43,7 @@ def provider_ids(names: Optional[Sequence[str]], known: Iterable[str],
 
 def print_json(data: Any) -> None:
     # One string, one write: json.dump would write every token separately.
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n")
+    sys.stdout.write(json_text(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False)) + "\n")
 
 
 def use_color(args: Any = None) -> bool:
@@ -54,8 +56,9 @@ def use_color(args: Any = None) -> bool:
 
 
 def render_table(headers: Sequence[str], rows: List[Sequence[Any]], right: Sequence[int] = ()) -> str:
-    """A plain aligned text table; columns in `right` are right-aligned."""
-    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
+    """A plain aligned text table; columns in `right` are right-aligned; no cell carries a control character."""
+    cells = [[printable(str(h)) for h in headers]] + [["" if c is None else printable(str(c)) for c in row]
+                                                      for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = []
     for n, row in enumerate(cells):

@@ -78,7 +78,6 @@ def _dispatch(argv) -> int:
 
     from openusage.cli.common import EXIT_USAGE, CliError
     from openusage.config import ConfigError
-    from openusage.core import redact
     from openusage.errors import OpenusageError
 
     parser = build_parser(argparse, importlib, only=_command_module(argv))
@@ -98,18 +97,26 @@ def _dispatch(argv) -> int:
     try:
         return int(args.func(args) or 0)
     except CliError as exc:
-        print(f"openusage: {redact.mask(str(exc))}", file=sys.stderr)
+        print(f"openusage: {_shown(exc)}", file=sys.stderr)
         return exc.code
     except ConfigError as exc:
-        print(f"openusage: config: {redact.mask(str(exc))}", file=sys.stderr)
+        print(f"openusage: config: {_shown(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except OpenusageError as exc:  # a path or store the user must fix: one line, no traceback
-        print(f"openusage: {redact.mask(str(exc))}", file=sys.stderr)
+        print(f"openusage: {_shown(exc)}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return 0
+
+
+def _shown(exc: BaseException) -> str:
+    """An error as the terminal gets it: masked, and each of its lines free of control characters."""
+    from openusage.core import redact
+    from openusage.core.printable import printable
+
+    return "\n".join(printable(line) for line in redact.mask(str(exc)).split("\n"))
 
 
 def global_options(parser, suppress: bool) -> None:

@@ -13,6 +13,7 @@ from openusage import config, paths
 from openusage.cli import daemon_ctl
 from openusage.cli.common import EXIT_RUNTIME, CliError, print_json, provider_ids, render_table
 from openusage.cli.dashboard_cmd import compact, format_table, money
+from openusage.core.printable import printable
 from openusage.core.snapshot import window_spend
 from openusage.daemon import client
 from openusage.providers import REGISTRY, load_plugins
@@ -225,4 +226,4 @@ def status_line(s: Dict[str, Any]) -> str:
         parts.append(f"limit {worst:.0f}% used")
     if s.get("message") and s.get("status") != "OK":
         parts.append(f"- {s['message']}")
-    return "  ".join(parts)
+    return printable("  ".join(parts))

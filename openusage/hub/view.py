@@ -6,6 +6,7 @@ from typing import Any, Dict, Optional
 
 from openusage.cli.common import render_table
 from openusage.cli.dashboard_cmd import snapshot_row
+from openusage.core.printable import printable
 from openusage.core.schema import SchemaError, check_snapshot
 
 
@@ -76,7 +77,7 @@ def checked_view(data: Any) -> Optional[Dict[str, Any]]:
 def format_hub_table(view: Dict[str, Any], url: str) -> str:
     snaps = view.get("snapshots") or {}
     machines = view.get("machines") or {}
-    header = f"hub {url} · {len(snaps)} machine snapshots from {len(machines)} machine(s)"
+    header = printable(f"hub {url} · {len(snaps)} machine snapshots from {len(machines)} machine(s)")
     if not snaps:
         return header + "\nno snapshots yet: point a daemon's export.target at this hub"
     rows = []

@@ -3,12 +3,14 @@
 Each row is encoded to a string; a row equal to the same row of the previous frame is not written
 again, and the changed rows go out in a single write. A change of size or theme repaints every row.
 Rows are padded to the full width (so nothing is cleared first, and nothing flickers); the last
-cell of the screen is never written, so no terminal scrolls.
+cell of the screen is never written, so no terminal scrolls. Every text segment goes through
+core.printable first: nothing in the data (a pushed field, a message) is written as a sequence.
 """
 from __future__ import annotations
 
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from openusage.core.printable import printable
 from openusage.tui import themes
 from openusage.tui.widgets import Line, fit_line
 
@@ -71,7 +73,7 @@ class Painter:
         """One row as a string of text and sequences, exactly `width` cells wide."""
         out = []
         role_open = None
-        for text, role in fit_line(line, width):
+        for text, role in fit_line([(printable(t), r) for t, r in line], width):
             start, end = self._sgr(role)
             if role_open is not None and role_open != (start, end):
                 out.append(role_open[1])

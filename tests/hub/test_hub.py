@@ -301,3 +301,46 @@ def test_hub_view_leaves_out_what_a_hub_answers_off_the_schema():
         out = subprocess.run([sys.executable, "-m", "openusage", "hub-view", srv.url], capture_output=True, text=True,
                              timeout=30, env=dict(os.environ))
         assert out.returncode == 3 and "not a hub view" in out.stderr and "Traceback" not in out.stderr
+
+
+HOSTILE = {"display_name": "\x1b]0;pwned\x07Work\x1b[2J", "status": "ERR",
+           "message": "\x1b[1;1HXX\x9b31mred\x1b[0m \u202egnp.exe",
+           "models": [{"model": "gpt\x1b[5m-blink\x07", "input": 5, "output": 1}]}
+ESCAPES = ("\x1b", "\x9b", "\x9d", "\x07", "\u202e")
+
+
+def test_hub_view_prints_no_escape_taken_from_a_push(hub):
+    h = hub()
+    body = {"machine": "laptop", "snapshots": [snap(**HOSTILE)]}
+    assert requests.post(h.url + "/v1/push", json=body, headers=auth(), timeout=5).status_code == 200
+    env = dict(os.environ, OPENUSAGE_HUB_TOKEN=TOKEN)
+    for args in ([], ["--json"]):
+        out = subprocess.run([sys.executable, "-m", "openusage", "hub-view", h.url, *args], capture_output=True,
+                             text=True, timeout=30, env=env)
+        assert out.returncode == 0, out.stderr
+        assert [e for e in ESCAPES if e in out.stdout] == [], args
+    assert "Work" in out.stdout or "Work" in json.loads(out.stdout)["snapshots"]["laptop:openai:work"]["display_name"]
+    table = subprocess.run([sys.executable, "-m", "openusage", "hub-view", h.url], capture_output=True, text=True,
+                           timeout=30, env=env).stdout
+    assert "gpt-blink" in table and "pwned" not in table
+
+
+def test_the_dashboard_of_a_hub_paints_no_escape_taken_from_a_push(hub, tmp_path):
+    from pyte_harness import Harness
+
+    from openusage.hub.view import HubSource
+
+    h = hub()
+    body = {"machine": "laptop", "snapshots": [snap(**HOSTILE)]}
+    assert requests.post(h.url + "/v1/push", json=body, headers=auth(), timeout=5).status_code == 200
+    (tmp_path / "ui.json").write_text("{}")
+    ui = Harness(tmp_path / "ui.json", HubSource(h.url, TOKEN), width=120, height=30)
+    try:
+        screen = ui.start()
+        screen += ui.press(["\r"])  # the detail view shows the message and the models
+    finally:
+        ui.close()
+    written = ui.output()
+    assert [e for e in ("\x1b]", "\x9b", "\x9d", "\x07", "\u202e", "\x1b[5m") if e in written] == []
+    assert ui.screen.title == "" and "pwned" not in screen
+    assert "laptop · Work" in screen and "XXred" in screen
