@@ -10,6 +10,7 @@ from typing import Any, Dict, List
 from openusage import config, paths
 from openusage.cli import daemon_ctl
 from openusage.cli.common import EXIT_UNREACHABLE, CliError, print_json, render_table
+from openusage.core.printable import printable
 from openusage.core.snapshot import figure_period, period_label
 from openusage.daemon import client
 
@@ -106,7 +107,7 @@ def snapshot_row(snap: Dict[str, Any]) -> List[str]:
 
 def format_table(model: Dict[str, Any]) -> str:
     snapshots = list((model.get("snapshots") or {}).values())
-    header = f"window {model.get('window')} · {len(snapshots)} account(s)"
+    header = printable(f"window {model.get('window')} · {len(snapshots)} account(s)")
     if not snapshots:
         return header + "\nno accounts yet: configure one in settings.json, or try 'openusage demo'"
     rows = [snapshot_row(s) for s in sorted(snapshots, key=lambda s: (s["provider_id"], s["account_id"]))]
@@ -116,4 +117,4 @@ def format_table(model: Dict[str, Any]) -> str:
     messages += [f"  {s['account_id']}: unpriced " + ", ".join(
         f"{u.get('model')} ({u.get('tokens') or 0:,} tokens)" for u in s["unpriced"]) + "; the spend leaves them out"
         for s in snapshots if s.get("unpriced")]
-    return "\n".join([header, table] + messages)
+    return "\n".join([header, table] + [printable(m) for m in messages])

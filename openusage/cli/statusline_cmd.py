@@ -14,6 +14,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 from openusage.cli.common import EXIT_RUNTIME, EXIT_USAGE, CliError
+from openusage.core.printable import printable
 
 MAX_INPUT = 1024 * 1024
 OURS_MARK = "openusage statusline"
@@ -75,7 +76,7 @@ def compose(status: Dict[str, Any], usage: Dict[str, Any], color: bool = False) 
     model = status.get("model") or {}
     name = model.get("display_name") or model.get("id") if isinstance(model, dict) else None
     if name:
-        parts.append(_paint(str(name), "1", color))
+        parts.append(_paint(printable(str(name)), "1", color))
     cost = (status.get("cost") or {}).get("total_cost_usd")
     if isinstance(cost, (int, float)):
         parts.append(f"session {_usd(cost)}")

@@ -54,6 +54,7 @@ class Exporter(threading.Thread):
         self.read_model = read_model
         self.stop_event = stop
         self.token = token if token is not None else os.environ.get("OPENUSAGE_HUB_TOKEN")
+        redact.remember(self.token)
         self.failures = 0
         self.last_ok: Optional[float] = None
         self._session = None

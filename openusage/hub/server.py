@@ -13,6 +13,7 @@ import threading
 from http.server import ThreadingHTTPServer
 from typing import Any, Dict, Optional, Tuple
 
+from openusage.core import redact
 from openusage.daemon.server import ApiError, JsonRequestHandler, Request, Routes
 from openusage.hub import metrics
 from openusage.hub.store import HubStore, PushError, validate_push
@@ -119,6 +120,7 @@ def start(listen: str, token: Optional[str], allow_public: bool, stale_timeout: 
     """Bind (after the guard) and serve in a background thread."""
     host, port = parse_listen(listen)
     check_bind(host, token, allow_public)
+    redact.remember(token)
     server = HubServer((host, port), HubStore(stale_timeout), token)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.5}, name="hub", daemon=True).start()
     log.info("hub listening on %s", server.url)

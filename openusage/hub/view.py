@@ -6,6 +6,7 @@ from typing import Any, Dict, Optional
 
 from openusage.cli.common import render_table
 from openusage.cli.dashboard_cmd import snapshot_row
+from openusage.core import redact
 from openusage.core.printable import printable
 from openusage.core.schema import SchemaError, check_snapshot
 
@@ -20,6 +21,7 @@ class HubSource:
     def __init__(self, url: str, token: Optional[str] = None, timeout: float = 10.0):
         self.url = url.rstrip("/")
         self.token = token if token is not None else os.environ.get("OPENUSAGE_HUB_TOKEN")
+        redact.remember(self.token)
         self.timeout = timeout
         self._session = None
         self.last_count = 0
