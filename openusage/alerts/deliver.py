@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 from openusage.alerts.rules import Notify
+from openusage.core import redact
 from openusage.core.timeutil import to_epoch
-from openusage.daemon.logs import mask
 
 log = logging.getLogger("openusage.alerts")
 
@@ -100,7 +100,8 @@ def _run(channel: str, argv: List[str], stdin: Optional[bytes], timeout: float) 
     except OSError as exc:
         return Outcome(channel, False, f"cannot run {argv[0]}: {exc.strerror or exc}")
     if proc.returncode != 0:
-        err = mask(proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1][:200]) if proc.stderr.strip() else ""
+        err = redact.clip(proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1], 200) \
+            if proc.stderr.strip() else ""
         return Outcome(channel, False, f"{os.path.basename(argv[0])} exited {proc.returncode}"
                        + (f": {err}" if err else ""))
     return Outcome(channel, True, f"{os.path.basename(argv[0])} exited 0")

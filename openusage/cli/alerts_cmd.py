@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional
 
 from openusage import config, paths
 from openusage.cli.common import EXIT_RUNTIME, EXIT_UNREACHABLE, EXIT_USAGE, CliError, print_json, render_table
+from openusage.core.printable import printable
 from openusage.core.timeutil import to_epoch
 from openusage.daemon import client
 
@@ -142,4 +143,4 @@ def format_test(view: Dict[str, Any]) -> str:
     lines = [f"sent a test alert for rule {alert['rule']}: {alert['message']}"]
     for outcome in view["delivered"]:
         lines.append(f"  {outcome['channel']}: {'ok' if outcome['ok'] else 'FAILED'} ({outcome['detail']})")
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)
