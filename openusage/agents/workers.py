@@ -36,11 +36,12 @@ def quiet_worker() -> None:
     gc.disable()
 
 
-def in_order(fn: Callable[[Any], Any], tasks: Iterable[Any], workers: int) -> Iterator[Any]:
+def in_order(fn: Callable[[Any], Any], tasks: Iterable[Any], workers: int, ahead: int = 2) -> Iterator[Any]:
     """fn(task) for each task, computed on `workers` spawned processes, yielded in task order.
 
-    `fn` must be a module-level function (it is imported by name in the workers). Only a few tasks
-    run ahead of the caller, so parsed results do not pile up in memory while the store catches up.
+    `fn` must be a module-level function (it is imported by name in the workers). Only `ahead` tasks
+    a worker run ahead of the caller, so parsed results do not pile up in memory while the store
+    catches up (small results can afford more: the workers never wait for a busy caller).
     """
     import multiprocessing
 
@@ -54,7 +55,7 @@ def in_order(fn: Callable[[Any], Any], tasks: Iterable[Any], workers: int) -> It
             if task is not None:
                 pending.append(pool.apply_async(fn, (task,)))
 
-        for _ in range(2 * workers):
+        for _ in range(ahead * workers):
             submit()
         while pending:
             result = pending.popleft().get()

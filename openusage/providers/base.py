@@ -211,6 +211,9 @@ class FetchContext:
     keep_raw: bool = True
     # False when the caller reads local logs only (the reports cache): no plan-quota request is made.
     live_quota: bool = True
+    # True when the caller is a keys-only store (the reports cache) that takes store.batch.CountedBatch
+    # items among the events: a collector may then hand back a worker's read of a file as one batch.
+    batches: bool = False
 
 
 class Provider:
@@ -277,6 +280,7 @@ def make_context(
     now: Optional[float] = None,
     keep_raw: bool = True,
     live_quota: bool = True,
+    batches: bool = False,
 ) -> FetchContext:
     # The account's keys: api_key_env, the others it names by variable (admin_key_env, ...), and the
     # provider's own key variables.
@@ -293,6 +297,7 @@ def make_context(
         cookies=_cookies(provider),
         keep_raw=keep_raw,
         live_quota=live_quota,
+        batches=batches,
     )
 
 

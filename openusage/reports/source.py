@@ -19,6 +19,7 @@ from openusage import accounts as accounts_mod
 from openusage import config, paths
 from openusage.providers.base import make_context
 from openusage.store import db
+from openusage.store.batch import CountedBatch
 
 if TYPE_CHECKING:
     from openusage.store.writer import Writer
@@ -27,6 +28,7 @@ log = logging.getLogger("openusage.reports")
 
 SOURCES = ("auto", "daemon", "direct")
 SCAN_BATCH = 5000  # events per write during a direct scan
+COUNTED_BATCH = 50_000  # events in workers' batches per write during a direct scan
 
 
 class SourceError(Exception):
@@ -77,7 +79,8 @@ def scan_direct(settings: config.Settings, providers: Optional[List[str]] = None
     try:
         for provider, account in local_collectors(settings, providers):
             state, saved = store.load_state(provider.id, account.id)
-            ctx = make_context(provider, account, state, log=log, keep_raw=False, live_quota=False)
+            ctx = make_context(provider, account, state, log=log, keep_raw=False, live_quota=False,
+                               batches=True)
             if spinner is not None:
                 spinner.source = provider.name
             try:
@@ -86,7 +89,27 @@ def scan_direct(settings: config.Settings, providers: Optional[List[str]] = None
                 # outside the GIL); at most a few batches wait, so memory stays bounded.
                 batch: list = []
                 waiting: list = []
+                counted: list = []  # CountedBatch items not submitted yet
+                counted_rows = 0
                 for ev in result.events or ():
+                    if isinstance(ev, CountedBatch):  # a worker's read of one file, summed
+                        if spinner is not None:
+                            spinner.events += len(ev.rows)
+                        if batch:  # in order: the events before it first
+                            waiting.append(store.writer().submit_events(batch))
+                            batch = []
+                        counted.append(ev)
+                        counted_rows += len(ev.rows)
+                        # Few large writes: each commit rewrites the counted table's pages it touched.
+                        if counted_rows >= COUNTED_BATCH:
+                            waiting.append(store.writer().submit_counted(counted))
+                            counted, counted_rows = [], 0
+                            while len(waiting) > 2:
+                                waiting.pop(0).wait(300)
+                        continue
+                    if counted:
+                        waiting.append(store.writer().submit_counted(counted))
+                        counted, counted_rows = [], 0
                     if spinner is not None:
                         spinner.events += 1
                     if ev.tool_call_id or ev.message_id or ev.turn_id:
@@ -95,8 +118,10 @@ def scan_direct(settings: config.Settings, providers: Optional[List[str]] = None
                     if len(batch) >= SCAN_BATCH:
                         waiting.append(store.writer().submit_events(batch))
                         batch = []
-                        if len(waiting) > 2:
+                        while len(waiting) > 2:
                             waiting.pop(0).wait(300)
+                if counted:
+                    waiting.append(store.writer().submit_counted(counted))
                 if batch:
                     waiting.append(store.writer().submit_events(batch))
                 for ticket in waiting:

@@ -13,7 +13,7 @@ larger copy dated in another quarter-hour or day moves the whole message there.
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, Dict, Iterable, List, NamedTuple, Optional
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Set
 
 from openusage.core.events import UsageEvent
 
@@ -94,14 +94,33 @@ class Registry:
         self._ids: Dict[Place, int] = {}
         self._places: Dict[int, Place] = {}
         self._empty: Optional[bool] = None  # a first scan into an empty store need not look anything up
+        # Every hash counted since the table was found empty (so: all of them), while that is known: a
+        # first scan asks this set, not SQLite, whether a key is new. Known while no other connection
+        # has committed to the database (data_version, checked as each transaction begins).
+        self._added: Optional[Set[int]] = None
+        self._version: Optional[int] = None
+
+    def begin(self) -> None:
+        """At the start of each write transaction: forget the set when another connection wrote."""
+        if self._added is not None:
+            version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+            if self._version is not None and version != self._version:
+                self._added = None
+            self._version = version
+
+    def _is_empty(self) -> bool:
+        if self._empty is None or self._empty:
+            self._empty = self.conn.execute("SELECT 1 FROM counted LIMIT 1").fetchone() is None
+            if self._empty:
+                self._added = set()
+                self._version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        return self._empty
 
     def lookup(self, keys: Iterable[str]) -> Dict[str, Counted]:
         """The counted rows of these dedup keys (key -> row), for the keys counted before."""
         found: Dict[str, Counted] = {}
-        if self._empty is None or self._empty:
-            self._empty = self.conn.execute("SELECT 1 FROM counted LIMIT 1").fetchone() is None
-            if self._empty:
-                return found
+        if self._is_empty():
+            return found
         hashes = {key_hash(key): key for key in keys}
         wanted = list(hashes)
         for i in range(0, len(wanted), _LOOKUP_CHUNK):
@@ -112,11 +131,27 @@ class Registry:
                 found[hashes[row[0]]] = Counted(*row)
         return found
 
+    def any_counted(self, hashes: List[int]) -> bool:
+        """Whether one of these key hashes was counted before."""
+        if self._is_empty():
+            return False
+        if self._added is not None:
+            return not self._added.isdisjoint(hashes)
+        for i in range(0, len(hashes), _LOOKUP_CHUNK):
+            chunk = hashes[i:i + _LOOKUP_CHUNK]
+            if self.conn.execute(f"SELECT 1 FROM counted WHERE hash IN ({','.join('?' * len(chunk))}) LIMIT 1",
+                                 chunk).fetchone() is not None:
+                return True
+        return False
+
     def add(self, key: str, ev: UsageEvent) -> bool:
         """Count one event unless its key was counted before; True when it is new."""
-        new = self.conn.execute(_INSERT, self.row(key_hash(key), ev)).rowcount == 1
+        hashed = key_hash(key)
+        new = self.conn.execute(_INSERT, self.row(hashed, ev)).rowcount == 1
         if new:
             self._empty = False
+            if self._added is not None:
+                self._added.add(hashed)
         return new
 
     def add_many(self, rows: List[tuple]) -> None:
@@ -125,6 +160,8 @@ class Registry:
             rows.sort()  # in key order: each b-tree page is visited once
             self.conn.executemany(_INSERT, rows)
             self._empty = False
+            if self._added is not None:
+                self._added.update(row[0] for row in rows)
 
     def row(self, hashed: int, ev: UsageEvent) -> tuple:
         growable = ev.event_type in GROWABLE
@@ -169,6 +206,7 @@ class Registry:
         self._ids.clear()
         self._places.clear()
         self._empty = None
+        self._added = None
 
     def _remember(self, place_id: int, place: Place) -> None:
         if len(self._ids) > 50_000:

@@ -20,6 +20,7 @@ from openusage.core.events import UsageEvent
 from openusage.core.snapshot import UsageSnapshot
 from openusage.core.windows import local_date, tz_signature
 from openusage.store import counted, db, limits
+from openusage.store.batch import CountedBatch
 
 log = logging.getLogger("openusage.store.writer")
 
@@ -106,6 +107,10 @@ class Writer(threading.Thread):
 
     def submit_events(self, events: List[UsageEvent]) -> Ticket:
         return self._submit("events", list(events))
+
+    def submit_counted(self, batches: List[CountedBatch]) -> Ticket:
+        """Events of files as workers summed them (store/batch.py), in order; for a keys-only store."""
+        return self._submit("counted", list(batches))
 
     def submit_snapshot(self, snapshot: UsageSnapshot, fetched_at: Optional[float] = None) -> Ticket:
         return self._submit("snapshot", (snapshot, fetched_at or time.time()))
@@ -210,9 +215,12 @@ class Writer(threading.Thread):
         results: List[Any] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
+            self._counted.begin()
             for kind, payload, _ in batch:
                 if kind == "events":
                     results.append(self._apply_events(payload, agg))
+                elif kind == "counted":
+                    results.append(self._apply_counted(payload, agg))
                 elif kind == "snapshot":
                     results.append(_store_snapshot(conn, *payload))
                 elif kind == "state":
@@ -250,6 +258,39 @@ class Writer(threading.Thread):
         self.counters["events_stored"] += counts["stored"]
         self.counters["events_updated"] += counts["updated"]
         self.counters["duplicates_dropped"] += counts["duplicates"]
+        return counts
+
+    def _apply_counted(self, batches: List[CountedBatch], agg: _Aggregate) -> Dict[str, int]:
+        """Workers' batches, in order: each taken whole when none of its keys was counted before (its
+        rows inserted, its sums added), else, or in a store that keeps event rows, its events settled
+        as any others."""
+        counts = {"stored": 0, "updated": 0, "duplicates": 0}
+        rows: List[tuple] = []
+        pending: set = set()  # hashes of the rows not inserted yet
+        taken = 0  # events taken in batches (_apply_events counts the others)
+        for batch in batches:
+            hashes = batch.hashes()
+            if self.keys_only and pending.isdisjoint(hashes) and not self._counted.any_counted(hashes):
+                pending.update(hashes)
+                # Place ids only where a row keeps one: a tool call's place is never stored.
+                ids = [self._counted.place_id(place) if used else 0
+                       for place, used in zip(batch.places, batch.growable_places(counted.GROWABLE))]
+                rows.extend(batch.counted_rows(ids, counted.GROWABLE))
+                for key, sums in batch.quarters.items():
+                    agg.usage_q[key].add(sums)
+                    agg.usage_d[(key[0], key[1], self._day(key[2]), key[3])].add(sums[:len(_USAGE_COLS)])
+                for key, (project, first, last) in batch.sessions.items():
+                    agg.add_session(key[:2], key[2], project, first)
+                    agg.add_session(key[:2], key[2], None, last)
+                counts["stored"] += len(hashes)
+                taken += len(hashes)
+                continue
+            self._counted.add_many(rows)  # what came before is counted first
+            rows, pending = [], set()
+            for name, n in self._apply_events(batch.events(), agg).items():
+                counts[name] += n
+        self._counted.add_many(rows)
+        self.counters["events_stored"] += taken
         return counts
 
     def _apply_each(self, events: List[UsageEvent], agg: _Aggregate) -> Dict[str, int]:

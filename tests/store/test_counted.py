@@ -160,3 +160,28 @@ def test_the_direct_scan_dates_a_message_split_by_midnight_by_its_kept_copy(isol
             ("2026-12-03", 1, 77, 10026, 1, 1)]
     finally:
         conn.close()
+
+
+def test_the_set_of_new_keys_is_dropped_once_another_connection_writes(tmp_path):
+    """A first scan asks its own set whether a key is new; once another process has committed to the
+    store (a second scan at the same time), it asks SQLite again."""
+    path = str(tmp_path / "c.db")
+    conn = db.open_store(path, check=False)
+    registry = counted.Registry(conn)
+    mine, theirs = counted.key_hash("a"), counted.key_hash("b")
+    conn.execute("BEGIN IMMEDIATE")
+    registry.begin()
+    assert registry.any_counted([mine, theirs]) is False  # empty: no lookup at all
+    registry.add_many([registry.row(mine, ev(occurred_at=MIDNIGHT))])
+    conn.execute("COMMIT")
+    assert registry.any_counted([mine]) is True and registry.any_counted([theirs]) is False
+    other = db.connect(path)
+    other.execute("BEGIN IMMEDIATE")
+    counted.Registry(other).add_many([counted.Registry(other).row(theirs, ev(message_id="x", occurred_at=MIDNIGHT))])
+    other.execute("COMMIT")
+    other.close()
+    conn.execute("BEGIN IMMEDIATE")
+    registry.begin()
+    assert registry.any_counted([theirs]) is True  # seen through SQLite
+    conn.execute("COMMIT")
+    conn.close()

@@ -1,10 +1,11 @@
 """One poll over Claude Code's transcripts: new bytes only, the best copy of each message, replays dropped."""
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from openusage.agents import tail, workers
 from openusage.agents.claude_code.files import TranscriptFile, iter_files, project_from_dir
@@ -38,7 +39,7 @@ class Collector:
     """One poll over every transcript: yields events, advancing per-file cursors in `state`."""
 
     def __init__(self, account_id: str, state: Dict[str, Any], home: str, now: float,
-                 log: Optional[logging.Logger] = None, keep_raw: bool = True):
+                 log: Optional[logging.Logger] = None, keep_raw: bool = True, batches: bool = False):
         self.account_id = account_id
         self.log = log or logging.getLogger(__name__)
         self.state = state
@@ -48,9 +49,13 @@ class Collector:
         self.tools_seen: set = set()
         self.state_changed = False  # known once run() is consumed
         self.keep_raw = keep_raw
+        # The caller takes CountedBatch items among the events (a keys-only store): files read on
+        # worker processes come back as one batch each rather than one object per event.
+        self.batches = batches
 
-    def run(self, roots: List[str], snapshot: UsageSnapshot) -> Iterator[UsageEvent]:
-        """Read every file, then fill in the snapshot and forget files that no longer exist."""
+    def run(self, roots: List[str], snapshot: UsageSnapshot) -> Iterator[Any]:
+        """Read every file, then fill in the snapshot and forget files that no longer exist (events, and
+        with `batches` a CountedBatch for each file read on a worker)."""
         files = self.state.setdefault("files", {})
         listed = list(iter_files(roots))
         self.counters.files = len(listed)
@@ -104,15 +109,16 @@ class Collector:
         files[f.path] = cursor
 
     def _read_in_workers(self, changed: List[Tuple[TranscriptFile, Dict]], files: Dict[str, Any]
-                         ) -> Iterator[UsageEvent]:
+                         ) -> Iterator[Any]:
         """A large catch-up read: each session (with its subagents) parsed on a worker process.
 
         Results come back in file order, so what is stored is what a read in this process stores;
         tool calls seen in two sessions (a resumed session repeats its history) count once here too.
         """
         order = [f.path for f, _ in changed]
-        tasks = _session_groups(changed, files, self.account_id, self.home, self.now, self.keep_raw)
-        results = workers.in_order(_read_group, tasks, workers.worker_count())
+        tasks = _session_groups(changed, files, self.account_id, self.home, self.now, self.keep_raw, self.batches)
+        # Batches are small (sums and one row a message): many may wait for the parent.
+        results = workers.in_order(_read_group, tasks, workers.worker_count(), ahead=32 if self.batches else 2)
         done: Dict[str, tuple] = {}
         try:
             for path in order:
@@ -122,16 +128,23 @@ class Collector:
         finally:
             results.close()  # the pool goes with it, also when the poll is abandoned
 
-    def _take(self, result: tuple, files: Dict[str, Any]) -> Iterator[UsageEvent]:
-        path, cursor, packed, counters, failed = result
+    def _take(self, result: tuple, files: Dict[str, Any]) -> Iterator[Any]:
+        path, cursor, packed, counters, failed, batch = result
         if failed is not None:
             self.counters.files_failed += 1
             self.log.debug("claude_code: cannot read %s: %s", path, failed)
             return
         self.counters.merge(counters)
         self.counters.files_read += 1
-        for fields in packed:
-            ev = workers.unpack(fields)
+        events: Iterable[UsageEvent] = map(workers.unpack, packed)
+        if batch is not None:
+            tool_ids = batch.ids_of("tool_usage")
+            if self.tools_seen.isdisjoint(tool_ids):
+                self.tools_seen.update(tool_ids)
+                yield batch
+            else:  # a tool call another session holds too (a resumed session): one event at a time
+                events = itertools.chain(batch.events(), events)
+        for ev in events:
             if ev.event_type == "tool_usage":
                 if ev.tool_call_id in self.tools_seen:
                     self.counters.tool_calls -= 1
@@ -254,18 +267,20 @@ def _admit(line: AssistantLine, first_req: Dict[str, str], parent_req: Dict[str,
 # --- reading on worker processes ----------------------------------------------------------------
 
 def _session_groups(changed: List[Tuple[TranscriptFile, Dict]], files: Dict[str, Any], account_id: str,
-                    home: str, now: float, keep_raw: bool = True) -> List[tuple]:
+                    home: str, now: float, keep_raw: bool = True, batches: bool = False) -> List[tuple]:
     """Tasks of one session file and its subagent files each, in file order."""
     groups: Dict[Tuple[str, str], List[tuple]] = {}
     for f, cursor in changed:
         parent_cursor = files.get(f.parent_path) if f.parent_path else None
         groups.setdefault((f.project_dir, f.session_id), []).append((f, cursor, parent_cursor))
-    return [(account_id, home, now, keep_raw, group) for group in groups.values()]
+    return [(account_id, home, now, keep_raw, batches, group) for group in groups.values()]
 
 
 def _read_group(task: tuple) -> List[tuple]:
-    """Worker: read the files of one session; (path, cursor, events as tuples, counters, error) each."""
-    account_id, home, now, keep_raw, group = task
+    """Worker: read the files of one session; (path, cursor, events as tuples, counters, error, batch) each.
+
+    With `batches`, a file's events keyed by an id come back as one CountedBatch (store/batch.py)."""
+    account_id, home, now, keep_raw, batches, group = task
     files: Dict[str, Any] = {}
     out = []
     for f, cursor, parent_cursor in group:
@@ -275,12 +290,16 @@ def _read_group(task: tuple) -> List[tuple]:
         try:
             events = collector._read(f, cursor, files)
         except OSError as exc:
-            out.append((f.path, None, [], None, str(exc)))
+            out.append((f.path, None, [], None, str(exc), None))
             continue
         files[f.path] = cursor
         c = collector.counters
         counters = {"bytes_read": c.bytes_read, "lines": c.lines, "messages": c.messages,
                     "tool_calls": c.tool_calls, "replays_dropped": c.replays_dropped, "skipped": c.skipped}
-        packed = [workers.pack(ev) for ev in events]
-        out.append((f.path, cursor, packed, counters, None))
+        batch = None
+        if batches:
+            from openusage.store.batch import CountedBatch
+
+            batch, events = CountedBatch.from_events(events)
+        out.append((f.path, cursor, [workers.pack(ev) for ev in events], counters, None, batch))
     return out
