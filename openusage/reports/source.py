@@ -28,7 +28,7 @@ log = logging.getLogger("openusage.reports")
 
 SOURCES = ("auto", "daemon", "direct")
 SCAN_BATCH = 5000  # events per write during a direct scan
-COUNTED_BATCH = 50_000  # events in workers' batches per write during a direct scan
+COUNTED_BATCH = 10_000  # events in workers' batches per write during a direct scan
 
 
 class SourceError(Exception):
