@@ -117,8 +117,9 @@ class Collector:
         """
         order = [f.path for f, _ in changed]
         tasks = _session_groups(changed, files, self.account_id, self.home, self.now, self.keep_raw, self.batches)
-        # Batches are small (sums and one row a message): many may wait for the parent.
-        results = workers.in_order(_read_group, tasks, workers.worker_count(), ahead=8 if self.batches else 2)
+        # Batches are small (sums and one row a message): more may travel at once and wait for the parent.
+        results = workers.in_order(_read_group, tasks, workers.worker_count(),
+                                   **({"ahead": 4, "chunk": 8} if self.batches else {}))
         done: Dict[str, tuple] = {}
         try:
             for path in order:
