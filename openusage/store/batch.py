@@ -35,11 +35,11 @@ class CountedBatch(NamedTuple):
     def from_events(events: Sequence[UsageEvent]) -> Tuple[Optional[CountedBatch], List[UsageEvent]]:
         """(the batch of the events keyed by an id, the others), or (None, all of them) when two of the
         events share a key, or come from two sources: those go to the writer as events."""
-        if not events or any(ev.source != events[0].source for ev in events):
+        if not events or len({ev.source for ev in events}) != 1:
             return None, list(events)
         rows: List[tuple] = []
         rest: List[UsageEvent] = []
-        place_ix: Dict[Place, int] = {}
+        place_ix: Dict[tuple, int] = {}
         kind_ix: Dict[Tuple[str, str], int] = {}
         quarters: Dict[tuple, List[float]] = {}
         sessions: Dict[tuple, List[Any]] = {}
@@ -49,9 +49,11 @@ class CountedBatch(NamedTuple):
             if field is None:
                 rest.append(ev)  # its key is its payload's fingerprint: the writer makes it
                 continue
-            place = Place(ev.provider_id, ev.account_id, ev.model or "", ev.project or "", ev.session_id or "",
-                          ev.tool_name or "", ev.mcp_server or "")
-            pi = place_ix.setdefault(place, len(place_ix))
+            model, project, session = ev.model or "", ev.project or "", ev.session_id or ""
+            place = (ev.provider_id, ev.account_id, model, project, session, ev.tool_name or "", ev.mcp_server or "")
+            pi = place_ix.get(place)
+            if pi is None:
+                pi = place_ix[place] = len(place_ix)
             ki = kind_ix.setdefault((ev.event_type, field), len(kind_ix))
             cost = ev.cost_usd or 0.0
             rows.append((key_hash(ev.dedup_key()), ev.input_tokens, ev.output_tokens, ev.cache_read_tokens,
@@ -60,8 +62,7 @@ class CountedBatch(NamedTuple):
             # The writer's rollups of a new event (_full_delta, _add_rollups), summed here.
             if ev.input_tokens or ev.output_tokens or ev.cache_read_tokens or ev.cache_write_tokens or cost \
                     or ev.requests:
-                key = (ev.provider_id, ev.account_id, int(ev.occurred_at // QUARTER), place.model, place.project,
-                       place.session_id)
+                key = (ev.provider_id, ev.account_id, int(ev.occurred_at // QUARTER), model, project, session)
                 calc = (ev.cost_computed_usd if ev.cost_computed_usd is not None else ev.cost_usd) or 0.0
                 delta = (ev.input_tokens, ev.output_tokens, ev.cache_read_tokens, ev.cache_write_tokens,
                          ev.reasoning_tokens, cost, ev.requests, 1, calc, ev.cost_logged_usd or 0.0)
@@ -86,7 +87,7 @@ class CountedBatch(NamedTuple):
             return None, list(events)
         if not rows:
             return None, rest
-        batch = CountedBatch(events[0].source, rows, list(place_ix), list(kind_ix), quarters, sessions)
+        batch = CountedBatch(events[0].source, rows, [Place(*p) for p in place_ix], list(kind_ix), quarters, sessions)
         return batch, rest
 
     def hashes(self) -> List[int]:

@@ -211,5 +211,6 @@ def tool_event(line: AssistantLine, tool_id: str, tool_name: str, account_id: st
     """The tool_usage event of one tool_use block; its key matches the PostToolUse hook's tool_use_id."""
     call = ToolCall(line.occurred_at, tool_id, tool_name, session_id=line.session_id or session_id,
                     model=line.model, project=project,
-                    raw={"uuid": line.uuid, "message_id": line.message_id, "isSidechain": line.sidechain})
+                    raw={"uuid": line.uuid, "message_id": line.message_id, "isSidechain": line.sidechain}
+                    if keep_raw else None)
     return records.tool_event(PROVIDER_ID, account_id, call, keep_raw)
