@@ -32,13 +32,13 @@ class CountedBatch(NamedTuple):
     sessions: Dict[tuple, List[Any]]  # (provider, account, session) -> [first non-empty project, first at, last at]
 
     @staticmethod
-    def from_events(events: Sequence[UsageEvent]) -> Tuple[Optional[CountedBatch], List[UsageEvent]]:
-        """(the batch of the events keyed by an id, the others), or (None, all of them) when two of the
-        events share a key, or come from two sources: those go to the writer as events."""
+    def from_events(events: Sequence[UsageEvent]) -> Optional[CountedBatch]:
+        """The batch of these events, or None when one has no id (its key is its payload's fingerprint,
+        which the writer makes), two share a key, or they come from two sources: those go to the
+        writer as events, in their order."""
         if not events or len({ev.source for ev in events}) != 1:
-            return None, list(events)
+            return None
         rows: List[tuple] = []
-        rest: List[UsageEvent] = []
         place_ix: Dict[tuple, int] = {}
         kind_ix: Dict[Tuple[str, str], int] = {}
         quarters: Dict[tuple, List[float]] = {}
@@ -47,8 +47,7 @@ class CountedBatch(NamedTuple):
             field = ("tool_call_id" if ev.tool_call_id else "message_id" if ev.message_id
                      else "turn_id" if ev.turn_id else None)
             if field is None:
-                rest.append(ev)  # its key is its payload's fingerprint: the writer makes it
-                continue
+                return None
             model, project, session = ev.model or "", ev.project or "", ev.session_id or ""
             place = (ev.provider_id, ev.account_id, model, project, session, ev.tool_name or "", ev.mcp_server or "")
             pi = place_ix.get(place)
@@ -84,11 +83,8 @@ class CountedBatch(NamedTuple):
                     cur[1] = min(cur[1], ev.occurred_at)
                     cur[2] = max(cur[2], ev.occurred_at)
         if len({row[0] for row in rows}) != len(rows):
-            return None, list(events)
-        if not rows:
-            return None, rest
-        batch = CountedBatch(events[0].source, rows, [Place(*p) for p in place_ix], list(kind_ix), quarters, sessions)
-        return batch, rest
+            return None
+        return CountedBatch(events[0].source, rows, [Place(*p) for p in place_ix], list(kind_ix), quarters, sessions)
 
     def hashes(self) -> List[int]:
         return [row[0] for row in self.rows]

@@ -61,6 +61,10 @@ def test_a_scan_on_workers_fills_the_cache_as_a_scan_in_process(tmp_path, monkey
     # A resumed session repeats another file's messages and tool calls: counted once either way.
     first = sorted((root / "projects").rglob("*.jsonl"))[0]
     (root / "projects" / "showcase" / "resumed.jsonl").write_bytes(first.read_bytes())
+    # A message without an id (its key is a fingerprint): its file goes to the cache as events.
+    idless = json.loads(_line("x", 3, "2026-11-19T08:00:00.000Z", session="s8"))
+    del idless["requestId"], idless["message"]["id"]
+    _append(str(root / "projects" / "-home-u-app" / "idless.jsonl"), json.dumps(idless))
     monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(root))
     monkeypatch.setattr(agent_workers, "worker_count", lambda: 2)
     later = root / "projects" / "-home-u-app" / "late.jsonl"
@@ -117,8 +121,8 @@ def test_a_batch_gives_back_the_events_it_was_made_of():
                      requests=1),
               _event("message_usage", "m2:r2", output_tokens=2, cost_usd=None, requests=1, at=NOW + 2000),
               _event("message_usage", None, output_tokens=1, requests=1, raw={"uuid": "u"})]  # id-less
-    batch, rest = CountedBatch.from_events(events)
-    assert rest == [events[3]]  # its key is a fingerprint: it travels as an event
+    assert CountedBatch.from_events(events) is None  # an id-less one: its key is a fingerprint
+    batch = CountedBatch.from_events(events[:3])
     again = batch.events()
     assert [e.dedup_key() for e in again] == [e.dedup_key() for e in events[:3]]
     assert [e.to_dict() for e in again] == [dict(e.to_dict(), raw=None) for e in events[:3]]
@@ -134,4 +138,4 @@ def test_events_that_share_a_key_or_a_source_make_no_batch(mixed):
     other = _event("message_usage", "m1:r1", output_tokens=2, requests=1)
     if mixed == "two sources":
         other.message_id, other.source = "m2:r2", "elsewhere"
-    assert CountedBatch.from_events([one, other]) == (None, [one, other])
+    assert CountedBatch.from_events([one, other]) is None

@@ -301,6 +301,8 @@ def _read_group(task: tuple) -> List[tuple]:
         if batches:
             from openusage.store.batch import CountedBatch
 
-            batch, events = CountedBatch.from_events(events)
+            batch = CountedBatch.from_events(events)
+            if batch is not None:
+                events = []
         out.append((f.path, cursor, [workers.pack(ev) for ev in events], counters, None, batch))
     return out
