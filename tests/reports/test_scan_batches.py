@@ -139,3 +139,9 @@ def test_events_that_share_a_key_or_a_source_make_no_batch(mixed):
     if mixed == "two sources":
         other.message_id, other.source = "m2:r2", "elsewhere"
     assert CountedBatch.from_events([one, other]) is None
+
+
+def test_a_batch_buckets_as_the_store_does():
+    from openusage.store import batch, db
+
+    assert batch.QUARTER == db.QUARTER
