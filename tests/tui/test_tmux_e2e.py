@@ -136,7 +136,9 @@ def test_sigterm_restores_the_terminal(tmux, demo_state):
 def test_unreachable_daemon_keeps_tiles_and_reconnects(tmux, daemon_factory, isolated_home, short_dir):
     settings = isolated_home / ".config" / "openusage" / "settings.json"
     settings.parent.mkdir(parents=True)
+    # No alert rules: the demo's 5-hour window follows the clock, and an alert would take the status line.
     settings.write_text(json.dumps({"auto_detect": False, "ui": {"refresh_interval_seconds": 1},
+                                    "alerts": {"rules": []},
                                     "accounts": [{"id": "demo", "provider": "demo", "display_name": "Demo one"}]}))
     first = daemon_factory().start()
     env = ui_env(OPENUSAGE_STATE_DIR=os.environ["OPENUSAGE_STATE_DIR"])
@@ -156,7 +158,9 @@ def test_on_stale_s_starts_the_daemon_and_the_screen_says_so(tmux, daemon_factor
 
     settings = isolated_home / ".config" / "openusage" / "settings.json"
     settings.parent.mkdir(parents=True)
+    # No alert rules: the demo's 5-hour window follows the clock, and an alert would take the status line.
     settings.write_text(json.dumps({"auto_detect": False, "ui": {"refresh_interval_seconds": 1},
+                                    "alerts": {"rules": []},
                                     "accounts": [{"id": "demo", "provider": "demo", "display_name": "Demo one"}]}))
     first = daemon_factory().start()
     env = ui_env(OPENUSAGE_STATE_DIR=os.environ["OPENUSAGE_STATE_DIR"])
@@ -182,7 +186,9 @@ def test_on_stale_a_daemon_run_by_a_service_manager_is_left_to_it(tmux, daemon_f
         fh.write("[Service]\n")
     settings = isolated_home / ".config" / "openusage" / "settings.json"
     settings.parent.mkdir(parents=True)
+    # No alert rules: the demo's 5-hour window follows the clock, and an alert would take the status line.
     settings.write_text(json.dumps({"auto_detect": False, "ui": {"refresh_interval_seconds": 1},
+                                    "alerts": {"rules": []},
                                     "accounts": [{"id": "demo", "provider": "demo", "display_name": "Demo one"}]}))
     first = daemon_factory()
     first.socket_path = os.path.join(os.environ["OPENUSAGE_STATE_DIR"], "telemetry.sock")  # the service's socket
