@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Dict, Tuple
 from openusage import __version__
 from openusage.core.windows import WINDOWS, WindowError, validate_window
 from openusage.daemon import pipeline, spool
-from openusage.daemon.server import ApiError, Request, Routes
+from openusage.httpserver import ApiError, Request, Routes
 from openusage.providers import REGISTRY
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from http.server import ThreadingHTTPServer
 from typing import Any, Dict, Optional, Tuple
 
 from openusage.core import redact
-from openusage.daemon.server import ApiError, JsonRequestHandler, Request, Routes
+from openusage.httpserver import ApiError, JsonRequestHandler, Request, Routes
 from openusage.hub import metrics
 from openusage.hub.store import HubStore, PushError, validate_push
 

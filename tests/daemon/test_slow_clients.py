@@ -10,6 +10,7 @@ import time
 import pytest
 from support import wait_for
 
+from openusage import httpserver
 from openusage.daemon import client, server
 
 BUDGET = 2.0  # seconds for each answer under load (the dashboard's dial budget)
@@ -206,16 +207,16 @@ def test_a_full_backlog_is_answered_503_at_once(short_dir):
 
 
 def test_log_lines_from_requests_are_clipped_and_rate_limited(caplog):
-    clipped = server._clip("\x1b[2J" + "x" * 500)
-    assert "\x1b" not in clipped and len(clipped) <= server._CLIP + 3
-    limited = server._RateLimitedLog(logging.getLogger("openusage.test.ratelimit"))
+    clipped = httpserver._clip("\x1b[2J" + "x" * 500)
+    assert "\x1b" not in clipped and len(clipped) <= httpserver._CLIP + 3
+    limited = httpserver._RateLimitedLog(logging.getLogger("openusage.test.ratelimit"))
     with caplog.at_level(logging.ERROR, logger="openusage.test.ratelimit"):
         for _ in range(1000):
             try:
                 raise ValueError("boom")
             except ValueError:
                 limited.exception("request failed")
-    assert len(caplog.records) == server._RateLimitedLog.BURST
+    assert len(caplog.records) == httpserver._RateLimitedLog.BURST
 
 
 @pytest.mark.parametrize("chunks", [[b"GET /healthz HTTP/1.1\r\n", b"Host: x\r\n\r\n"]])
