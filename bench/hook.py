@@ -31,8 +31,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-from openusage.cli.hook_cmd import RECEIVED_AT_HEADER  # noqa: E402
 from openusage.daemon import client  # noqa: E402
+from openusage.daemon.client import RECEIVED_AT_HEADER  # noqa: E402
 
 GOAL_MS = 20.0
 BIN = os.path.dirname(sys.executable)

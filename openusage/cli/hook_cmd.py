@@ -13,7 +13,6 @@ from openusage.daemon import client
 
 MAX_PAYLOAD = 1024 * 1024
 BUDGET_SECONDS = 15.0
-RECEIVED_AT_HEADER = "X-Openusage-Received-At"
 
 USAGE = """usage: openusage telemetry hook SOURCE [PAYLOAD] [--account-id ID] [--strict] [--socket-path PATH]
                               [--received-at EPOCH] [--spool]
@@ -101,7 +100,7 @@ def main(argv) -> int:
     status = None
     if not opts["spool"]:
         try:
-            status = client.post_fast(sock, path, body, {RECEIVED_AT_HEADER: repr(received_at)}, BUDGET_SECONDS)
+            status = client.post_fast(sock, path, body, {client.RECEIVED_AT_HEADER: repr(received_at)}, BUDGET_SECONDS)
         except client.DaemonUnreachable:
             pass
     if status == 200:

@@ -8,15 +8,12 @@ from typing import TYPE_CHECKING, Any, Dict, Tuple
 from openusage import __version__
 from openusage.core.windows import WINDOWS, WindowError, validate_window
 from openusage.daemon import pipeline, spool
+from openusage.daemon.client import RECEIVED_AT_HEADER
 from openusage.httpserver import ApiError, Request, Routes
 from openusage.providers import REGISTRY
 
 if TYPE_CHECKING:
     from openusage.daemon.app import Daemon
-
-HOOK_COMMIT_TIMEOUT = 10.0
-RECEIVED_AT_HEADER = "X-Openusage-Received-At"
-
 
 def build_routes(daemon: Daemon) -> Routes:
     routes = Routes()

@@ -33,6 +33,7 @@ log = logging.getLogger("openusage.daemon")
 
 MAINTENANCE_INTERVAL = 30.0
 RETENTION_INTERVAL = 3600.0
+HOOK_COMMIT_TIMEOUT = 10.0  # how long a hook delivery waits for its events to commit before a 503
 REFRESH_DEBOUNCE = 1.0  # a hook asks for a log read this long after it, so bursts coalesce
 
 
@@ -93,7 +94,7 @@ class Daemon:
     def ingest_delivery(self, source: str, body: bytes, account_id: Optional[str], received_at: float) -> Dict:
         events, hinted = pipeline.events_from_delivery(
             source, body, account_id, received_at, self.settings.provider_links)
-        result = self.writer.submit_events(events).wait(api.HOOK_COMMIT_TIMEOUT)
+        result = self.writer.submit_events(events).wait(HOOK_COMMIT_TIMEOUT)
         if events:
             self.alerts.request({(e.provider_id, e.account_id) for e in events})
         for provider_id in hinted:

@@ -9,6 +9,8 @@ if TYPE_CHECKING:
 
 # socket, json and http.client are imported where used: the hook path needs only post_fast.
 
+RECEIVED_AT_HEADER = "X-Openusage-Received-At"  # the hook's receipt time (epoch seconds), read by the hook route
+
 
 class DaemonUnreachable(Exception):
     """Nothing answers on the socket (not running, stale socket, or timed out)."""

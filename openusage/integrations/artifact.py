@@ -173,7 +173,7 @@ sys.exit(hook_cmd.main(argv))
 
 
 def script_text() -> str:
-    from openusage.cli.hook_cmd import RECEIVED_AT_HEADER
+    from openusage.daemon.client import RECEIVED_AT_HEADER
 
     script, state = script_path(), paths.state_dir()
     shell_values = {"__PY_SH__": shlex.quote(python()), "__SCRIPT_SH__": shlex.quote(script),

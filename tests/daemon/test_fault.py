@@ -11,7 +11,6 @@ import time
 
 from support import wait_for
 
-from openusage.cli import hook_cmd
 from openusage.daemon import client, spool
 
 SENDERS = 8
@@ -28,7 +27,7 @@ def deliver(sock, spool_dir, i, outcome):
     received = time.time()
     try:
         status = client.post_fast(sock, "/v1/hook/claude-code", payload(i),
-                                  {hook_cmd.RECEIVED_AT_HEADER: repr(received)}, 15)
+                                  {client.RECEIVED_AT_HEADER: repr(received)}, 15)
     except client.DaemonUnreachable:
         status = None
     if status == 200:
