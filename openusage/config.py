@@ -15,6 +15,8 @@ from typing import Any, Dict, List, Optional
 from openusage import agents, paths
 from openusage.core.windows import WINDOWS
 
+THEME_NAMES = ("dark", "light", "high-contrast")  # the values `theme` takes; tui/themes.py defines each
+
 # Telemetry provider names -> provider ids: the agents' rows, then the API providers'.
 DEFAULT_LINKS = {**agents.default_links(), "google": "gemini_api", "github-copilot": "copilot"}
 
@@ -149,8 +151,6 @@ def validate(raw: Any) -> List[str]:
     _check_type(errors, raw, "auto_detect", bool)
     _check_section(errors, raw, "ui", _validate_ui)
     if _check_type(errors, raw, "theme", str):
-        from openusage.tui.themes import THEME_NAMES  # a plain tuple; the module imports no terminal code
-
         if raw["theme"] not in THEME_NAMES:
             errors.append(f"theme: must be one of {', '.join(THEME_NAMES)}, got {raw['theme']!r}")
     _check_section(errors, raw, "data", _validate_data)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
-THEME_NAMES = ("dark", "light", "high-contrast")
+from openusage.config import THEME_NAMES
+
 DEFAULT_THEME = "dark"
 
 
