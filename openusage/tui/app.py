@@ -21,6 +21,7 @@ from openusage.tui import state as st
 from openusage.tui import themes, views
 from openusage.tui.painter import Painter
 from openusage.tui.views import analytics, dashboard, detail, help
+from openusage.tui.views.parts import selected_snapshot
 
 ESC_DELAY = 0.05  # seconds blessed waits after Esc for the rest of a sequence (its default, 0.35, makes
 # Esc feel slow and reads Esc then q typed within it as Alt-q); terminals send a sequence in one write
@@ -548,7 +549,7 @@ class App:
     def _content_rows(self, width: int, body: int) -> int:
         s = self.state
         if s.screen == "detail":
-            snap = views.selected_snapshot(s, self.data)
+            snap = selected_snapshot(s, self.data)
             if snap is None:
                 return 0
             rows = detail.content(s.selected or "", snap, s, self.data, width)

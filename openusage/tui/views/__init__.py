@@ -5,50 +5,17 @@ module has render(state, data, width, height) for its body, and page(...) where 
 """
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List
 
-from openusage.core.snapshot import UsageSnapshot
 from openusage.core.windows import WINDOWS
 from openusage.tui import widgets
 from openusage.tui.state import Data, UIState, visible_keys
+from openusage.tui.views.parts import alert_mark, name_of, tab_label
 from openusage.tui.widgets import Line, fit_line, spread
 
 MIN_WIDTH = 40
 MIN_HEIGHT = 10
 STATUS_GAP = 3  # cells between the status line's facts and its key reminder
-
-
-def name_of(key: str, snap: UsageSnapshot) -> str:
-    return snap.display_name or key
-
-
-def status_of(snap: UsageSnapshot) -> str:
-    return snap.status or "UNKNOWN"
-
-
-def badge(status: str, state: UIState) -> Line:
-    """The status as a word, coloured when there is colour, bracketed when there is not."""
-    text = f" {status} " if state.color else f"[{status}]"
-    return [(text, "badge_" + status)]
-
-
-def tab_label(label: str, active: bool, state: UIState) -> str:
-    """A tab's text; without colour the active one is bracketed, since only its attributes differ."""
-    return f"[{label}]" if active and not state.color else f" {label} "
-
-
-def costs_hidden(state: UIState, key: str) -> bool:
-    return key in state.hidden_costs
-
-
-def empty_message(state: UIState, data: Data) -> str:
-    if data.loading and not data.snapshots:
-        return data.error or "connecting to the daemon..."
-    if not data.snapshots:
-        return "no accounts yet: configure one in settings.json, or try 'openusage demo'"
-    if state.filter and not visible_keys(state, data.snapshots):
-        return f"no account matches /{state.filter}  (Esc clears the filter)"
-    return "every account is hidden (dashboard.providers[].enabled)"
 
 
 def _header(state: UIState, data: Data, width: int) -> Line:
@@ -115,10 +82,6 @@ def _status(state: UIState, data: Data, width: int) -> Line:
     return spread(left, right, width, "status", g.ellipsis)
 
 
-def alert_mark(state: UIState) -> str:
-    return "!" if state.ascii else "⚠"
-
-
 def alert_line(data: Data, state: UIState) -> str:
     """The newest unseen alert in a few words, and how many more there are."""
     alert = data.alerts[0]
@@ -165,9 +128,3 @@ def page_size(state: UIState, data: Data, width: int, height: int) -> int:
         return dashboard.geometry(width, body_height, len(visible_keys(state, data.snapshots)))[2]
     module = {"list": listview, "detail": detail, "analytics": analytics, "help": help}[state.screen]
     return module.page(body_height)
-
-
-def selected_snapshot(state: UIState, data: Data) -> Optional[UsageSnapshot]:
-    if state.selected is None:
-        return None
-    return data.snapshots.get(state.selected)

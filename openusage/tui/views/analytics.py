@@ -8,8 +8,8 @@ from typing import Dict, List, Optional, Tuple
 from openusage.core.windows import days_between
 from openusage.tui import widgets
 from openusage.tui.state import Data, UIState, visible_keys
-from openusage.tui.views import costs_hidden, empty_message, name_of
 from openusage.tui.views.dashboard import first_visible
+from openusage.tui.views.parts import costs_hidden, empty_message, name_of
 from openusage.tui.widgets import Line
 
 HEAD_ROWS = 4  # title, legend, column head, blank

@@ -15,7 +15,8 @@ from openusage.core.snapshot import UsageSnapshot
 from openusage.core.windows import days_between, local_date
 from openusage.tui import widgets
 from openusage.tui.state import Data, UIState, selected_index, visible_keys
-from openusage.tui.views import alert_mark, badge, costs_hidden, empty_message, name_of, plan, status_of
+from openusage.tui.views import plan
+from openusage.tui.views.parts import alert_mark, badge, costs_hidden, empty_message, name_of, status_of
 from openusage.tui.widgets import Glyphs, Line
 
 TILE_MIN_WIDTH = 38

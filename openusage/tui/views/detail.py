@@ -8,8 +8,9 @@ from openusage.core.snapshot import Breakdown, UsageSnapshot
 from openusage.core.timeutil import to_epoch
 from openusage.tui import widgets
 from openusage.tui.state import DETAIL_TABS, Data, UIState
-from openusage.tui.views import badge, costs_hidden, name_of, plan, selected_snapshot, status_of, tab_label
+from openusage.tui.views import plan
 from openusage.tui.views.dashboard import daily_series, first_visible, limit_items
+from openusage.tui.views.parts import badge, costs_hidden, name_of, selected_snapshot, status_of, tab_label
 from openusage.tui.widgets import Line
 
 TAB_LABELS = {"overview": "Overview", "models": "Models", "tools": "Tools", "projects": "Projects",

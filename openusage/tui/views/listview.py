@@ -6,8 +6,8 @@ from typing import List, Tuple
 from openusage.core.snapshot import UsageSnapshot
 from openusage.tui import widgets
 from openusage.tui.state import Data, UIState, selected_index, visible_keys
-from openusage.tui.views import costs_hidden, empty_message, name_of, status_of
 from openusage.tui.views.dashboard import first_visible, limit_items, top_models
+from openusage.tui.views.parts import costs_hidden, empty_message, name_of, status_of
 from openusage.tui.widgets import Line, fit
 
 # (title, width, align); the NAME column takes what is left, TOP MODEL what is left after that
