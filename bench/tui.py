@@ -118,8 +118,8 @@ def bench_frames(frames: int) -> dict:
 
 
 def start_daemon(tmp: str) -> tuple:
-    from openusage.cli import daemon_ctl
     from openusage.daemon import client
+    from openusage.daemon import control as daemon_ctl
 
     env = dict(os.environ, HOME=tmp, OPENUSAGE_STATE_DIR=os.path.join(tmp, "state"), XDG_CONFIG_HOME=tmp)
     config = os.path.join(tmp, "settings.json")

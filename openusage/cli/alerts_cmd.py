@@ -11,7 +11,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 from openusage import config, paths
-from openusage.cli.common import EXIT_RUNTIME, EXIT_UNREACHABLE, EXIT_USAGE, CliError, print_json, render_table
+from openusage.console import EXIT_RUNTIME, EXIT_UNREACHABLE, EXIT_USAGE, CliError, print_json, render_table
 from openusage.core.printable import printable
 from openusage.core.timeutil import to_epoch
 from openusage.daemon import client

@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from openusage import cookies
-from openusage.cli.common import EXIT_USAGE, CliError
+from openusage.console import EXIT_USAGE, CliError
 from openusage.providers import REGISTRY, load_plugins
 
 

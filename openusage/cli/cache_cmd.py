@@ -8,7 +8,7 @@ import sys
 from typing import Optional
 
 from openusage import paths
-from openusage.cli.common import EXIT_USAGE, CliError
+from openusage.console import EXIT_USAGE, CliError
 from openusage.daemon import client
 from openusage.store import lock as store_lock
 

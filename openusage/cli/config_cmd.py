@@ -7,7 +7,7 @@ import os
 import sys
 
 from openusage import config, paths
-from openusage.cli.common import EXIT_USAGE, print_json
+from openusage.console import EXIT_USAGE, print_json
 
 
 def register(sub, parents) -> None:

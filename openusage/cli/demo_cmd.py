@@ -9,8 +9,8 @@ import json
 import os
 
 from openusage import paths
-from openusage.cli import daemon_ctl
 from openusage.daemon import client
+from openusage.daemon import control as daemon_ctl
 
 DEMO_SETTINGS = {
     "auto_detect": False,

@@ -7,7 +7,7 @@ import sys
 import threading
 
 from openusage import config
-from openusage.cli.common import EXIT_UNREACHABLE, EXIT_USAGE, CliError, print_json
+from openusage.console import EXIT_UNREACHABLE, EXIT_USAGE, CliError, print_json
 
 
 def register(sub, parents) -> None:

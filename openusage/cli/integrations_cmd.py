@@ -7,7 +7,7 @@ from types import ModuleType
 from typing import Any, Dict, List, Optional, Tuple
 
 from openusage import __version__, config
-from openusage.cli.common import EXIT_RUNTIME, EXIT_USAGE, CliError, print_json, render_table
+from openusage.console import EXIT_RUNTIME, EXIT_USAGE, CliError, print_json, render_table
 from openusage.core.timeutil import now_rfc3339
 from openusage.integrations import REGISTRY, artifact
 from openusage.integrations.artifact import IntegrationError, Outcome

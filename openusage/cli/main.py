@@ -76,8 +76,8 @@ def _dispatch(argv) -> int:
     import argparse
     import importlib
 
-    from openusage.cli.common import EXIT_USAGE, CliError
     from openusage.config import ConfigError
+    from openusage.console import EXIT_USAGE, CliError
     from openusage.errors import OpenusageError
 
     parser = build_parser(argparse, importlib, only=_command_module(argv))

@@ -7,7 +7,7 @@ import sys
 from typing import Dict, List
 
 from openusage import paths
-from openusage.cli.common import EXIT_USAGE, CliError, print_json, render_table
+from openusage.console import EXIT_USAGE, CliError, print_json, render_table
 from openusage.providers import plugins
 from openusage.providers.base import Provider
 

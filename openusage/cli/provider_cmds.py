@@ -10,13 +10,14 @@ from typing import Any, Dict, List
 
 from openusage import accounts as accounts_mod
 from openusage import config, paths
-from openusage.cli import daemon_ctl
-from openusage.cli.common import EXIT_RUNTIME, CliError, print_json, provider_ids, render_table
-from openusage.cli.dashboard_cmd import compact, format_table, money
+from openusage.cli.dashboard_cmd import format_table
+from openusage.console import EXIT_RUNTIME, CliError, print_json, provider_ids, render_table
 from openusage.core.printable import printable
 from openusage.core.snapshot import window_spend
 from openusage.daemon import client
+from openusage.daemon import control as daemon_ctl
 from openusage.providers import REGISTRY, load_plugins
+from openusage.snapshot_cells import compact, money
 
 WINDOWS = ("1d", "3d", "7d", "30d", "all")
 

@@ -10,8 +10,8 @@ from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Any, Dict, Optional
 
 from openusage import config, paths
-from openusage.cli import daemon_ctl
-from openusage.cli.common import EXIT_UNREACHABLE, EXIT_USAGE, CliError, print_json, provider_ids
+from openusage.console import EXIT_UNREACHABLE, EXIT_USAGE, CliError, print_json, provider_ids
+from openusage.daemon import control as daemon_ctl
 
 REPORTS = {
     "daily": "usage per day",

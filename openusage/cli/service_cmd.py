@@ -6,7 +6,7 @@ from typing import List
 
 from openusage import accounts as accounts_mod
 from openusage import config
-from openusage.cli.common import CliError
+from openusage.console import CliError
 from openusage.core import redact
 from openusage.daemon import service
 

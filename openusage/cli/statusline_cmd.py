@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any, Dict, List, Optional
 
-from openusage.cli.common import EXIT_RUNTIME, EXIT_USAGE, CliError
+from openusage.console import EXIT_RUNTIME, EXIT_USAGE, CliError
 from openusage.core.printable import printable
 
 MAX_INPUT = 1024 * 1024

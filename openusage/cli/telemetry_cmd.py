@@ -9,8 +9,8 @@ import sys
 from typing import Any, Dict
 
 from openusage import paths
-from openusage.cli import daemon_ctl
-from openusage.cli.common import EXIT_USAGE, CliError, print_json
+from openusage.console import EXIT_USAGE, CliError, print_json
+from openusage.daemon import control as daemon_ctl
 
 
 def register(sub, parents) -> None:

@@ -6,7 +6,7 @@ import platform
 import sqlite3
 
 from openusage import __version__
-from openusage.cli.common import print_json
+from openusage.console import print_json
 
 
 def register(sub, parents) -> None:

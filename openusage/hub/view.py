@@ -4,11 +4,11 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, Optional
 
-from openusage.cli.common import render_table
-from openusage.cli.dashboard_cmd import snapshot_row
+from openusage.console import render_table
 from openusage.core import redact
 from openusage.core.printable import printable
 from openusage.core.schema import SchemaError, check_snapshot
+from openusage.snapshot_cells import snapshot_row
 
 
 class HubUnreachable(Exception):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from openusage.cli.common import render_table
+from openusage.console import render_table
 
 MODELS_LISTED = 3  # model names in a row's MODELS cell before "+N more"; --breakdown lists every one
 # The steps, in order, and what each leaves out (for the note); a step that changes nothing is not named.

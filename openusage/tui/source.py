@@ -62,8 +62,8 @@ class DaemonSource:
 
     def start(self) -> str:
         """The start key: start the daemon unless a service manager runs it; what happened."""
-        from openusage.cli import daemon_ctl
-        from openusage.cli.common import CliError
+        from openusage.console import CliError
+        from openusage.daemon import control as daemon_ctl
         from openusage.daemon import service
 
         manager = service.manager_of(self.socket_path)
@@ -94,9 +94,9 @@ class DaemonSource:
     # --- plumbing -------------------------------------------------------------------------------
 
     def _start_if_needed(self) -> None:
-        from openusage.cli import daemon_ctl
-        from openusage.cli.common import CliError
+        from openusage.console import CliError
         from openusage.daemon import client
+        from openusage.daemon import control as daemon_ctl
         from openusage.errors import OpenusageError
 
         self._checked_start = True

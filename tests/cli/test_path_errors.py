@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from openusage.cli import daemon_ctl
-from openusage.cli.common import CliError
+from openusage.console import CliError
+from openusage.daemon import control as daemon_ctl
 
 
 def run(env, *argv, timeout=60):

@@ -10,8 +10,8 @@ import pytest
 from ptyrun import run_on_pty
 
 from openusage.cli import reports_cmd
-from openusage.cli.common import CliError
 from openusage.cli.main import main
+from openusage.console import CliError
 from openusage.reports.export import to_csv
 
 MODELS = ["claude-sonnet-4-5-20250929", "claude-opus-4-1-20250805", "claude-haiku-4-5-20251001"]

@@ -12,8 +12,8 @@ import time
 
 from support import DaemonProcess, wait_for
 
-from openusage.cli import daemon_ctl
 from openusage.daemon import client, server
+from openusage.daemon import control as daemon_ctl
 
 HOOK = {"session_id": "s1", "transcript_path": "/x/s1.jsonl", "cwd": "/home/u/proj",
         "hook_event_name": "PostToolUse", "tool_name": "Bash", "tool_use_id": "toolu_1"}

@@ -154,7 +154,7 @@ def test_unreachable_daemon_keeps_tiles_and_reconnects(tmux, daemon_factory, iso
 
 
 def test_on_stale_s_starts_the_daemon_and_the_screen_says_so(tmux, daemon_factory, isolated_home, short_dir):
-    from openusage.cli import daemon_ctl
+    from openusage.daemon import control as daemon_ctl
 
     settings = isolated_home / ".config" / "openusage" / "settings.json"
     settings.parent.mkdir(parents=True)

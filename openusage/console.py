@@ -1,4 +1,4 @@
-"""Helpers shared by the command modules: output, errors and exit codes (DESIGN section 10)."""
+"""Helpers shared by the commands and the views that print: output, errors and exit codes (DESIGN section 10)."""
 from __future__ import annotations
 
 import json

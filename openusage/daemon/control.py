@@ -1,4 +1,4 @@
-"""Starting, finding and stopping the background daemon from the CLI."""
+"""Starting, waiting for and stopping the daemon from outside it: the commands and the dashboard use these."""
 from __future__ import annotations
 
 import os
@@ -9,7 +9,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 from openusage import paths
-from openusage.cli.common import EXIT_UNREACHABLE, EXIT_USAGE, CliError
+from openusage.console import EXIT_UNREACHABLE, EXIT_USAGE, CliError
 from openusage.daemon import client
 from openusage.store import lock as store_lock
 
