@@ -20,6 +20,7 @@ from openusage.core.timeutil import format_rfc3339
 from openusage.providers import REGISTRY
 from openusage.providers.base import AccountConfig, Provider, ProviderError, failure, make_context
 from openusage.store import db, readmodel
+from openusage.store.ingest import write_events
 from openusage.store.writer import Writer
 
 log = logging.getLogger("openusage.inprocess")
@@ -41,14 +42,7 @@ def fetch_one(provider: Optional[Provider], account: AccountConfig, writer: Writ
             raise ProviderError("ERR", f"unknown provider {account.provider!r}")
         ctx = make_context(provider, account, {}, log=log)
         result = provider.fetch(account, ctx)
-        batch = []
-        for ev in result.events or ():
-            batch.append(ev)
-            if len(batch) >= 5000:
-                writer.submit_events(batch).wait(timeout)
-                batch = []
-        if batch:
-            writer.submit_events(batch).wait(timeout)
+        write_events(writer, result.events, timeout)
         snap = result.snapshot
     except Exception as exc:
         status, message = failure(exc)

@@ -318,11 +318,10 @@ class Daemon:
     def _load_state(self, provider_id: str, account_id: str) -> Optional[Dict[str, Any]]:
         conn = self.readers.acquire()
         try:
-            row = conn.execute("SELECT state FROM provider_state WHERE provider_id=? AND account_id=?",
-                               (provider_id, account_id)).fetchone()
+            text = db.saved_state(conn, provider_id, account_id)
         finally:
             self.readers.release(conn)
-        return json.loads(row[0]) if row else None
+        return json.loads(text) if text is not None else None
 
     def _load_snapshot(self, provider_id: str, account_id: str) -> Optional[UsageSnapshot]:
         conn = self.readers.acquire()

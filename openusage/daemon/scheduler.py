@@ -18,13 +18,12 @@ from typing import Any, Callable, Dict, List, Optional
 from openusage.core.snapshot import UsageSnapshot
 from openusage.core.timeutil import format_rfc3339
 from openusage.providers.base import AccountConfig, Provider, ProviderError, failure, make_context
+from openusage.store.ingest import write_events
 from openusage.store.writer import Writer
 
 log = logging.getLogger("openusage.daemon.scheduler")
 
 MAX_BACKOFF = 1800.0
-EVENT_BATCH = 2000
-MAX_TICKETS_IN_FLIGHT = 4
 
 
 @dataclass
@@ -185,7 +184,7 @@ class Scheduler:
                 job.state_json = json.dumps(job.state, sort_keys=True, separators=(",", ":"))
             ctx = make_context(job.provider, job.account, job.state, now=started)
             result = job.provider.fetch(job.account, ctx)
-            events = self._drain_events(result.events)
+            events = write_events(self.writer, result.events)
             snapshot = result.snapshot
             snapshot.timestamp = snapshot.timestamp or format_rfc3339(time.time())
             self._save_state(job)
@@ -207,26 +206,6 @@ class Scheduler:
     def _polled(self, job: Job, ticket: Any) -> None:
         if self._on_polled is not None:
             self._on_polled((job.account.provider, job.account.id), ticket)
-
-    def _drain_events(self, events: Any) -> int:
-        """Write a (possibly lazy) event stream in batches; returns how many events were written."""
-        count = 0
-        batch: List[Any] = []
-        tickets: List[Any] = []
-        for ev in events or ():
-            batch.append(ev)
-            if len(batch) >= EVENT_BATCH:
-                tickets.append(self.writer.submit_events(batch))
-                count += len(batch)
-                batch = []
-                if len(tickets) > MAX_TICKETS_IN_FLIGHT:
-                    tickets.pop(0).wait(120)
-        if batch:
-            tickets.append(self.writer.submit_events(batch))
-            count += len(batch)
-        for ticket in tickets:
-            ticket.wait(120)
-        return count
 
     def _save_state(self, job: Job) -> None:
         encoded = json.dumps(job.state, sort_keys=True, separators=(",", ":"))

@@ -185,9 +185,8 @@ class _CacheStore:
         """A collector's saved state and its JSON text ("" when there is none)."""
         if self._conn is None:
             self._conn = db.connect(self.path, readonly=True)
-        row = self._conn.execute("SELECT state FROM provider_state WHERE provider_id=? AND account_id=?",
-                                 (provider_id, account_id)).fetchone()
-        return (json.loads(row[0]), row[0]) if row else ({}, "")
+        text = db.saved_state(self._conn, provider_id, account_id)
+        return (json.loads(text), text) if text is not None else ({}, "")
 
     def close(self) -> None:
         if self._conn is not None:

@@ -11,7 +11,7 @@ import logging
 import os
 import sqlite3
 import time
-from typing import Callable, List, Union
+from typing import Callable, List, Optional, Union
 
 from openusage.errors import OpenusageError
 from openusage.store import counted
@@ -225,3 +225,10 @@ def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
         "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
         (key, value),
     )
+
+
+def saved_state(conn: sqlite3.Connection, provider_id: str, account_id: str) -> Optional[str]:
+    """A collector's saved state as the JSON text it was written as; None when it has none."""
+    row = conn.execute("SELECT state FROM provider_state WHERE provider_id=? AND account_id=?",
+                       (provider_id, account_id)).fetchone()
+    return row[0] if row else None
