@@ -1,13 +1,11 @@
 """The daemon's HTTP routes: each handler validates, calls one service function, returns JSON."""
 from __future__ import annotations
 
-import os
 import time
 from typing import TYPE_CHECKING, Any, Dict, Tuple
 
-from openusage import __version__
 from openusage.core.windows import WINDOWS, WindowError, validate_window
-from openusage.daemon import pipeline, spool
+from openusage.daemon import pipeline
 from openusage.daemon.client import RECEIVED_AT_HEADER
 from openusage.httpserver import ApiError, Request, Routes
 from openusage.providers import REGISTRY
@@ -42,29 +40,8 @@ def prometheus(daemon: Daemon, req: Request) -> Tuple[int, str]:
 
 
 def health(daemon: Daemon, req: Request) -> Tuple[int, Dict[str, Any]]:
-    ok = daemon.writer.is_alive() and daemon.writer.healthy
-    try:
-        db_size = sum(os.path.getsize(daemon.db_path + s) for s in ("", "-wal") if os.path.exists(daemon.db_path + s))
-    except OSError:
-        db_size = None
-    body = {
-        "status": "ok" if ok else "degraded",
-        "version": __version__,
-        "pid": os.getpid(),
-        "started_at": daemon.started_at_rfc3339,
-        "uptime_seconds": round(time.time() - daemon.started_at, 1),
-        "socket": daemon.socket_path,
-        "db_path": daemon.db_path,
-        "config_path": daemon.settings.path,
-        "db_size_bytes": db_size,
-        **daemon.writer.counters,
-        "spool": dict(spool.depth(daemon.spool_dir), **daemon.spool_stats),
-        "providers": daemon.scheduler.status(),
-    }
-    if daemon.exporter is not None:
-        body["exporter"] = {"target": daemon.exporter.url, "machine": daemon.exporter.machine,
-                            "failures": daemon.exporter.failures, "last_ok": daemon.exporter.last_ok}
-    return (200 if ok else 503), body
+    body = daemon.health()
+    return (200 if body["status"] == "ok" else 503), body
 
 
 def _received_at(req: Request) -> float:

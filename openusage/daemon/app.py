@@ -16,8 +16,8 @@ import threading
 import time
 from typing import Any, Dict, Optional
 
+from openusage import __version__, config, paths
 from openusage import accounts as accounts_mod
-from openusage import config, paths
 from openusage.alerts.service import AlertService
 from openusage.core.snapshot import UsageSnapshot
 from openusage.core.timeutil import format_rfc3339
@@ -101,6 +101,32 @@ class Daemon:
             if provider_id in REGISTRY and REGISTRY[provider_id].emits_events:
                 self.scheduler.request_refresh(provider_id, delay=REFRESH_DEBOUNCE)
         return {"accepted": len(events), **result}
+
+    def health(self) -> Dict[str, Any]:
+        """What /healthz answers: "ok" or "degraded", the writer's counters, the spool, each account's polls."""
+        ok = self.writer.is_alive() and self.writer.healthy
+        try:
+            db_size = sum(os.path.getsize(self.db_path + s) for s in ("", "-wal") if os.path.exists(self.db_path + s))
+        except OSError:
+            db_size = None
+        body = {
+            "status": "ok" if ok else "degraded",
+            "version": __version__,
+            "pid": os.getpid(),
+            "started_at": self.started_at_rfc3339,
+            "uptime_seconds": round(time.time() - self.started_at, 1),
+            "socket": self.socket_path,
+            "db_path": self.db_path,
+            "config_path": self.settings.path,
+            "db_size_bytes": db_size,
+            **self.writer.counters,
+            "spool": dict(spool.depth(self.spool_dir), **self.spool_stats),
+            "providers": self.scheduler.status(),
+        }
+        if self.exporter is not None:
+            body["exporter"] = {"target": self.exporter.url, "machine": self.exporter.machine,
+                                "failures": self.exporter.failures, "last_ok": self.exporter.last_ok}
+        return body
 
     def read_model(self, window: str) -> Dict[str, Any]:
         refs = [readmodel.AccountRef(a.provider, a.id, a.display_name) for a in self.scheduler.accounts()]
