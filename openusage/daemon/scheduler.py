@@ -159,7 +159,7 @@ class Scheduler:
         return max(0.05, next_wake)
 
     def _timeout(self, job: Job) -> float:
-        return float(getattr(job.provider, "fetch_timeout", None) or self.fetch_timeout)
+        return float((job.provider.fetch_timeout if job.provider is not None else None) or self.fetch_timeout)
 
     def _submit(self, job: Job, now: float) -> None:
         job.timed_out = False

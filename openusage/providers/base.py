@@ -225,6 +225,10 @@ class Provider:
     env_vars: Sequence[str] = ()  # variables the provider may read (besides an account's api_key_env)
     programs: Sequence[str] = ()  # programs the provider may run
     default_interval: float = 60.0  # seconds between polls
+    # Seconds one fetch may run before the scheduler gives it up and shows a timeout status; None takes
+    # the scheduler's default (30 s). A provider that makes several requests, or reads a whole history
+    # on its first poll, sets more.
+    fetch_timeout: Optional[float] = None
     emits_events: bool = False  # True for local-file collectors
     cookie_domains: Sequence[str] = ()  # web-session providers: domains whose imported cookies they read
     # What one default poll costs the user: every built-in polls free by default (DESIGN section 9);
