@@ -325,6 +325,43 @@ def poller_events_so_far(home, path):
     return events + poller.poll()[0]
 
 
+def test_state_saved_in_the_positional_form_of_version_1_reads_on(tmp_path):
+    path = os.path.join(chats_dir(tmp_path), "session-a.jsonl")
+    write(path, [meta(), gemini("g1", tokens(1000, 100, 200)), gemini("g2", tokens(500, 5))])
+    poller = Poller(tmp_path)
+    poller.poll()
+    cursor = poller.state["files"][path]
+    # What openusage saved before the state had a version: each message as [input, output, cached,
+    # thoughts, tool, model, revision].
+    old_form = json.loads(json.dumps(poller.state))
+    del old_form["version"]
+    old_form["files"][path]["ctx"]["emitted"] = {"g1": [1000, 100, 200, 0, 0, "gemini-2.5-pro", 2],
+                                                 "g2": [500, 5, 0, 0, 0, "gemini-2.5-pro", 0]}
+    assert cursor["ctx"]["emitted"]["g2"] == {"input": 500, "output": 5, "cached": 0, "thoughts": 0, "tool": 0,
+                                              "model": "gemini-2.5-pro", "rev": 0}
+    write(path, [gemini("g1", tokens(1200, 90, 400, 30)), gemini("g2", tokens(500, 5))], "a")
+    upgraded = Poller(tmp_path)
+    upgraded.state = old_form
+    events, snap = upgraded.poll()
+    # g1 was corrected twice before: the next correction is the third, against the numbers saved; g2 is unchanged.
+    assert [e.message_id for e in usage(events)] == ["s1:g1#r3"]
+    assert (usage(events)[0].input_tokens, usage(events)[0].output_tokens) == (
+        gc.parse_tokens(tokens(1200, 90, 400, 30)).fresh_input - 800, 20)
+    assert snap.extras["corrections_new"] == 1
+    assert upgraded.state["version"] == 2
+    assert upgraded.state["files"][path]["ctx"]["emitted"]["g1"]["rev"] == 3
+
+
+def test_state_of_a_newer_form_is_read_again_from_the_start(tmp_path):
+    path = os.path.join(chats_dir(tmp_path), "session-a.jsonl")
+    write(path, [meta(), gemini("g1", tokens(1000, 100))])
+    poller = Poller(tmp_path)
+    first = poller.poll()[0]
+    poller.state["version"] = 99
+    again = poller.poll()[0]
+    assert summary(again) == summary(first) and poller.state["version"] == 2
+
+
 def test_set_checkpoint_replays_the_same_ids(tmp_path):
     path = os.path.join(chats_dir(tmp_path), "session-a.jsonl")
     g1 = gemini("g1", tokens(1000, 10), calls=[call("c1")])

@@ -7,9 +7,10 @@ import os
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional
 
-from openusage.agents import tail
+from openusage.agents import saved, tail
 from openusage.agents.gemini_cli.files import ChatFile, ProjectNames, iter_chat_files
 from openusage.agents.gemini_cli.parse import (
+    Emitted,
     Scope,
     SkippedLine,
     correction_events,
@@ -27,6 +28,9 @@ COLD_AFTER_SECONDS = 2 * 86400
 MAX_LEGACY_BYTES = 256 * 1024 * 1024
 # Only lines holding one of these can matter; user and info records are never decoded.
 _MARKERS = (b"gemini", b"$set", b"sessionId", b"$rewindTo")
+# The form of the saved state. 2: each message's counted usage is named (Emitted.to_json); 1 kept it
+# as a positional list.
+STATE_VERSION = 2
 
 
 @dataclass
@@ -46,6 +50,7 @@ class Collector:
     def __init__(self, account_id: str, state: Dict[str, Any], now: float,
                  log: Optional[logging.Logger] = None):
         self.account_id = account_id
+        saved.upgrade(state, STATE_VERSION, {1: _named_emitted})
         self.state = state
         self.now = now
         self.log = log or logging.getLogger(__name__)
@@ -177,24 +182,25 @@ class Collector:
                 out.append(tool_event(msg, call, self.account_id, scope))
         if msg.tokens is None:
             return  # not there yet, or a copy without them: never cancels tokens already read
-        emitted: Dict[str, List[Any]] = ctx.setdefault("emitted", {})
-        sig = msg.signature()
-        old = emitted.get(msg.id)
+        emitted: Dict[str, Dict[str, Any]] = ctx.setdefault("emitted", {})
+        counted = Emitted.of(msg)
+        stored = emitted.get(msg.id)
+        old = Emitted.from_json(stored) if stored is not None else None
         if old is None:
             out.append(message_event(msg, self.account_id, scope))
             ctx["n"] = ctx.get("n", 0) + 1
             self.counters.messages += 1
-            emitted[msg.id] = sig + [0]
-        elif old[:6] != sig:
+            emitted[msg.id] = counted.to_json()
+        elif not old.same_usage(counted):
             self.counters.corrections += 1
             if legacy:
                 # Only the current copy is on disk: the same key again, the store keeps the larger copy.
                 out.append(message_event(msg, self.account_id, scope))
-                emitted[msg.id] = sig + [0]
+                emitted[msg.id] = counted.to_json()
             else:
-                rev = int(old[6]) + 1
+                rev = int(old.rev) + 1
                 out.extend(correction_events(msg, old, rev, self.account_id, scope))
-                emitted[msg.id] = sig + [rev]
+                emitted[msg.id] = counted._replace(rev=rev).to_json()
 
     def _finish(self, snapshot: UsageSnapshot, files: Dict[str, Any]) -> None:
         c = self.counters
@@ -236,3 +242,11 @@ def _working_copy(cursor: Optional[Dict[str, Any]], st: os.stat_result, legacy: 
     copy = dict(cursor)
     copy["ctx"] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in ctx.items()}
     return copy
+
+
+def _named_emitted(state: Dict[str, Any]) -> None:
+    """State version 1 to 2: every file's per-message lists become named objects."""
+    for cursor in (state.get("files") or {}).values():
+        ctx = cursor.get("ctx") if isinstance(cursor, dict) else None
+        if isinstance(ctx, dict) and isinstance(ctx.get("emitted"), dict):
+            ctx["emitted"] = {mid: Emitted.from_list(old).to_json() for mid, old in ctx["emitted"].items()}

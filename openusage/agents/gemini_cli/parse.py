@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from openusage.agents import records
 from openusage.agents.records import Skip, count
@@ -68,9 +68,43 @@ class GeminiMessage:
     tokens: Optional[Tokens] = None
     tool_calls: List[ToolCall] = field(default_factory=list)
 
-    def signature(self) -> List[Any]:
-        t = self.tokens or Tokens()
-        return [t.input, t.output, t.cached, t.thoughts, t.tool, self.model]
+
+class Emitted(NamedTuple):
+    """What is counted for one message so far: its tokens and model, and the revision of its last correction."""
+
+    input: int
+    output: int
+    cached: int
+    thoughts: int
+    tool: int
+    model: Optional[str]
+    rev: int = 0
+
+    @classmethod
+    def of(cls, msg: GeminiMessage, rev: int = 0) -> Emitted:
+        t = msg.tokens or Tokens()
+        return cls(t.input, t.output, t.cached, t.thoughts, t.tool, msg.model, rev)
+
+    @property
+    def tokens(self) -> Tokens:
+        return Tokens(input=self.input, output=self.output, cached=self.cached, thoughts=self.thoughts,
+                      tool=self.tool)
+
+    def same_usage(self, other: Emitted) -> bool:
+        """The same tokens and model, whatever the revisions."""
+        return self[:6] == other[:6]
+
+    def to_json(self) -> Dict[str, Any]:
+        return self._asdict()
+
+    @classmethod
+    def from_json(cls, data: Dict[str, Any]) -> Emitted:
+        return cls(**{name: data[name] for name in cls._fields})
+
+    @classmethod
+    def from_list(cls, old: List[Any]) -> Emitted:
+        """The positional form of state version 1: [input, output, cached, thoughts, tool, model, rev]."""
+        return cls(*old[:7])
 
 
 def parse_message(obj: Any) -> Optional[GeminiMessage]:
@@ -133,11 +167,11 @@ def message_event(msg: GeminiMessage, account_id: str, scope: Scope) -> UsageEve
                   {"sessionId": scope.sid, "id": msg.id, "model": msg.model, "tokens": tokens.as_dict()})
 
 
-def correction_events(msg: GeminiMessage, old: List[Any], rev: int, account_id: str,
+def correction_events(msg: GeminiMessage, old: Emitted, rev: int, account_id: str,
                       scope: Scope) -> List[UsageEvent]:
     """Events that turn an emitted message's numbers into the new record's (a signed difference)."""
-    before = Tokens(input=old[0], output=old[1], cached=old[2], thoughts=old[3], tool=old[4])
-    old_model = old[5]
+    before = old.tokens
+    old_model = old.model
     after = msg.tokens or Tokens()
     key = f"{scope.sid}:{msg.id}#r{rev}"
     raw = {"sessionId": scope.sid, "id": msg.id, "model": msg.model, "tokens": after.as_dict(),
