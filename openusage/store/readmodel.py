@@ -14,7 +14,7 @@ import sqlite3
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Tuple
 
 from openusage.core import pricing, redact
 from openusage.core.snapshot import Breakdown, DailyPoint, ModelUsage, Period, Spend, Tokens, Unpriced, UsageSnapshot
@@ -132,21 +132,40 @@ def aggregate(conn: sqlite3.Connection, provider_id: str, account_id: str, rng: 
     return agg
 
 
+class _EdgeEvent(NamedTuple):
+    """One stored event of a window's partial edge, as _add_edge_events selects it."""
+
+    model: Optional[str]
+    input: int
+    output: int
+    cache_read: int
+    cache_write: int
+    reasoning: int
+    cost: Optional[float]
+    requests: int
+    event_type: str
+    tool: Optional[str]
+    mcp: Optional[str]
+    project: Optional[str]
+    session: Optional[str]
+
+
 def _add_edge_events(conn: sqlite3.Connection, key: Tuple[str, str], rng: WindowRange, agg: Aggregate) -> None:
-    for row in conn.execute(
+    for ev in map(_EdgeEvent._make, conn.execute(
         "SELECT model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, "
         "cost_usd, requests, event_type, tool_name, mcp_server, project, session_id FROM events "
         "WHERE provider_id=? AND account_id=? AND occurred_at>=? AND occurred_at<?",
         (*key, *rng.edge),
-    ):
-        usage = [row[1], row[2], row[3], row[4], row[5], row[6] or 0.0, row[7]]
-        if any(usage[:4]) or usage[5] or usage[6]:
-            agg.add_usage(rng.partial_day, row[0] or "", usage)
-        tokens = row[1] + row[2] + row[3] + row[4]
-        calls = 1 if row[8] == "tool_usage" else 0
-        for dim, name in (("tool", row[9]), ("mcp", row[10]), ("project", row[11]), ("session", row[12])):
+    )):
+        cost = ev.cost or 0.0
+        usage = [ev.input, ev.output, ev.cache_read, ev.cache_write, ev.reasoning, cost, ev.requests]
+        if ev.input or ev.output or ev.cache_read or ev.cache_write or cost or ev.requests:
+            agg.add_usage(rng.partial_day, ev.model or "", usage)
+        tokens = ev.input + ev.output + ev.cache_read + ev.cache_write
+        calls = 1 if ev.event_type == "tool_usage" else 0
+        for dim, name in (("tool", ev.tool), ("mcp", ev.mcp), ("project", ev.project), ("session", ev.session)):
             if name:
-                agg.add_dim(dim, name, calls, row[7], tokens, usage[5])
+                agg.add_dim(dim, name, calls, ev.requests, tokens, cost)
 
 
 def _account_keys(conn: sqlite3.Connection, refs: Iterable[AccountRef]) -> List[Tuple[str, str]]:
