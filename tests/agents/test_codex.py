@@ -316,27 +316,68 @@ def test_live_fork_oracle(tmp_path, rename_parent):
     assert totals(events)["total"] == child_final["total_tokens"] == 26801911
 
 
-def test_live_fork_read_in_pieces_equals_one_shot(tmp_path):
-    home, manifest = _live_fork(tmp_path)
-    one_shot = {e.message_id: (e.input_tokens, e.cache_read_tokens, e.output_tokens)
-                for e in usage(Poller(home).poll()[0])}
+def _grow_live_fork(tmp_path, home, pieces, before_poll=None):
+    """The live fork's files written piece by piece ((name, fraction) in order), polled after each; the
+    usage seen by message id (each once). `before_poll(poller)` runs before every poll but the first."""
     grown = tmp_path / "grown"
     poller = Poller(grown)
     src = {n: open(home / "archived_sessions" / n, "rb").read() for n in ("parent.jsonl", "child.jsonl")}
     seen = {}
-    # A fork copies rows the parent already wrote: the parent grows first, then the child.
-    for name, cut in (("parent.jsonl", 0.5), ("parent.jsonl", 1.0), ("child.jsonl", 0.3), ("child.jsonl", 0.6),
-                      ("child.jsonl", 0.97), ("child.jsonl", 1.0)):
+    for name, cut in pieces:
         data = src[name]
         path = grown / "archived_sessions" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         have = path.stat().st_size if path.exists() else 0
         with open(path, "ab") as fh:
             fh.write(data[have:int(len(data) * cut)])
+        if before_poll is not None and poller.state:
+            before_poll(poller)
         for e in usage(poller.poll()[0]):
             assert e.message_id not in seen
             seen[e.message_id] = (e.input_tokens, e.cache_read_tokens, e.output_tokens)
+    return seen, poller
+
+
+def _one_shot(home):
+    return {e.message_id: (e.input_tokens, e.cache_read_tokens, e.output_tokens)
+            for e in usage(Poller(home).poll()[0])}
+
+
+def test_live_fork_read_in_pieces_equals_one_shot(tmp_path):
+    home, manifest = _live_fork(tmp_path)
+    one_shot = _one_shot(home)
+    # A fork copies rows the parent already wrote: the parent grows first, then the child.
+    seen, _ = _grow_live_fork(tmp_path, home, (("parent.jsonl", 0.5), ("parent.jsonl", 1.0), ("child.jsonl", 0.3),
+                                               ("child.jsonl", 0.6), ("child.jsonl", 0.97), ("child.jsonl", 1.0)))
     assert seen == one_shot
+
+
+def as_version_1(state):
+    """The state as openusage saved it before the state had a version: context keys `pfx` and `t0`."""
+    old = json.loads(json.dumps(state))
+    del old["version"]
+    for cursor in old["files"].values():
+        for new, was in (("copied_prefix", "pfx"), ("started_at", "t0")):
+            if new in cursor["ctx"]:
+                cursor["ctx"][was] = cursor["ctx"].pop(new)
+    return old
+
+
+def test_state_saved_with_the_names_of_version_1_reads_on(tmp_path):
+    home, _ = _live_fork(tmp_path)
+    old_keys = set()
+
+    def downgrade(poller):  # each poll starts from the old form; the one before left version 2 behind
+        assert poller.state["version"] == 2
+        assert not {k for cursor in poller.state["files"].values() for k in cursor["ctx"]} & {"pfx", "t0"}
+        poller.state = as_version_1(poller.state)
+        old_keys.update(k for cursor in poller.state["files"].values() for k in cursor["ctx"])
+
+    seen, poller = _grow_live_fork(tmp_path, home, (("parent.jsonl", 0.5), ("child.jsonl", 0.3),
+                                                    ("parent.jsonl", 1.0), ("child.jsonl", 1.0)), downgrade)
+    downgrade(poller)
+    assert {"pfx", "t0"} <= old_keys
+    assert seen == _one_shot(home)
 
 
 def test_siblings_of_a_missing_parent_count_the_shared_prefix_once(tmp_path):

@@ -331,10 +331,11 @@ def test_state_saved_in_the_positional_form_of_version_1_reads_on(tmp_path):
     poller = Poller(tmp_path)
     poller.poll()
     cursor = poller.state["files"][path]
-    # What openusage saved before the state had a version: each message as [input, output, cached,
-    # thoughts, tool, model, revision].
+    # What openusage saved before the state had a version: the project hash as `ph`, each message as
+    # [input, output, cached, thoughts, tool, model, revision].
     old_form = json.loads(json.dumps(poller.state))
     del old_form["version"]
+    old_form["files"][path]["ctx"]["ph"] = old_form["files"][path]["ctx"].pop("project_hash")
     old_form["files"][path]["ctx"]["emitted"] = {"g1": [1000, 100, 200, 0, 0, "gemini-2.5-pro", 2],
                                                  "g2": [500, 5, 0, 0, 0, "gemini-2.5-pro", 0]}
     assert cursor["ctx"]["emitted"]["g2"] == {"input": 500, "output": 5, "cached": 0, "thoughts": 0, "tool": 0,
@@ -350,6 +351,8 @@ def test_state_saved_in_the_positional_form_of_version_1_reads_on(tmp_path):
     assert snap.extras["corrections_new"] == 1
     assert upgraded.state["version"] == 2
     assert upgraded.state["files"][path]["ctx"]["emitted"]["g1"]["rev"] == 3
+    assert upgraded.state["files"][path]["ctx"]["project_hash"] == "ab" * 32
+    assert "ph" not in upgraded.state["files"][path]["ctx"]
 
 
 def test_state_of_a_newer_form_is_read_again_from_the_start(tmp_path):

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
-from openusage.agents import records, tail
+from openusage.agents import records, saved, tail
 from openusage.agents.codex.files import Families, RolloutFile, list_rollouts
 from openusage.agents.codex.limits import apply_limits, is_placeholder, parse_rate_limits
 from openusage.agents.codex.parse import (
@@ -30,6 +30,8 @@ FALLBACK_MODEL = "gpt-5"
 # A spawned session whose parent rollout is gone: token rows stamped this close to the session start
 # are replays of the parent's (ccusage's rule), kept only as the baseline.
 REPLAY_BURST_SECONDS = 1.0
+# The form of the saved state. 2: a file's context names `copied_prefix` and `started_at`; 1 had `pfx`, `t0`.
+STATE_VERSION = 2
 # Turn ids of old builds were per-process counters ("1", "2"): not unique enough for a dedup key.
 MIN_TURN_ID_LENGTH = 16
 # Substrings of the only lines that matter; everything else (messages, reasoning, tool output) is
@@ -53,6 +55,7 @@ class Collector:
     """One poll over every rollout: yields events, advancing per-file cursors in `state`."""
 
     def __init__(self, account_id: str, state: Dict[str, Any], now: float, log: Optional[logging.Logger] = None):
+        saved.upgrade(state, STATE_VERSION, {1: _named_keys})
         self.account_id = account_id
         self.state = state
         self.now = now
@@ -160,11 +163,11 @@ class Collector:
     def _in_copied_prefix(self, f: RolloutFile, ctx: Dict[str, Any], row: Optional[TokenRow], ts: float,
                           families: Families) -> bool:
         """True while a file's leading token rows repeat those of the session it came from."""
-        if "pfx" not in ctx:
+        if "copied_prefix" not in ctx:
             # Every new session may be a second copy of another, so its family is looked up once.
             source = families.source_for(f.path, ctx["sid"], ctx.get("parent"))
-            ctx["pfx"] = source is not None or bool(ctx.get("parent"))
-        if not ctx["pfx"]:
+            ctx["copied_prefix"] = source is not None or bool(ctx.get("parent"))
+        if not ctx["copied_prefix"]:
             return False
         if row is None:
             return True  # rate-limit-only rows copied with the history are stale too
@@ -172,10 +175,10 @@ class Collector:
         if source is not None:
             copied = row.signature in families.rows(source)
         else:
-            t0 = ctx.get("t0")
+            t0 = ctx.get("started_at")
             copied = t0 is not None and ts - t0 <= REPLAY_BURST_SECONDS
         if not copied:
-            ctx["pfx"] = False
+            ctx["copied_prefix"] = False
         return copied
 
     def _usage_event(self, ctx: Dict[str, Any], row: TokenRow, delta: Tuple[int, ...], ts: float) -> UsageEvent:
@@ -214,7 +217,7 @@ class Collector:
         """The turn the notify hook reports too (same session id = thread-id, same turn-id)."""
         turn = text(payload.get("turn_id")) or ctx.get("turn")
         ts = parse_rfc3339(ts_text)
-        if ctx.get("pfx"):
+        if ctx.get("copied_prefix"):
             return []  # a turn of the parent, copied with its history
         if not turn or len(turn) < MIN_TURN_ID_LENGTH or ts is None:
             return []
@@ -264,7 +267,7 @@ def _apply_session_meta(ctx: Dict[str, Any], payload: Dict[str, Any], ts_text: A
         return
     ctx["meta_seen"] = True
     meta = parse_session_meta(payload, ts_text)
-    for key in ("sid", "parent", "t0", "cwd", "meta_model"):
+    for key in ("sid", "parent", "started_at", "cwd", "meta_model"):
         if meta.get(key) is not None:
             ctx[key] = meta[key]
 
@@ -284,3 +287,16 @@ def _apply_turn_context(ctx: Dict[str, Any], payload: Dict[str, Any]) -> None:
 def _project(ctx: Dict[str, Any]) -> Optional[str]:
     cwd = ctx.get("cwd")
     return project_from_cwd(cwd) if cwd else None
+
+
+_RENAMED = {"pfx": "copied_prefix", "t0": "started_at"}  # state version 1's names of a file's context keys
+
+
+def _named_keys(state: Dict[str, Any]) -> None:
+    """State version 1 to 2: a file's context keys `pfx` and `t0` get their names."""
+    for cursor in (state.get("files") or {}).values():
+        ctx = cursor.get("ctx") if isinstance(cursor, dict) else None
+        if isinstance(ctx, dict):
+            for old, new in _RENAMED.items():
+                if old in ctx:
+                    ctx[new] = ctx.pop(old)

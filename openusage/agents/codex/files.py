@@ -78,7 +78,7 @@ class Families:
             for f in self.files:
                 ctx = self._ctx(f.path)
                 if "sid" in ctx:
-                    meta = FileMeta(ctx["sid"], ctx.get("parent"), ctx.get("t0"))
+                    meta = FileMeta(ctx["sid"], ctx.get("parent"), ctx.get("started_at"))
                 else:
                     meta = peek_meta(f)
                 self._meta[f.path] = meta
@@ -137,7 +137,7 @@ def peek_meta(f: RolloutFile, max_lines: int = 4) -> FileMeta:
                 kind, payload, ts = envelope(obj)
                 if kind == "session_meta":
                     meta = parse_session_meta(payload, ts)
-                    return FileMeta(meta.get("sid") or f.default_sid, meta.get("parent"), meta.get("t0"))
+                    return FileMeta(meta.get("sid") or f.default_sid, meta.get("parent"), meta.get("started_at"))
     except OSError:
         pass
     return FileMeta(f.default_sid, None, None)

@@ -37,7 +37,7 @@ def parse_session_meta(payload: Dict[str, Any], ts_text: Any) -> Dict[str, Any]:
     t0 = parse_rfc3339(ts_text) if isinstance(ts_text, str) else None
     if t0 is None:
         t0 = parse_rfc3339(payload.get("timestamp"))  # type: ignore[arg-type]
-    return {"sid": text(payload.get("id")), "parent": parent, "t0": t0, "cwd": text(payload.get("cwd")),
+    return {"sid": text(payload.get("id")), "parent": parent, "started_at": t0, "cwd": text(payload.get("cwd")),
             "meta_model": text(payload.get("model"))}
 
 

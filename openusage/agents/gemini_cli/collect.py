@@ -28,8 +28,8 @@ COLD_AFTER_SECONDS = 2 * 86400
 MAX_LEGACY_BYTES = 256 * 1024 * 1024
 # Only lines holding one of these can matter; user and info records are never decoded.
 _MARKERS = (b"gemini", b"$set", b"sessionId", b"$rewindTo")
-# The form of the saved state. 2: each message's counted usage is named (Emitted.to_json); 1 kept it
-# as a positional list.
+# The form of the saved state. 2: each message's counted usage is named (Emitted.to_json) and the
+# project hash is `project_hash`; 1 kept a positional list and `ph`.
 STATE_VERSION = 2
 
 
@@ -161,7 +161,7 @@ class Collector:
             # No readable metadata line: the file name is the next most stable id.
             stem = os.path.basename(f.path).rsplit(".", 1)[0]
             sid = ctx["sid"] = stem
-        project = names.name(f.root, f.project_dir, ctx.get("ph"))
+        project = names.name(f.root, f.project_dir, ctx.get("project_hash"))
         return Scope(sid=sid, session_id=f.parent_session or sid, project=project,
                      subagent=f.parent_session is not None)
 
@@ -217,7 +217,7 @@ def _remember_metadata(ctx: Dict[str, Any], meta: Dict[str, Any]) -> None:
         ctx["sid"] = sid
     ph = meta.get("projectHash")
     if isinstance(ph, str) and ph:
-        ctx["ph"] = ph
+        ctx["project_hash"] = ph
 
 
 def _same_file(cursor: Optional[Dict[str, Any]], st: os.stat_result) -> bool:
@@ -245,8 +245,10 @@ def _working_copy(cursor: Optional[Dict[str, Any]], st: os.stat_result, legacy: 
 
 
 def _named_emitted(state: Dict[str, Any]) -> None:
-    """State version 1 to 2: every file's per-message lists become named objects."""
+    """State version 1 to 2: every file's per-message lists become named objects, `ph` `project_hash`."""
     for cursor in (state.get("files") or {}).values():
         ctx = cursor.get("ctx") if isinstance(cursor, dict) else None
         if isinstance(ctx, dict) and isinstance(ctx.get("emitted"), dict):
             ctx["emitted"] = {mid: Emitted.from_list(old).to_json() for mid, old in ctx["emitted"].items()}
+        if isinstance(ctx, dict) and "ph" in ctx:
+            ctx["project_hash"] = ctx.pop("ph")
