@@ -1,7 +1,7 @@
 """Errors that end a command (or the daemon's start) with one line and an exit code. No imports: the hook loads it."""
 from __future__ import annotations
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the hook imports this (bench/README.md, start-up speed)
 if TYPE_CHECKING:
     from typing import Optional
 

@@ -5,7 +5,7 @@ import os
 
 from openusage.errors import PathError
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the hook imports this (bench/README.md, start-up speed)
 if TYPE_CHECKING:  # typing costs the hook several ms to import; the annotations need it only for checkers
     from typing import List, Optional
 

@@ -114,7 +114,7 @@ def _run(args: argparse.Namespace, socket_path: str) -> int:
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(code)
+    os._exit(code)  # a stuck worker thread must not hold the exit (bench/README.md, start-up speed)
 
 
 def _status(socket_path: str, as_json: bool) -> int:

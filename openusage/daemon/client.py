@@ -1,9 +1,9 @@
 """A small HTTP client for the daemon's Unix socket. Stdlib only: the hook path uses it."""
 from __future__ import annotations
 
-import _socket  # the C module: importing `socket` (its enum classes) and json adds ~30 ms to a hook
+import _socket  # the C module: `socket` (its enum classes) and json add ~30 ms to a hook (bench/README.md)
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the hook imports this (bench/README.md, start-up speed)
 if TYPE_CHECKING:
     from typing import Any, Dict, Optional, Tuple
 
