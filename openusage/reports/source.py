@@ -13,13 +13,14 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Tuple
 
 from openusage import accounts as accounts_mod
 from openusage import config, paths
 from openusage.providers.base import make_context
 from openusage.store import db
 from openusage.store.batch import CountedBatch
+from openusage.store.ingest import write_events
 
 if TYPE_CHECKING:
     from openusage.store.writer import Writer
@@ -28,7 +29,6 @@ log = logging.getLogger("openusage.reports")
 
 SOURCES = ("auto", "daemon", "direct")
 SCAN_BATCH = 5000  # events per write during a direct scan
-COUNTED_BATCH = 10_000  # events in workers' batches per write during a direct scan
 
 
 class SourceError(Exception):
@@ -85,47 +85,9 @@ def scan_direct(settings: config.Settings, providers: Optional[List[str]] = None
                 spinner.source = provider.name
             try:
                 result = provider.fetch(account, ctx)
-                # Parsing goes on while the writer commits the previous batches (SQLite works
-                # outside the GIL); at most a few batches wait, so memory stays bounded.
-                batch: list = []
-                waiting: list = []
-                counted: list = []  # CountedBatch items not submitted yet
-                counted_rows = 0
-                for ev in result.events or ():
-                    if isinstance(ev, CountedBatch):  # a worker's read of one file, summed
-                        if spinner is not None:
-                            spinner.events += len(ev.rows)
-                        if batch:  # in order: the events before it first
-                            waiting.append(store.writer().submit_events(batch))
-                            batch = []
-                        counted.append(ev)
-                        counted_rows += len(ev.rows)
-                        # Few large writes: each commit rewrites the counted table's pages it touched.
-                        if counted_rows >= COUNTED_BATCH:
-                            waiting.append(store.writer().submit_counted(counted))
-                            counted, counted_rows = [], 0
-                            while len(waiting) > 2:
-                                waiting.pop(0).wait(300)
-                        continue
-                    if counted:
-                        waiting.append(store.writer().submit_counted(counted))
-                        counted, counted_rows = [], 0
-                    if spinner is not None:
-                        spinner.events += 1
-                    if ev.tool_call_id or ev.message_id or ev.turn_id:
-                        ev.raw = None  # the cache keeps no payloads; only an id-less event's key needs it
-                    batch.append(ev)
-                    if len(batch) >= SCAN_BATCH:
-                        waiting.append(store.writer().submit_events(batch))
-                        batch = []
-                        while len(waiting) > 2:
-                            waiting.pop(0).wait(300)
-                if counted:
-                    waiting.append(store.writer().submit_counted(counted))
-                if batch:
-                    waiting.append(store.writer().submit_events(batch))
-                for ticket in waiting:
-                    ticket.wait(300)
+                # Parsing goes on while the writer commits the previous batches; at most two wait.
+                write_events(store.writer(), result.events, timeout=300, each=_scanned(spinner),
+                             event_batch=SCAN_BATCH, in_flight=2)
             except Exception as exc:  # one broken collector must not hide the others' data
                 log.warning("scan of %s failed: %s", provider.id, exc)
                 continue
@@ -140,6 +102,24 @@ def scan_direct(settings: config.Settings, providers: Optional[List[str]] = None
         store.close()
     return path
 
+
+
+def _scanned(spinner: Optional[_Spinner]) -> Callable[[object], None]:
+    """What a direct scan does with each item of a stream before it is written: counts it for the
+    progress line, and drops the payload of an event with an id (the cache keeps none; only an
+    id-less event's key is made of it)."""
+
+    def each(ev: object) -> None:
+        if isinstance(ev, CountedBatch):
+            if spinner is not None:
+                spinner.events += len(ev.rows)
+            return
+        if spinner is not None:
+            spinner.events += 1
+        if ev.tool_call_id or ev.message_id or ev.turn_id:  # type: ignore[attr-defined]
+            ev.raw = None  # type: ignore[attr-defined]
+
+    return each
 
 # What the cache holds, named: a cache made by an older openusage (event rows, or the cache_keys of
 # keys-1) is rebuilt from the logs rather than read wrong.

@@ -39,3 +39,27 @@ def test_saved_state_is_the_text_written(store):
     conn = reader()
     assert db.saved_state(conn, "codex", "codex") == '{"v":1}'
     assert db.saved_state(conn, "codex", "other") is None
+
+
+def test_summed_batches_are_written_in_their_place_in_the_stream(tmp_path):
+    """A direct scan's stream mixes events and workers' summed batches: each goes in its order."""
+    from openusage.store.batch import CountedBatch
+    from openusage.store.writer import Writer
+
+    first, summed, last = [ev(0), ev(1)], [ev(n) for n in range(2, 6)], [ev(6)]
+    batch = CountedBatch.from_events(summed)
+    assert batch is not None
+    calls = []
+    w = Writer(str(tmp_path / "cache.db"), check=False, keep_raw=False, keys_only=True)
+    w.start()
+    try:
+        real_events, real_counted = w.submit_events, w.submit_counted
+        w.submit_events = lambda evs: calls.append(("events", len(evs))) or real_events(evs)
+        w.submit_counted = lambda bs: calls.append(("counted", sum(len(b.rows) for b in bs))) or real_counted(bs)
+        assert ingest.write_events(w, iter(first + [batch] + last), event_batch=100) == 7
+    finally:
+        w.stop()
+    assert calls == [("events", 2), ("counted", 4), ("events", 1)]
+    conn = db.connect(str(tmp_path / "cache.db"), readonly=True)
+    assert conn.execute("SELECT COUNT(*), SUM(input) FROM counted").fetchone() == (7, 7)
+    conn.close()
