@@ -4,9 +4,10 @@ A large catch-up read parses on worker processes. For the reports cache (keys on
 no breakdowns) a worker need not send one object per event back: it sends each event's counted row
 (store/counted.py: the key's hash, the counts a later copy grows from, its time and place) and the
 quarter-hour and session sums those rows add, made here by the same rules as the writer's
-(store/writer.py: `_full_delta`, `_add_rollups`). The writer takes a batch whole when none of its
-keys was counted before, the common case of a first scan; otherwise it turns the batch back into its
-events and settles them one key at a time as it always does (`events()`), so the outcome is the same.
+(store/rollups.py `full_delta` and `merge_session`, the writer's `_add_rollups`). The writer takes a
+batch whole when none of its keys was counted before, the common case of a first scan; otherwise it
+turns the batch back into its events and settles them one key at a time as it always does
+(`events()`), so the outcome is the same.
 """
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from openusage.core.events import UsageEvent
 from openusage.store.counted import Place, key_hash
+from openusage.store.db import QUARTER
+from openusage.store.rollups import merge_session
 
-QUARTER = 900  # store.db.QUARTER (not imported: a worker loads no more of the store than this)
 # Per row: the counted row's first eleven columns (hash ... at), then indexes into places and kinds,
 # then the id the event's dedup key was made of.
 _AT, _PLACE, _KIND, _ID = 10, 11, 12, 13
@@ -58,7 +60,7 @@ class CountedBatch(NamedTuple):
             rows.append((key_hash(ev.dedup_key()), ev.input_tokens, ev.output_tokens, ev.cache_read_tokens,
                          ev.cache_write_tokens, ev.reasoning_tokens, ev.cost_usd, ev.cost_logged_usd,
                          ev.cost_computed_usd, ev.requests, ev.occurred_at, pi, ki, getattr(ev, field)))
-            # The writer's rollups of a new event (_full_delta, _add_rollups), summed here.
+            # The writer's rollups of a new event (rollups.full_delta, _add_rollups), summed here.
             if ev.input_tokens or ev.output_tokens or ev.cache_read_tokens or ev.cache_write_tokens or cost \
                     or ev.requests:
                 key = (ev.provider_id, ev.account_id, int(ev.occurred_at // QUARTER), model, project, session)
@@ -73,15 +75,7 @@ class CountedBatch(NamedTuple):
                         if v:
                             sums[i] += v
             if ev.session_id:
-                skey = (ev.provider_id, ev.account_id, ev.session_id)
-                project = ev.project or None
-                cur = sessions.get(skey)
-                if cur is None:
-                    sessions[skey] = [project, ev.occurred_at, ev.occurred_at]
-                else:
-                    cur[0] = cur[0] or project
-                    cur[1] = min(cur[1], ev.occurred_at)
-                    cur[2] = max(cur[2], ev.occurred_at)
+                merge_session(sessions, (ev.provider_id, ev.account_id, ev.session_id), ev.project, ev.occurred_at)
         if len({row[0] for row in rows}) != len(rows):
             return None
         return CountedBatch(events[0].source, rows, [Place(*p) for p in place_ix], list(kind_ix), quarters, sessions)

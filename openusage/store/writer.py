@@ -12,15 +12,16 @@ import queue
 import sqlite3
 import threading
 import time
-from collections import defaultdict
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from openusage.core import redact
 from openusage.core.events import UsageEvent
 from openusage.core.snapshot import UsageSnapshot
 from openusage.core.windows import local_date, tz_signature
-from openusage.store import counted, db, limits
+from openusage.store import counted, db, limits, rollups
 from openusage.store.batch import CountedBatch
+from openusage.store.rollups import DIM_COLS, QUARTER_COLS, USAGE_COLS
+from openusage.store.rollups import sets as _sets
 
 log = logging.getLogger("openusage.store.writer")
 
@@ -28,9 +29,6 @@ MAX_BATCH = 512  # queue items folded into one transaction
 GROUP_WAIT = 0.0005  # seconds the writer waits for more hooks while hooks arrive together
 _STOP = object()
 
-_USAGE_COLS = ("input", "output", "cache_read", "cache_write", "reasoning", "cost", "requests", "events")
-_QUARTER_COLS = _USAGE_COLS + ("cost_calc", "cost_logged")
-_DIM_COLS = ("calls", "requests", "tokens", "cost")
 
 
 def _size(ev: UsageEvent) -> Tuple[int, float]:
@@ -211,7 +209,7 @@ class Writer(threading.Thread):
     def _transaction(self, batch: List[Tuple[str, Any, Ticket]]) -> List[Any]:
         conn = self.conn
         counters_before = dict(self.counters)
-        agg = _Aggregate()
+        agg = rollups.Aggregate()
         results: List[Any] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -249,7 +247,7 @@ class Writer(threading.Thread):
 
     # --- events and rollups ------------------------------------------------------------------
 
-    def _apply_events(self, events: List[UsageEvent], agg: _Aggregate) -> Dict[str, int]:
+    def _apply_events(self, events: List[UsageEvent], agg: rollups.Aggregate) -> Dict[str, int]:
         """Store new events, grow stored messages, drop duplicates; rollups follow what was stored."""
         if len(events) < BULK_ROLLUP_MIN and not self.keys_only:
             counts = self._apply_each(events, agg)
@@ -260,7 +258,7 @@ class Writer(threading.Thread):
         self.counters["duplicates_dropped"] += counts["duplicates"]
         return counts
 
-    def _apply_counted(self, batches: List[CountedBatch], agg: _Aggregate) -> Dict[str, int]:
+    def _apply_counted(self, batches: List[CountedBatch], agg: rollups.Aggregate) -> Dict[str, int]:
         """Workers' batches, in order: each taken whole when none of its keys was counted before (its
         rows inserted, its sums added), else, or in a store that keeps event rows, its events settled
         as any others."""
@@ -278,7 +276,7 @@ class Writer(threading.Thread):
                 rows.extend(batch.counted_rows(ids, counted.GROWABLE))
                 for key, sums in batch.quarters.items():
                     agg.usage_q[key].add(sums)
-                    agg.usage_d[(key[0], key[1], self._day(key[2]), key[3])].add(sums[:len(_USAGE_COLS)])
+                    agg.usage_d[(key[0], key[1], self._day(key[2]), key[3])].add(sums[:len(USAGE_COLS)])
                 for key, (project, first, last) in batch.sessions.items():
                     agg.add_session(key[:2], key[2], project, first)
                     agg.add_session(key[:2], key[2], None, last)
@@ -293,7 +291,7 @@ class Writer(threading.Thread):
         self.counters["events_stored"] += taken
         return counts
 
-    def _apply_each(self, events: List[UsageEvent], agg: _Aggregate) -> Dict[str, int]:
+    def _apply_each(self, events: List[UsageEvent], agg: rollups.Aggregate) -> Dict[str, int]:
         """A few events (a hook): each inserted unless its key is stored, the common case in one statement."""
         stored = updated = dups = 0
         now = time.time()
@@ -303,7 +301,7 @@ class Writer(threading.Thread):
                 if not self.keys_only:
                     self.conn.execute(_INSERT_EVENT, _event_row(ev, key, now, self._raw(ev)))
                 stored += 1
-                self._add_rollups(agg, ev, _full_delta(ev))
+                self._add_rollups(agg, ev, rollups.full_delta(ev))
                 continue
             row = self._counted.lookup((key,)).get(key) if ev.event_type in counted.GROWABLE else None
             if row is not None and _size(ev) > _row_size(row):
@@ -313,7 +311,7 @@ class Writer(threading.Thread):
                 dups += 1
         return {"stored": stored, "updated": updated, "duplicates": dups}
 
-    def _apply_bulk(self, events: List[UsageEvent], agg: _Aggregate) -> Dict[str, int]:
+    def _apply_bulk(self, events: List[UsageEvent], agg: rollups.Aggregate) -> Dict[str, int]:
         """Many events (a scan): copies of one key settled in memory, in arrival order, against the
         stored row, so each key costs at most one write; new rows inserted with executemany and
         their rollups summed by SQLite."""
@@ -360,11 +358,11 @@ class Writer(threading.Thread):
     def _raw(self, ev: UsageEvent) -> Optional[str]:
         return _raw_json(ev) if self.keep_raw else None
 
-    def _insert_keys(self, fresh: List[Tuple[str, UsageEvent]], agg: _Aggregate) -> None:
+    def _insert_keys(self, fresh: List[Tuple[str, UsageEvent]], agg: rollups.Aggregate) -> None:
         rows = []
         for key, ev in fresh:
             rows.append(self._counted.row(counted.key_hash(key), ev))
-            self._add_rollups(agg, ev, _full_delta(ev))
+            self._add_rollups(agg, ev, rollups.full_delta(ev))
         self._counted.add_many(rows)
 
     def _insert_bulk(self, fresh: List[Tuple[str, UsageEvent]]) -> None:
@@ -381,7 +379,7 @@ class Writer(threading.Thread):
         for sql in _BULK_ROLLUP_SQL:
             self.conn.execute(sql, {"first": first_id})
 
-    def _grow(self, key: str, ev: UsageEvent, row: counted.Counted, agg: _Aggregate) -> None:
+    def _grow(self, key: str, ev: UsageEvent, row: counted.Counted, agg: rollups.Aggregate) -> None:
         """Replace a counted message by a later copy with larger totals. One message, one time: the
         kept copy dates all of it, so a copy in another quarter-hour (or with another model) moves
         the message's whole contribution there, in every rollup."""
@@ -401,10 +399,10 @@ class Writer(threading.Thread):
             )
         if old is not None and row.at is not None and (
                 int(row.at // db.QUARTER) != int(ev.occurred_at // db.QUARTER) or old != counted.place_of(ev)):
-            self._add_rollups(agg, counted.as_event(row.at, old, ev.source, ev.event_type), _taken_back(row))
-            self._add_rollups(agg, ev, _full_delta(ev))
+            self._add_rollups(agg, counted.as_event(row.at, old, ev.source, ev.event_type), rollups.taken_back(row))
+            self._add_rollups(agg, ev, rollups.full_delta(ev))
         else:
-            self._add_rollups(agg, ev, _growth(ev, row))
+            self._add_rollups(agg, ev, rollups.growth(ev, row))
 
     def _day(self, bucket: int) -> str:
         day = self._day_cache.get(bucket)
@@ -414,7 +412,7 @@ class Writer(threading.Thread):
             day = self._day_cache[bucket] = local_date(bucket * db.QUARTER)
         return day
 
-    def _add_rollups(self, agg: _Aggregate, ev: UsageEvent, d: Dict[str, float]) -> None:
+    def _add_rollups(self, agg: rollups.Aggregate, ev: UsageEvent, d: Dict[str, float]) -> None:
         bucket = int(ev.occurred_at // db.QUARTER)
         day = self._day(bucket)
         base = (ev.provider_id, ev.account_id)
@@ -422,9 +420,9 @@ class Writer(threading.Thread):
         moved_out = d["events"] < 0  # a message taken back from where an earlier copy dated it
         if d["input"] or d["output"] or d["cache_read"] or d["cache_write"] or d["cost"] or d["requests"]:
             model = ev.model or ""
-            quarter = tuple(d.get(c, 0) for c in _QUARTER_COLS)
+            quarter = tuple(d.get(c, 0) for c in QUARTER_COLS)
             agg.usage_q[(*base, bucket, model, ev.project or "", ev.session_id or "")].add(quarter)
-            agg.usage_d[(*base, day, model)].add(quarter[:len(_USAGE_COLS)])
+            agg.usage_d[(*base, day, model)].add(quarter[:len(USAGE_COLS)])
             if moved_out:
                 agg.emptied["rollup_q"].add((*base, bucket, model, ev.project or "", ev.session_id or ""))
                 agg.emptied["rollup_d"].add((*base, day, model))
@@ -452,122 +450,12 @@ class Writer(threading.Thread):
             return
         self.conn.execute("BEGIN IMMEDIATE")
         try:
-            rebuild_day_rollups(self.conn)
+            rollups.rebuild_day_rollups(self.conn)
             db.set_meta(self.conn, "tz_signature", signature)
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
-
-
-def rebuild_day_rollups(conn: sqlite3.Connection) -> None:
-    """Regroup quarter-hour rollups into local-day rollups (inside the caller's transaction)."""
-    conn.execute("DELETE FROM rollup_d")
-    conn.execute("DELETE FROM dim_d")
-    days: Dict[int, str] = {}
-
-    def day_of(bucket: int) -> str:
-        if bucket not in days:
-            days[bucket] = local_date(bucket * db.QUARTER)
-        return days[bucket]
-
-    usage: Dict[tuple, List[float]] = defaultdict(lambda: [0] * len(_USAGE_COLS))
-    for row in conn.execute(f"SELECT provider_id, account_id, bucket, model, {', '.join(_USAGE_COLS)} FROM rollup_q"):
-        acc = usage[(row[0], row[1], day_of(row[2]), row[3])]
-        for i, v in enumerate(row[4:]):
-            acc[i] += v
-    conn.executemany(_upsert_sql("rollup_d", ("provider_id", "account_id", "day", "model"), _USAGE_COLS),
-                     [(*k, *v) for k, v in usage.items()])
-    dims: Dict[tuple, List[float]] = defaultdict(lambda: [0] * len(_DIM_COLS))
-    for row in conn.execute(f"SELECT provider_id, account_id, bucket, dim, name, {', '.join(_DIM_COLS)} FROM dim_q"):
-        acc = dims[(row[0], row[1], day_of(row[2]), row[3], row[4])]
-        for i, v in enumerate(row[5:]):
-            acc[i] += v
-    conn.executemany(_upsert_sql("dim_d", ("provider_id", "account_id", "day", "dim", "name"), _DIM_COLS),
-                     [(*k, *v) for k, v in dims.items()])
-
-
-class _Sums:
-    __slots__ = ("values",)
-
-    def __init__(self, width: int):
-        self.values = [0] * width
-
-    def add(self, delta: Tuple[float, ...]) -> None:
-        values = self.values
-        for i, v in enumerate(delta):
-            if v:
-                values[i] += v
-
-
-class _Aggregate:
-    """Rollup deltas of one transaction, summed in memory and written once per key."""
-
-    def __init__(self) -> None:
-        self.usage_q: Dict[tuple, _Sums] = defaultdict(lambda: _Sums(len(_QUARTER_COLS)))
-        self.usage_d: Dict[tuple, _Sums] = defaultdict(lambda: _Sums(len(_USAGE_COLS)))
-        self.dim_q: Dict[tuple, _Sums] = defaultdict(lambda: _Sums(len(_DIM_COLS)))
-        self.dim_d: Dict[tuple, _Sums] = defaultdict(lambda: _Sums(len(_DIM_COLS)))
-        self.sessions: Dict[tuple, List[Any]] = {}
-        self.emptied: Dict[str, set] = defaultdict(set)  # rollup rows a moved message may have left empty
-
-    def add_session(self, base: Tuple[str, str], session_id: str, project: Optional[str], at: float) -> None:
-        key = (*base, session_id)
-        project = project or None  # an empty project is no project: it must not hide a later real one
-        cur = self.sessions.get(key)
-        if cur is None:
-            self.sessions[key] = [project, at, at]
-        else:
-            cur[0] = cur[0] or project
-            cur[1] = min(cur[1], at)
-            cur[2] = max(cur[2], at)
-
-    def flush(self, conn: sqlite3.Connection) -> None:
-        for table, keys, cols, data in (
-            ("rollup_q", ("provider_id", "account_id", "bucket", "model", "project", "session_id"), _QUARTER_COLS,
-             self.usage_q),
-            ("rollup_d", ("provider_id", "account_id", "day", "model"), _USAGE_COLS, self.usage_d),
-            ("dim_q", ("provider_id", "account_id", "bucket", "dim", "name"), _DIM_COLS, self.dim_q),
-            ("dim_d", ("provider_id", "account_id", "day", "dim", "name"), _DIM_COLS, self.dim_d),
-        ):
-            if data:
-                conn.executemany(_upsert_sql(table, keys, cols), [(*k, *s.values) for k, s in data.items()])
-                data.clear()
-            if self.emptied.get(table):
-                # A row left with nothing in it (its one message moved on) goes: no empty day in a report.
-                empty = _EMPTY_USAGE if table.startswith("rollup") else _EMPTY_DIM
-                where = " AND ".join(f"{k}=?" for k in keys)
-                conn.executemany(f"DELETE FROM {table} WHERE {where} AND {empty}", list(self.emptied.pop(table)))
-        if self.sessions:
-            conn.executemany(
-                "INSERT INTO sessions(provider_id, account_id, session_id, project, first_at, last_at) "
-                "VALUES(?,?,?,?,?,?) ON CONFLICT(provider_id, account_id, session_id) DO UPDATE SET "
-                "project=COALESCE(NULLIF(sessions.project, ''), excluded.project), "
-                "first_at=MIN(sessions.first_at, excluded.first_at), last_at=MAX(sessions.last_at, excluded.last_at)",
-                [(*k, *v) for k, v in self.sessions.items()],
-            )
-            self.sessions.clear()
-
-
-_EMPTY_USAGE = ("events <= 0 AND input = 0 AND output = 0 AND cache_read = 0 AND cache_write = 0 AND requests <= 0 "
-                "AND abs(cost) < 1e-9")
-_EMPTY_DIM = "calls = 0 AND requests <= 0 AND tokens = 0 AND abs(cost) < 1e-9"
-_SQL_CACHE: Dict[tuple, str] = {}
-
-
-def _upsert_sql(table: str, keys: Iterable[str], cols: Iterable[str]) -> str:
-    cache_key = (table, tuple(keys), tuple(cols))
-    sql = _SQL_CACHE.get(cache_key)
-    if sql is None:
-        keys, cols = tuple(keys), tuple(cols)
-        names = keys + cols
-        sets = ", ".join(f"{c}={c}+excluded.{c}" for c in cols)
-        sql = (
-            f"INSERT INTO {table}({', '.join(names)}) VALUES({', '.join('?' * len(names))}) "
-            f"ON CONFLICT({', '.join(keys)}) DO UPDATE SET {sets}"
-        )
-        _SQL_CACHE[cache_key] = sql
-    return sql
 
 
 _EVENT_COLS = (
@@ -598,62 +486,6 @@ def _event_row(ev: UsageEvent, key: str, now: float, raw: Optional[str]) -> tupl
         ev.cache_write_tokens, ev.reasoning_tokens, ev.cost_usd, ev.cost_logged_usd, ev.cost_computed_usd,
         ev.requests, ev.tool_name, ev.project, ev.mcp_server, raw, now,
     )
-
-
-def _full_delta(ev: UsageEvent) -> Dict[str, float]:
-    return {
-        "input": ev.input_tokens,
-        "output": ev.output_tokens,
-        "cache_read": ev.cache_read_tokens,
-        "cache_write": ev.cache_write_tokens,
-        "reasoning": ev.reasoning_tokens,
-        "cost": ev.cost_usd or 0.0,
-        "cost_calc": _calc_cost(ev),
-        "cost_logged": ev.cost_logged_usd or 0.0,
-        "requests": ev.requests,
-        "events": 1,
-        "calls": 1 if ev.event_type == "tool_usage" else 0,
-    }
-
-
-def _growth(ev: UsageEvent, row: counted.Counted) -> Dict[str, float]:
-    """What a larger copy adds to a counted message that stays where it is."""
-    old_calc = (row.cost_computed if row.cost_computed is not None else row.cost) or 0.0
-    return {
-        "input": ev.input_tokens - row.input,
-        "output": ev.output_tokens - row.output,
-        "cache_read": ev.cache_read_tokens - row.cache_read,
-        "cache_write": ev.cache_write_tokens - row.cache_write,
-        "reasoning": ev.reasoning_tokens - row.reasoning,
-        "cost": (ev.cost_usd or 0.0) - (row.cost or 0.0),
-        "cost_calc": _calc_cost(ev) - old_calc,
-        "cost_logged": (ev.cost_logged_usd or 0.0) - (row.cost_logged or 0.0),
-        "requests": 0,
-        "events": 0,
-        "calls": 0,
-    }
-
-
-def _taken_back(row: counted.Counted) -> Dict[str, float]:
-    """A counted message's whole contribution, negated: it moves to where its kept copy is dated."""
-    calc = (row.cost_computed if row.cost_computed is not None else row.cost) or 0.0
-    return {
-        "input": -row.input,
-        "output": -row.output,
-        "cache_read": -row.cache_read,
-        "cache_write": -row.cache_write,
-        "reasoning": -row.reasoning,
-        "cost": -(row.cost or 0.0),
-        "cost_calc": -calc,
-        "cost_logged": -(row.cost_logged or 0.0),
-        "requests": -row.requests,
-        "events": -1,
-        "calls": 0,
-    }
-
-
-def _calc_cost(ev: UsageEvent) -> float:
-    return (ev.cost_computed_usd if ev.cost_computed_usd is not None else ev.cost_usd) or 0.0
 
 
 def _store_snapshot(conn: sqlite3.Connection, snapshot: UsageSnapshot, fetched_at: float) -> None:
@@ -698,33 +530,29 @@ _BATCH_DIMS_TABLE = (
 )
 
 
-def _sets(cols: Iterable[str]) -> str:
-    return ", ".join(f"{c}={c}+excluded.{c}" for c in cols)
-
-
 _BULK_ROLLUP_SQL = (
-    f"INSERT INTO rollup_q(provider_id, account_id, bucket, model, project, session_id, {', '.join(_QUARTER_COLS)}) "
+    f"INSERT INTO rollup_q(provider_id, account_id, bucket, model, project, session_id, {', '.join(QUARTER_COLS)}) "
     f"SELECT provider_id, account_id, {_BUCKET}, COALESCE(model, ''), COALESCE(project, ''), "
     f"COALESCE(session_id, ''), {_USAGE_SUMS}, SUM(COALESCE(cost_computed_usd, cost_usd, 0)), "
     f"SUM(COALESCE(cost_logged_usd, 0)) FROM events NOT INDEXED WHERE {_USAGE_WHERE} GROUP BY 1, 2, 3, 4, 5, 6 "
-    f"ON CONFLICT(provider_id, account_id, bucket, model, project, session_id) DO UPDATE SET {_sets(_QUARTER_COLS)}",
-    f"INSERT INTO rollup_d(provider_id, account_id, day, model, {', '.join(_USAGE_COLS)}) "
+    f"ON CONFLICT(provider_id, account_id, bucket, model, project, session_id) DO UPDATE SET {_sets(QUARTER_COLS)}",
+    f"INSERT INTO rollup_d(provider_id, account_id, day, model, {', '.join(USAGE_COLS)}) "
     "SELECT provider_id, account_id, ou_local_day(b), m, SUM(i), SUM(o), SUM(cr), SUM(cw), SUM(r), SUM(c), "
     "SUM(q), SUM(n) FROM ("
     f"SELECT provider_id, account_id, {_BUCKET} AS b, COALESCE(model, '') AS m, SUM(input_tokens) AS i, "
     "SUM(output_tokens) AS o, SUM(cache_read_tokens) AS cr, SUM(cache_write_tokens) AS cw, "
     "SUM(reasoning_tokens) AS r, SUM(COALESCE(cost_usd, 0)) AS c, SUM(requests) AS q, COUNT(*) AS n "
     f"FROM events NOT INDEXED WHERE {_USAGE_WHERE} GROUP BY 1, 2, 3, 4) WHERE 1 GROUP BY 1, 2, 3, 4 "
-    f"ON CONFLICT(provider_id, account_id, day, model) DO UPDATE SET {_sets(_USAGE_COLS)}",
+    f"ON CONFLICT(provider_id, account_id, day, model) DO UPDATE SET {_sets(USAGE_COLS)}",
     "DELETE FROM temp.batch_dims",
     _BATCH_DIMS,
-    f"INSERT INTO dim_q(provider_id, account_id, bucket, dim, name, {', '.join(_DIM_COLS)}) "
+    f"INSERT INTO dim_q(provider_id, account_id, bucket, dim, name, {', '.join(DIM_COLS)}) "
     "SELECT * FROM temp.batch_dims WHERE 1 "
-    f"ON CONFLICT(provider_id, account_id, bucket, dim, name) DO UPDATE SET {_sets(_DIM_COLS)}",
-    f"INSERT INTO dim_d(provider_id, account_id, day, dim, name, {', '.join(_DIM_COLS)}) "
+    f"ON CONFLICT(provider_id, account_id, bucket, dim, name) DO UPDATE SET {_sets(DIM_COLS)}",
+    f"INSERT INTO dim_d(provider_id, account_id, day, dim, name, {', '.join(DIM_COLS)}) "
     "SELECT provider_id, account_id, ou_local_day(b), dim, name, SUM(calls), SUM(requests), SUM(tokens), "
     "SUM(cost) FROM temp.batch_dims WHERE 1 GROUP BY 1, 2, 3, 4, 5 "
-    f"ON CONFLICT(provider_id, account_id, day, dim, name) DO UPDATE SET {_sets(_DIM_COLS)}",
+    f"ON CONFLICT(provider_id, account_id, day, dim, name) DO UPDATE SET {_sets(DIM_COLS)}",
     "INSERT INTO sessions(provider_id, account_id, session_id, project, first_at, last_at) "
     # The session's first non-empty project: the smallest "<id, zero-padded><project>", unpadded.
     "SELECT provider_id, account_id, session_id, "
