@@ -173,9 +173,14 @@ def probe_and_reports(snap: UsageSnapshot, key: Optional[str], admin: Optional[s
 BILLED_PROBES = ("chat", "messages")
 
 
+def _asked_probe(account: Optional[AccountConfig], free: Sequence[str]) -> str:
+    """The probe the account names, else the default (the first free one)."""
+    return str((account.extra.get("probe") if account is not None else None) or free[0])
+
+
 def probe_kind(account: AccountConfig, free: Sequence[str]) -> str:
     """The account's probe: one of `free` (the first is the default), "chat" or "none"; ERR otherwise."""
-    kind = str(account.extra.get("probe") or free[0])
+    kind = _asked_probe(account, free)
     if kind in free or kind in BILLED_PROBES or kind == "none":
         return kind
     choices = ", ".join(repr(k) for k in (*free, "chat", "none"))
@@ -184,7 +189,7 @@ def probe_kind(account: AccountConfig, free: Sequence[str]) -> str:
 
 def probe_polling(account: Optional[AccountConfig], free: Sequence[str], free_text: str) -> str:
     """What a probe provider's poll costs for this account (the default when None)."""
-    kind = str((account.extra.get("probe") if account is not None else None) or free[0])
+    kind = _asked_probe(account, free)
     if kind in BILLED_PROBES:
         return 'BILLED: a one-token completion each poll ("probe": "chat")'
     if kind == "none":

@@ -133,13 +133,18 @@ def test_sigterm_restores_the_terminal(tmux, demo_state):
     assert tmux.info("#{alternate_on} #{cursor_flag}") == "0 1"
 
 
-def test_unreachable_daemon_keeps_tiles_and_reconnects(tmux, daemon_factory, isolated_home, short_dir):
-    settings = isolated_home / ".config" / "openusage" / "settings.json"
+def demo_one_settings(home):
+    """One demo account polled every second, and no alert rules: the demo's 5-hour window follows the
+    clock, and an alert would take the status line these tests read."""
+    settings = home / ".config" / "openusage" / "settings.json"
     settings.parent.mkdir(parents=True)
-    # No alert rules: the demo's 5-hour window follows the clock, and an alert would take the status line.
     settings.write_text(json.dumps({"auto_detect": False, "ui": {"refresh_interval_seconds": 1},
                                     "alerts": {"rules": []},
                                     "accounts": [{"id": "demo", "provider": "demo", "display_name": "Demo one"}]}))
+
+
+def test_unreachable_daemon_keeps_tiles_and_reconnects(tmux, daemon_factory, isolated_home, short_dir):
+    demo_one_settings(isolated_home)
     first = daemon_factory().start()
     env = ui_env(OPENUSAGE_STATE_DIR=os.environ["OPENUSAGE_STATE_DIR"])
     tmux.start(shell(env, sys.executable, "-m", "openusage", "--socket-path", first.socket_path))
@@ -156,12 +161,7 @@ def test_unreachable_daemon_keeps_tiles_and_reconnects(tmux, daemon_factory, iso
 def test_on_stale_s_starts_the_daemon_and_the_screen_says_so(tmux, daemon_factory, isolated_home, short_dir):
     from openusage.daemon import control as daemon_ctl
 
-    settings = isolated_home / ".config" / "openusage" / "settings.json"
-    settings.parent.mkdir(parents=True)
-    # No alert rules: the demo's 5-hour window follows the clock, and an alert would take the status line.
-    settings.write_text(json.dumps({"auto_detect": False, "ui": {"refresh_interval_seconds": 1},
-                                    "alerts": {"rules": []},
-                                    "accounts": [{"id": "demo", "provider": "demo", "display_name": "Demo one"}]}))
+    demo_one_settings(isolated_home)
     first = daemon_factory().start()
     env = ui_env(OPENUSAGE_STATE_DIR=os.environ["OPENUSAGE_STATE_DIR"])
     tmux.start(shell(env, sys.executable, "-m", "openusage", "--socket-path", first.socket_path), 80, 24)
@@ -184,12 +184,7 @@ def test_on_stale_a_daemon_run_by_a_service_manager_is_left_to_it(tmux, daemon_f
     os.makedirs(os.path.dirname(unit))
     with open(unit, "w") as fh:
         fh.write("[Service]\n")
-    settings = isolated_home / ".config" / "openusage" / "settings.json"
-    settings.parent.mkdir(parents=True)
-    # No alert rules: the demo's 5-hour window follows the clock, and an alert would take the status line.
-    settings.write_text(json.dumps({"auto_detect": False, "ui": {"refresh_interval_seconds": 1},
-                                    "alerts": {"rules": []},
-                                    "accounts": [{"id": "demo", "provider": "demo", "display_name": "Demo one"}]}))
+    demo_one_settings(isolated_home)
     first = daemon_factory()
     first.socket_path = os.path.join(os.environ["OPENUSAGE_STATE_DIR"], "telemetry.sock")  # the service's socket
     first.start()
