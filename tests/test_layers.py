@@ -25,7 +25,7 @@ LAYERS: List[Tuple[str, ...]] = [
     ("providers.*",),                                    # the Provider base class and the API providers
     ("agents",),                                         # the local agent collectors
     ("providers",),                                      # the registry of every provider
-    ("config",),                                         # settings.json
+    ("config", "settings_check"),                        # settings.json, and its checks
     ("accounts", "inprocess", "alerts", "hub"),          # accounts, one-shot reads, alert rules, the hub
     ("daemon",),                                         # the daemon (its /metrics and export use hub/)
     ("tui", "reports", "integrations", "client"),        # what reads the daemon or the store

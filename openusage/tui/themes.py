@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
-from openusage.config import THEME_NAMES
+from openusage.settings_check import THEME_NAMES
 
 DEFAULT_THEME = "dark"
 
