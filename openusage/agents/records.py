@@ -11,7 +11,7 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from openusage.core.events import UsageEvent, split_mcp_tool
 
@@ -137,19 +137,34 @@ def usage_event(agent_id: str, account_id: str, usage: Usage, keep_raw: bool = T
 
     Without keep_raw, an event with a key has no raw (an id-less one keeps it: its key is its fingerprint).
     """
-    if computed is PRICE_TABLE:
-        computed = compute_cost(usage.model, usage.input_tokens, usage.output_tokens, usage.cache_read_tokens,
-                                usage.cache_write_tokens)
+    cost_usd, computed = _costs(usage, computed)
     return UsageEvent(
         source=agent_id, provider_id=agent_id, account_id=account_id, event_type="message_usage",
         occurred_at=usage.occurred_at, session_id=usage.session_id, turn_id=usage.turn_id,
         message_id=usage.key, model=usage.model, input_tokens=usage.input_tokens,
         output_tokens=usage.output_tokens, cache_read_tokens=usage.cache_read_tokens,
         cache_write_tokens=usage.cache_write_tokens, reasoning_tokens=usage.reasoning_tokens,
-        cost_usd=_pricing().apply_cost_mode("auto", usage.cost_logged, computed),
-        cost_logged_usd=usage.cost_logged, cost_computed_usd=computed, requests=usage.requests,
+        cost_usd=cost_usd, cost_logged_usd=usage.cost_logged, cost_computed_usd=computed, requests=usage.requests,
         project=usage.project, raw=usage.raw if keep_raw or usage.key is None else None,
     )
+
+
+def add_usage(builder: Any, agent_id: str, account_id: str, usage: Usage,
+              computed: Optional[float] = PRICE_TABLE) -> None:
+    """usage_event's event added to a BatchBuilder (store/batch.py) instead; the usage has a key."""
+    cost_usd, computed = _costs(usage, computed)
+    builder.add(agent_id, account_id, "message_usage", "message_id", usage.key, usage.occurred_at, usage.model,
+                usage.project, usage.session_id, None, None, usage.input_tokens, usage.output_tokens,
+                usage.cache_read_tokens, usage.cache_write_tokens, usage.reasoning_tokens, cost_usd,
+                usage.cost_logged, computed, usage.requests)
+
+
+def _costs(usage: Usage, computed: Optional[float]) -> Tuple[Optional[float], Optional[float]]:
+    """(cost in "auto" mode, computed cost) of one request."""
+    if computed is PRICE_TABLE:
+        computed = compute_cost(usage.model, usage.input_tokens, usage.output_tokens, usage.cache_read_tokens,
+                                usage.cache_write_tokens)
+    return _pricing().apply_cost_mode("auto", usage.cost_logged, computed), computed
 
 
 def tool_event(agent_id: str, account_id: str, call: ToolCall, keep_raw: bool = True) -> UsageEvent:
@@ -160,3 +175,10 @@ def tool_event(agent_id: str, account_id: str, call: ToolCall, keep_raw: bool = 
         tool_call_id=call.call_id, tool_name=call.name, mcp_server=split_mcp_tool(call.name), model=call.model,
         requests=0, project=call.project, raw=call.raw if keep_raw else None,
     )
+
+
+def add_tool(builder: Any, agent_id: str, account_id: str, call: ToolCall) -> None:
+    """tool_event's event added to a BatchBuilder (store/batch.py) instead."""
+    builder.add(agent_id, account_id, "tool_usage", "tool_call_id", call.call_id, call.occurred_at, call.model,
+                call.project, call.session_id, call.name, split_mcp_tool(call.name), 0, 0, 0, 0, 0, None, None,
+                None, 0)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, Optional, Sequence
 
 CHUNK = 1 << 20
+BIG_CHUNK = 16 << 20  # iter_marked_lines' reads: most files are read in one
 
 
 @dataclass
@@ -113,6 +114,46 @@ def iter_new_lines(path: str, cursor: Dict[str, Any], max_bytes: Optional[int] =
         if pending:
             # A partial last line: read again next time (size stays behind so the file looks changed).
             cursor["size"] = offset
+
+
+def iter_marked_lines(path: str, cursor: Dict[str, Any], marker: bytes, counters: Any) -> Iterator[bytes]:
+    """The complete lines appended since cursor['offset'] that hold `marker` (no newline in it).
+
+    For logs where few bytes matter (a transcript's bulk is tool output): the file is read in large
+    pieces and searched for the marker, so a line without it is never cut out or looked at in Python.
+    `counters.lines` counts the lines yielded (the others are passed over unread). The cursor moves
+    past a piece's whole lines once its marked lines are taken; a partial last line waits for the
+    next poll.
+    """
+    with open(path, "rb", buffering=0) as fh:
+        st = os.fstat(fh.fileno())
+        offset = cursor.get("offset", 0)
+        fh.seek(offset)
+        pending = b""
+        # What the file holds now, most often in one read (a read allocates what it asks for); a short
+        # read is the end for this poll.
+        want = min(max(st.st_size - offset, 0) + 1, BIG_CHUNK)
+        while want:
+            chunk = fh.read(want)
+            want = BIG_CHUNK if len(chunk) == want else 0
+            if not chunk:
+                break
+            data = pending + chunk if pending else chunk
+            end = data.rfind(b"\n") + 1  # the whole lines of this piece end here
+            if end:
+                find, rfind = data.find, data.rfind
+                at = find(marker, 0, end)
+                while at >= 0:
+                    stop = find(b"\n", at)
+                    counters.lines += 1
+                    yield data[rfind(b"\n", 0, at) + 1:stop]
+                    at = find(marker, stop + 1, end)
+                offset += end
+                cursor["offset"] = offset
+            pending = data[end:]
+        cursor["size"] = max(st.st_size, offset)
+        if pending:
+            cursor["size"] = offset  # as iter_new_lines: the file looks changed until the line is whole
 
 
 def iter_json_objects(path: str, cursor: Dict[str, Any], markers: Sequence[bytes], counters: Any

@@ -22,6 +22,15 @@ EVENT_TYPES = (
 _VOLATILE_KEYS = {"delivered_at", "retry", "attempt"}
 
 
+# The part of a dedup key before an event's id, by the id field it is made of (UsageEvent.dedup_key).
+KEY_PREFIXES = {"tool_call_id": "tc:", "message_id": "msg:", "turn_id": "turn:"}
+
+
+def id_key(provider_id: str, event_type: str, field: str, ident: str) -> str:
+    """The dedup key of an event whose key is made of `ident` in `field` (as UsageEvent.dedup_key)."""
+    return f"{provider_id}|{event_type}|{KEY_PREFIXES[field]}{ident}"
+
+
 @dataclass
 class UsageEvent:
     """One normalized usage event (DESIGN section 6): a message, turn, tool call or other fact."""
@@ -59,14 +68,15 @@ class UsageEvent:
 
         Scoped by provider and event type: a tool call and the message that made it are two facts.
         """
-        scope = f"{self.provider_id}|{self.event_type}|"
-        if self.tool_call_id:
-            return scope + "tc:" + self.tool_call_id
-        if self.message_id:
-            return scope + "msg:" + self.message_id
-        if self.turn_id:
-            return scope + "turn:" + self.turn_id
-        return scope + "fp:" + self.fingerprint()
+        field = self.key_field()
+        if field is not None:
+            return id_key(self.provider_id, self.event_type, field, getattr(self, field))
+        return f"{self.provider_id}|{self.event_type}|fp:" + self.fingerprint()
+
+    def key_field(self) -> Optional[str]:
+        """The id field dedup_key() is made of (KEY_PREFIXES), or None: the fingerprint."""
+        return ("tool_call_id" if self.tool_call_id else "message_id" if self.message_id
+                else "turn_id" if self.turn_id else None)
 
     def fingerprint(self) -> str:
         """SHA-256 of (source, account_id, event_type, occurred_at, stable payload subset)."""

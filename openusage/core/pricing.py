@@ -30,7 +30,7 @@ import os
 import re
 import threading
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 COST_MODES = ("auto", "calculate", "display")
 
@@ -114,6 +114,7 @@ _lock = threading.Lock()
 _table: Optional[_Table] = None
 _cache: Dict[str, Optional[Resolution]] = {}
 _unknown: Set[str] = set()
+_prices: Dict[str, Any] = {}  # compute_cost's: model name -> Price, _FREE or None (unknown)
 
 
 def _price_from_row(row: Dict[str, float]) -> Price:
@@ -166,6 +167,7 @@ def _reset(path: Optional[str] = None) -> None:
         _table = None if path is None else _load(path)
         _cache.clear()
         _unknown.clear()
+        _prices.clear()
 
 
 def table_date() -> str:
@@ -334,21 +336,44 @@ def compute_cost(
     cache_write_1h_tokens: int = 0,
 ) -> Optional[float]:
     """USD cost of one request, or None (and the model recorded as unknown) without a price."""
-    if isinstance(model, str) and model.strip().lower() in _FREE_MODELS:
-        return 0.0
-    res = resolve(model)
-    if res is None:
-        with _lock:
-            _unknown.add(str(model))
+    # Runs for every request a cold scan reads: the model's price is remembered (a read of a dict
+    # needs no lock), and token counts that are ints >= 0 are taken as they are.
+    price = _prices.get(model, _UNSEEN) if isinstance(model, str) else _UNSEEN
+    if price is _UNSEEN:
+        price = _price_of(model)
+    if price is None:
         return None
+    if price is _FREE:
+        return 0.0
     return _cost(
-        res.price,
-        _count(input_tokens),
-        _count(output_tokens),
-        _count(cache_read_tokens),
-        _count(cache_write_tokens),
-        _count(cache_write_1h_tokens),
+        price,
+        input_tokens if type(input_tokens) is int and input_tokens >= 0 else _count(input_tokens),
+        output_tokens if type(output_tokens) is int and output_tokens >= 0 else _count(output_tokens),
+        cache_read_tokens if type(cache_read_tokens) is int and cache_read_tokens >= 0 else _count(cache_read_tokens),
+        cache_write_tokens if type(cache_write_tokens) is int and cache_write_tokens >= 0
+        else _count(cache_write_tokens),
+        cache_write_1h_tokens if type(cache_write_1h_tokens) is int and cache_write_1h_tokens >= 0
+        else _count(cache_write_1h_tokens),
     )
+
+
+_UNSEEN: Any = object()
+_FREE: Any = object()
+
+
+def _price_of(model: object) -> Any:
+    """The Price of a model (_FREE for free ones, None when unknown: then recorded as unknown)."""
+    if isinstance(model, str) and model.strip().lower() in _FREE_MODELS:
+        found: Any = _FREE
+    else:
+        res = resolve(model)  # type: ignore[arg-type]
+        found = None if res is None else res.price
+    with _lock:
+        if found is None:
+            _unknown.add(str(model))
+        if isinstance(model, str):
+            _prices[model] = found
+    return found
 
 
 def _count(value: object) -> int:

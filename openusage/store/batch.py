@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-from openusage.core.events import UsageEvent
+from openusage.core.events import UsageEvent, id_key
 from openusage.store.counted import Place, key_hash
 from openusage.store.db import QUARTER
 from openusage.store.rollups import merge_session
@@ -40,45 +40,16 @@ class CountedBatch(NamedTuple):
         writer as events, in their order."""
         if not events or len({ev.source for ev in events}) != 1:
             return None
-        rows: List[tuple] = []
-        place_ix: Dict[tuple, int] = {}
-        kind_ix: Dict[Tuple[str, str], int] = {}
-        quarters: Dict[tuple, List[float]] = {}
-        sessions: Dict[tuple, List[Any]] = {}
+        builder = BatchBuilder(events[0].source)
         for ev in events:
-            field = ("tool_call_id" if ev.tool_call_id else "message_id" if ev.message_id
-                     else "turn_id" if ev.turn_id else None)
+            field = ev.key_field()
             if field is None:
                 return None
-            model, project, session = ev.model or "", ev.project or "", ev.session_id or ""
-            place = (ev.provider_id, ev.account_id, model, project, session, ev.tool_name or "", ev.mcp_server or "")
-            pi = place_ix.get(place)
-            if pi is None:
-                pi = place_ix[place] = len(place_ix)
-            ki = kind_ix.setdefault((ev.event_type, field), len(kind_ix))
-            cost = ev.cost_usd or 0.0
-            rows.append((key_hash(ev.dedup_key()), ev.input_tokens, ev.output_tokens, ev.cache_read_tokens,
-                         ev.cache_write_tokens, ev.reasoning_tokens, ev.cost_usd, ev.cost_logged_usd,
-                         ev.cost_computed_usd, ev.requests, ev.occurred_at, pi, ki, getattr(ev, field)))
-            # The writer's rollups of a new event (rollups.full_delta, _add_rollups), summed here.
-            if ev.input_tokens or ev.output_tokens or ev.cache_read_tokens or ev.cache_write_tokens or cost \
-                    or ev.requests:
-                key = (ev.provider_id, ev.account_id, int(ev.occurred_at // QUARTER), model, project, session)
-                calc = (ev.cost_computed_usd if ev.cost_computed_usd is not None else ev.cost_usd) or 0.0
-                delta = (ev.input_tokens, ev.output_tokens, ev.cache_read_tokens, ev.cache_write_tokens,
-                         ev.reasoning_tokens, cost, ev.requests, 1, calc, ev.cost_logged_usd or 0.0)
-                sums = quarters.get(key)
-                if sums is None:
-                    quarters[key] = list(delta)
-                else:
-                    for i, v in enumerate(delta):
-                        if v:
-                            sums[i] += v
-            if ev.session_id:
-                merge_session(sessions, (ev.provider_id, ev.account_id, ev.session_id), ev.project, ev.occurred_at)
-        if len({row[0] for row in rows}) != len(rows):
-            return None
-        return CountedBatch(events[0].source, rows, [Place(*p) for p in place_ix], list(kind_ix), quarters, sessions)
+            builder.add(ev.provider_id, ev.account_id, ev.event_type, field, getattr(ev, field), ev.occurred_at,
+                        ev.model, ev.project, ev.session_id, ev.tool_name, ev.mcp_server, ev.input_tokens,
+                        ev.output_tokens, ev.cache_read_tokens, ev.cache_write_tokens, ev.reasoning_tokens,
+                        ev.cost_usd, ev.cost_logged_usd, ev.cost_computed_usd, ev.requests)
+        return builder.build()
 
     def hashes(self) -> List[int]:
         return [row[0] for row in self.rows]
@@ -119,3 +90,72 @@ class CountedBatch(NamedTuple):
             setattr(ev, field, row[_ID])
             out.append(ev)
         return out
+
+
+class BatchBuilder:
+    """A CountedBatch made one event at a time, from the event's fields (no UsageEvent needed).
+
+    A collector reading a large catch-up for a keys-only store calls add() where it would make an
+    event; from_events does the same for events. The rows and sums are the writer's for a new event.
+    """
+
+    def __init__(self, source: str):
+        self.source = source
+        self.rows: List[tuple] = []
+        self.place_ix: Dict[tuple, int] = {}
+        self.kind_ix: Dict[Tuple[str, str], int] = {}
+        self.quarters: Dict[tuple, List[float]] = {}
+        self.sessions: Dict[tuple, List[Any]] = {}
+        self.hashes: set = set()
+        self.repeated = False  # two events with one key: the batch cannot be taken whole
+
+    def add(self, provider_id: str, account_id: str, event_type: str, field: str, ident: str, occurred_at: float,
+            model: Optional[str], project: Optional[str], session_id: Optional[str], tool_name: Optional[str],
+            mcp_server: Optional[str], input_tokens: int, output_tokens: int, cache_read_tokens: int,
+            cache_write_tokens: int, reasoning_tokens: int, cost_usd: Optional[float],
+            cost_logged_usd: Optional[float], cost_computed_usd: Optional[float], requests: int) -> None:
+        """One event with an id-made key (`field` holds `ident`: events.KEY_PREFIXES)."""
+        hashed = key_hash(id_key(provider_id, event_type, field, ident))
+        if hashed in self.hashes:
+            self.repeated = True
+        self.hashes.add(hashed)
+        place = (provider_id, account_id, model or "", project or "", session_id or "", tool_name or "",
+                 mcp_server or "")
+        pi = self.place_ix.get(place)
+        if pi is None:
+            pi = self.place_ix[place] = len(self.place_ix)
+        ki = self.kind_ix.get((event_type, field))
+        if ki is None:
+            ki = self.kind_ix[(event_type, field)] = len(self.kind_ix)
+        self.rows.append((hashed, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+                          reasoning_tokens, cost_usd, cost_logged_usd, cost_computed_usd, requests, occurred_at,
+                          pi, ki, ident))
+        cost = cost_usd or 0.0
+        # The writer's rollups of a new event (rollups.full_delta, _add_rollups), summed here.
+        if input_tokens or output_tokens or cache_read_tokens or cache_write_tokens or cost or requests:
+            key = (provider_id, account_id, int(occurred_at // QUARTER), place[2], place[3], place[4])
+            calc = (cost_computed_usd if cost_computed_usd is not None else cost_usd) or 0.0
+            sums = self.quarters.get(key)
+            if sums is None:
+                self.quarters[key] = [input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+                                      reasoning_tokens, cost, requests, 1, calc, cost_logged_usd or 0.0]
+            else:
+                sums[0] += input_tokens
+                sums[1] += output_tokens
+                sums[2] += cache_read_tokens
+                sums[3] += cache_write_tokens
+                sums[4] += reasoning_tokens
+                sums[5] += cost
+                sums[6] += requests
+                sums[7] += 1
+                sums[8] += calc
+                sums[9] += cost_logged_usd or 0.0
+        if session_id:
+            merge_session(self.sessions, (provider_id, account_id, session_id), project, occurred_at)
+
+    def build(self) -> Optional[CountedBatch]:
+        """The batch, or None when two events shared a key (or there were none)."""
+        if self.repeated or not self.rows:
+            return None
+        return CountedBatch(self.source, self.rows, [Place(*p) for p in self.place_ix], list(self.kind_ix),
+                            self.quarters, self.sessions)

@@ -190,6 +190,22 @@ class Registry:
             self._remember(found, place)
         return found
 
+    def place_ids(self, places: List[Place]) -> List[int]:
+        """place_id of each of these places, the ones not known yet interned in two statements."""
+        ids = self._ids
+        missing = list({place for place in places if place not in ids})
+        for i in range(0, len(missing), _LOOKUP_CHUNK // 7):
+            chunk = missing[i:i + _LOOKUP_CHUNK // 7]
+            self.conn.executemany("INSERT OR IGNORE INTO counted_place(provider_id, account_id, model, project, "
+                                  "session_id, tool_name, mcp_server) VALUES (?,?,?,?,?,?,?)", chunk)
+            where = " OR ".join(["(provider_id=? AND account_id=? AND model=? AND project=? AND session_id=? "
+                                 "AND tool_name=? AND mcp_server=?)"] * len(chunk))
+            for row in self.conn.execute(
+                    "SELECT id, provider_id, account_id, model, project, session_id, tool_name, mcp_server "
+                    f"FROM counted_place WHERE {where}", [v for place in chunk for v in place]):
+                self._remember(row[0], Place(*row[1:]))
+        return [ids[place] if place in ids else self.place_id(place) for place in places]
+
     def place(self, place_id: int) -> Optional[Place]:
         found = self._places.get(place_id)
         if found is None:

@@ -263,33 +263,42 @@ class Writer(threading.Thread):
         rows inserted, its sums added), else, or in a store that keeps event rows, its events settled
         as any others."""
         counts = {"stored": 0, "updated": 0, "duplicates": 0}
-        rows: List[tuple] = []
-        pending: set = set()  # hashes of the rows not inserted yet
-        taken = 0  # events taken in batches (_apply_events counts the others)
+        taken: List[CountedBatch] = []  # taken whole, not inserted yet
+        pending: set = set()  # their hashes
         for batch in batches:
             hashes = batch.hashes()
             if self.keys_only and pending.isdisjoint(hashes) and not self._counted.any_counted(hashes):
                 pending.update(hashes)
-                # Place ids only where a row keeps one: a tool call's place is never stored.
-                ids = [self._counted.place_id(place) if used else 0
-                       for place, used in zip(batch.places, batch.growable_places(counted.GROWABLE))]
-                rows.extend(batch.counted_rows(ids, counted.GROWABLE))
-                for key, sums in batch.quarters.items():
-                    agg.usage_q[key].add(sums)
-                    agg.usage_d[(key[0], key[1], self._day(key[2]), key[3])].add(sums[:len(USAGE_COLS)])
-                for key, (project, first, last) in batch.sessions.items():
-                    agg.add_session(key[:2], key[2], project, first)
-                    agg.add_session(key[:2], key[2], None, last)
-                counts["stored"] += len(hashes)
-                taken += len(hashes)
+                taken.append(batch)
                 continue
-            self._counted.add_many(rows)  # what came before is counted first
-            rows, pending = [], set()
+            counts["stored"] += self._take_whole(taken, agg)  # what came before is counted first
+            taken, pending = [], set()
             for name, n in self._apply_events(batch.events(), agg).items():
                 counts[name] += n
-        self._counted.add_many(rows)
-        self.counters["events_stored"] += taken
+        counts["stored"] += self._take_whole(taken, agg)
         return counts
+
+    def _take_whole(self, batches: List[CountedBatch], agg: rollups.Aggregate) -> int:
+        """Insert the counted rows of batches none of whose keys was counted, and add their sums; how
+        many rows."""
+        if not batches:
+            return 0
+        # Place ids only where a row keeps one (a tool call's place is never stored), all at once.
+        used = [batch.growable_places(counted.GROWABLE) for batch in batches]
+        known = iter(self._counted.place_ids([place for batch, flags in zip(batches, used)
+                                              for place, u in zip(batch.places, flags) if u]))
+        rows: List[tuple] = []
+        for batch, flags in zip(batches, used):
+            rows.extend(batch.counted_rows([next(known) if u else 0 for u in flags], counted.GROWABLE))
+            for key, sums in batch.quarters.items():
+                agg.usage_q[key].add(sums)
+                agg.usage_d[(key[0], key[1], self._day(key[2]), key[3])].add(sums[:len(USAGE_COLS)])
+            for key, (project, first, last) in batch.sessions.items():
+                agg.add_session(key[:2], key[2], project, first)
+                agg.add_session(key[:2], key[2], None, last)
+        self._counted.add_many(rows)
+        self.counters["events_stored"] += len(rows)
+        return len(rows)
 
     def _apply_each(self, events: List[UsageEvent], agg: rollups.Aggregate) -> Dict[str, int]:
         """A few events (a hook): each inserted unless its key is stored, the common case in one statement."""

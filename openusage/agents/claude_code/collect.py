@@ -7,9 +7,20 @@ import os
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
-from openusage.agents import tail, workers
+from openusage.agents import records, tail, workers
 from openusage.agents.claude_code.files import TranscriptFile, iter_files, project_from_dir
-from openusage.agents.claude_code.parse import AssistantLine, SkippedLine, parse_raw_line, tool_event, usage_event
+from openusage.agents.claude_code.parse import (
+    PROVIDER_ID,
+    SYNTHETIC_MODEL,
+    AssistantLine,
+    SkippedLine,
+    call_of,
+    compute_line_cost,
+    parse_raw_line,
+    tool_event,
+    usage_event,
+    usage_of,
+)
 from openusage.agents.records import plural, project_from_cwd
 from openusage.core.events import UsageEvent
 from openusage.core.snapshot import UsageSnapshot
@@ -47,6 +58,7 @@ class Collector:
         self.now = now
         self.counters = Counters()
         self.tools_seen: set = set()
+        self._projects: Dict[str, str] = {}  # cwd -> project name
         self.state_changed = False  # known once run() is consumed
         self.keep_raw = keep_raw
         # The caller takes CountedBatch items among the events (a keys-only store): files read on
@@ -162,63 +174,99 @@ class Collector:
 
     def _read(self, f: TranscriptFile, cursor: Dict[str, Any], files: Dict[str, Any]) -> List[UsageEvent]:
         """Events of the bytes appended to one file: tool calls, then the best copy of each message."""
+        out = []
+        for line, tool_id, tool_name, project in self._pass(f, cursor, files):
+            if tool_id is None:
+                out.append(usage_event(line, self.account_id, f.session_id, project, self.keep_raw))
+            else:
+                out.append(tool_event(line, tool_id, tool_name, self.account_id, f.session_id, project,
+                                      self.keep_raw))
+        return out
+
+    def _read_batch(self, f: TranscriptFile, cursor: Dict[str, Any], files: Dict[str, Any]) -> Optional[Any]:
+        """What _read's events add to a keys-only store, as one CountedBatch (store/batch.py); None when
+        the file has a message without an id or repeats a key (read it with _read)."""
+        from openusage.store.batch import BatchBuilder
+
+        builder = BatchBuilder(PROVIDER_ID)
+        account = self.account_id
+        for line, tool_id, tool_name, project in self._pass(f, cursor, files):
+            if tool_id is None:
+                if line.message_id is None:
+                    return None
+                records.add_usage(builder, PROVIDER_ID, account, usage_of(line, f.session_id, project, False),
+                                  computed=compute_line_cost(line))
+            else:
+                records.add_tool(builder, PROVIDER_ID, account,
+                                 call_of(line, tool_id, tool_name, f.session_id, project, False))
+        return builder.build()
+
+    def _pass(self, f: TranscriptFile, cursor: Dict[str, Any], files: Dict[str, Any]
+              ) -> List[Tuple[AssistantLine, Optional[str], Optional[str], str]]:
+        """What one file's appended bytes add, in order: (line, tool id, tool name, project) for each new
+        tool call as it comes, and (line, None, None, project) for each message: the best copy of each
+        (at the end), a message without an id where it is. The rules that decide what counts are here."""
         ctx = cursor["ctx"]
         first_req: Dict[str, str] = ctx.setdefault("req", {})
         parent_req = _parent_requests(files, f.parent_path)
         start = cursor.get("offset", 0)
-        out: List[UsageEvent] = []
+        out: List[Tuple[AssistantLine, Optional[str], Optional[str], str]] = []
         best: Dict[str, AssistantLine] = {}
-        for raw in tail.iter_new_lines(f.path, cursor):
-            self.counters.lines += 1
+        sizes: Dict[str, int] = {}
+        counters = self.counters
+        # Lines without "assistant" cannot hold a request or a tool call: parse_raw_line skips them too.
+        for raw in tail.iter_marked_lines(f.path, cursor, b"assistant", counters):
             try:
                 line = parse_raw_line(raw)
             except SkippedLine as exc:
-                self.counters.skip(exc.reason)
+                counters.skip(exc.reason)
                 continue
             if line is None:
                 continue
             new = _admit(line, first_req, parent_req)
             if new is None:
-                self.counters.replays_dropped += 1
+                counters.replays_dropped += 1
                 continue
             if line.cwd:
                 ctx["cwd"] = line.cwd
-            out.extend(self._tool_events(line, f, ctx))
-            if line.counts_as_request():
+            if line.tools:
+                self._tool_calls(line, f, ctx, out)
+            if not line.has_usage:
+                continue
+            size = line.total_tokens()
+            if size or line.model != SYNTHETIC_MODEL:  # line.counts_as_request(), its total known
                 if new:
                     ctx["n"] = ctx.get("n", 0) + 1
-                self._keep_best(line, best, out, f, ctx)
-        out.extend(self._usage_event(line, f, ctx) for line in best.values())
-        self.counters.bytes_read += cursor.get("offset", 0) - start
+                # Streaming writes growing copies of one response: keep the largest (ccusage does too).
+                key = line.key
+                if key is None:
+                    counters.messages += 1
+                    out.append((line, None, None, self._project(line, f, ctx)))  # no id to merge copies on
+                elif key not in best or size > sizes[key]:
+                    best[key] = line
+                    sizes[key] = size
+        counters.messages += len(best)
+        out.extend((line, None, None, self._project(line, f, ctx)) for line in best.values())
+        counters.bytes_read += cursor.get("offset", 0) - start
         return out
 
-    def _keep_best(self, line: AssistantLine, best: Dict[str, AssistantLine], out: List[UsageEvent],
-                   f: TranscriptFile, ctx: Dict[str, Any]) -> None:
-        """Streaming writes growing copies of one response: keep the largest (ccusage does too)."""
-        key = line.key
-        if key is None:
-            out.append(self._usage_event(line, f, ctx))  # no id to merge copies on
-        elif key not in best or line.total_tokens() > best[key].total_tokens():
-            best[key] = line
-
-    def _usage_event(self, line: AssistantLine, f: TranscriptFile, ctx: Dict[str, Any]) -> UsageEvent:
-        self.counters.messages += 1
-        return usage_event(line, self.account_id, f.session_id, self._project(line, f, ctx), self.keep_raw)
-
-    def _tool_events(self, line: AssistantLine, f: TranscriptFile, ctx: Dict[str, Any]) -> List[UsageEvent]:
-        out = []
+    def _tool_calls(self, line: AssistantLine, f: TranscriptFile, ctx: Dict[str, Any],
+                    out: List[Tuple[AssistantLine, Optional[str], Optional[str], str]]) -> None:
         for tool_id, tool_name in line.tools:
             if tool_id in self.tools_seen:
                 continue
             self.tools_seen.add(tool_id)
             self.counters.tool_calls += 1
-            out.append(tool_event(line, tool_id, tool_name, self.account_id, f.session_id,
-                                  self._project(line, f, ctx), self.keep_raw))
-        return out
+            out.append((line, tool_id, tool_name, self._project(line, f, ctx)))
 
     def _project(self, line: AssistantLine, f: TranscriptFile, ctx: Dict[str, Any]) -> str:
         cwd = line.cwd or ctx.get("cwd")
-        return project_from_cwd(cwd) if cwd else project_from_dir(f.project_dir, self.home)
+        if not cwd:
+            return project_from_dir(f.project_dir, self.home)
+        found = self._projects.get(cwd)
+        if found is None:
+            found = self._projects[cwd] = project_from_cwd(cwd)
+        return found
 
     def _finish(self, snapshot: UsageSnapshot, files: Dict[str, Any]) -> None:
         c = self.counters
@@ -288,8 +336,16 @@ def _read_group(task: tuple) -> List[tuple]:
         if f.parent_path and f.parent_path not in files and parent_cursor is not None:
             files[f.parent_path] = parent_cursor  # the parent was read in an earlier poll
         collector = Collector(account_id, {"files": files}, home, now, keep_raw=keep_raw)
+        batch = None
         try:
-            events = collector._read(f, cursor, files)
+            if batches:
+                saved = _working_copy(cursor)  # a file a batch cannot hold is read again for its events
+                batch = collector._read_batch(f, cursor, files)
+                if batch is None:
+                    cursor.clear()
+                    cursor.update(saved)
+                    collector = Collector(account_id, {"files": files}, home, now, keep_raw=keep_raw)
+            events = collector._read(f, cursor, files) if batch is None else []
         except OSError as exc:
             out.append((f.path, None, [], None, str(exc), None))
             continue
@@ -297,12 +353,5 @@ def _read_group(task: tuple) -> List[tuple]:
         c = collector.counters
         counters = {"bytes_read": c.bytes_read, "lines": c.lines, "messages": c.messages,
                     "tool_calls": c.tool_calls, "replays_dropped": c.replays_dropped, "skipped": c.skipped}
-        batch = None
-        if batches:
-            from openusage.store.batch import CountedBatch
-
-            batch = CountedBatch.from_events(events)
-            if batch is not None:
-                events = []
         out.append((f.path, cursor, [workers.pack(ev) for ev in events], counters, None, batch))
     return out

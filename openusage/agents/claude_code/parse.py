@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from json.scanner import make_scanner
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -18,30 +17,60 @@ SYNTHETIC_MODEL = "<synthetic>"
 SkippedLine = Skip  # a line that looked like a usage line but cannot be used; `reason` names why
 
 
-@dataclass
 class AssistantLine:
-    """The parts of one assistant transcript line that usage tracking needs (never its content)."""
+    """The parts of one assistant transcript line that usage tracking needs (never its content).
 
-    occurred_at: float
-    session_id: Optional[str] = None
-    message_id: Optional[str] = None
-    request_id: Optional[str] = None
-    model: Optional[str] = None
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_5m_tokens: int = 0
-    cache_write_1h_tokens: int = 0
-    has_usage: bool = False
-    fast: bool = False
-    cost_logged: Optional[float] = None
-    cwd: Optional[str] = None
-    sidechain: bool = False
-    tools: List[Tuple[str, str]] = field(default_factory=list)  # (tool_use id, name)
-    uuid: Optional[str] = None
-    version: Optional[str] = None
-    agent_id: Optional[str] = None
-    usage: Optional[Dict[str, Any]] = field(default=None, repr=False)
+    What the rules need of every line is read at once; what only a counted copy needs (session id,
+    logged cost, uuid, version, agent id, fast mode) is read from the decoded line when asked: most
+    lines are streaming copies that never become an event.
+    """
+
+    __slots__ = ("occurred_at", "message_id", "request_id", "model", "cwd", "sidechain", "tools", "usage",
+                 "has_usage", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens",
+                 "cache_write_1h_tokens", "_obj")
+
+    def __init__(self, occurred_at: float, message_id: Optional[str] = None, request_id: Optional[str] = None,
+                 model: Optional[str] = None, cwd: Optional[str] = None, sidechain: bool = False,
+                 tools: Optional[List[Tuple[str, str]]] = None, obj: Optional[Dict[str, Any]] = None):
+        self.occurred_at = occurred_at
+        self.message_id = message_id
+        self.request_id = request_id
+        self.model = model
+        self.cwd = cwd
+        self.sidechain = sidechain
+        self.tools: List[Tuple[str, str]] = tools if tools is not None else []  # (tool_use id, name)
+        self.usage: Optional[Dict[str, Any]] = None
+        self.has_usage = False
+        self.input_tokens = self.output_tokens = self.cache_read_tokens = 0
+        self.cache_write_5m_tokens = self.cache_write_1h_tokens = 0
+        self._obj = obj if obj is not None else {}
+
+    def __repr__(self) -> str:
+        return f"AssistantLine(key={self.key!r}, model={self.model!r}, total={self.total_tokens()})"
+
+    @property
+    def session_id(self) -> Optional[str]:
+        return text(self._obj.get("sessionId"))
+
+    @property
+    def cost_logged(self) -> Optional[float]:
+        return cost(self._obj.get("costUSD")) if "costUSD" in self._obj else None
+
+    @property
+    def uuid(self) -> Optional[str]:
+        return text(self._obj.get("uuid"))
+
+    @property
+    def version(self) -> Optional[str]:
+        return text(self._obj.get("version"))
+
+    @property
+    def agent_id(self) -> Optional[str]:
+        return text(self._obj.get("agentId")) if "agentId" in self._obj else None
+
+    @property
+    def fast(self) -> bool:
+        return self.usage is not None and self.usage.get("speed") == "fast"
 
     @property
     def key(self) -> Optional[str]:
@@ -84,8 +113,11 @@ _scan_json = make_scanner(json.JSONDecoder())  # the C scanner, without json.loa
 def parse_raw_line(raw: bytes) -> Optional[AssistantLine]:
     """parse_line for one line of bytes; cheap substring tests skip the lines that cannot matter."""
     # Most bytes in a transcript are user lines (tool results, file contents): never decode those.
+    # "assistant" comes early in a line and "usage" late (after the content): each test ends soon.
+    if b"assistant" not in raw:
+        return None
     has_tools = b'"tool_use"' in raw
-    if b"assistant" not in raw or (not has_tools and b'"usage"' not in raw):
+    if not has_tools and raw.rfind(b'"usage"') < 0:
         return None
     try:
         text = raw.decode("utf-8").strip()
@@ -94,63 +126,60 @@ def parse_raw_line(raw: bytes) -> Optional[AssistantLine]:
         raise SkippedLine("bad_json") from None
     if end != len(text):
         raise SkippedLine("bad_json")  # trailing bytes after the object
-    return parse_line(obj, has_tools)
+    return parse_line(obj, has_tools, own=True)
 
 
-def parse_line(obj: Any, has_tools: bool = True) -> Optional[AssistantLine]:
+def parse_line(obj: Any, has_tools: bool = True, own: bool = False) -> Optional[AssistantLine]:
     """The usage-relevant parts of a decoded line; None for lines without usage or tool calls.
 
     has_tools=False: the caller knows the line holds no tool call (its bytes never say "tool_use").
+    own=True: `obj` is the caller's to change, and the message's content (its bulk) is dropped from it:
+    the line keeps the decoded object for what it reads later, and must not keep the content alive.
     Raises SkippedLine("bad_timestamp") for an assistant line whose timestamp does not parse.
     """
-    # Runs for every assistant line of every transcript: plain dict access, no helper per field.
+    # Runs for every assistant line of every transcript (a cold scan: 200,000 and more): plain dict
+    # access and the field readers' common cases inline (text: a non-empty str; count: an int >= 0).
     if type(obj) is not dict:
         return None
-    message = obj.get("message")
-    if type(message) is not dict or not _is_assistant(obj, message):
+    get = obj.get
+    message = get("message")
+    if type(message) is not dict:
+        return None
+    kind = get("type")
+    # Minimal lines (ccusage's own test data) carry only message.role.
+    if kind != "assistant" and (kind is not None or message.get("role") != "assistant"):
         return None
     usage = message.get("usage")
-    content = message.get("content")
-    tools = _tool_uses(content) if has_tools and type(content) is list else []
+    content = message.pop("content", None) if own else message.get("content")
+    tools = _tool_uses(content) if has_tools else _NO_TOOLS
     if type(usage) is not dict and not tools:
         return None
-    occurred = parse_rfc3339(obj.get("timestamp"))  # type: ignore[arg-type]
+    occurred = parse_rfc3339(get("timestamp"))  # type: ignore[arg-type]
     if occurred is None:
         raise SkippedLine("bad_timestamp")
-    get = obj.get
-    line = AssistantLine(
-        occurred,
-        text(get("sessionId")),
-        text(message.get("id")),
-        text(get("requestId")),
-        text(message.get("model")),
-        cost_logged=cost(get("costUSD")) if "costUSD" in obj else None,
-        cwd=text(get("cwd")),
-        sidechain=get("isSidechain") is True,
-        tools=tools,
-        uuid=text(get("uuid")),
-        version=text(get("version")),
-        agent_id=text(get("agentId")) if "agentId" in obj else None,
-    )
+    v = message.get("id")
+    mid = v if type(v) is str and v else None
+    v = get("requestId")
+    rid = v if type(v) is str and v else None
+    v = message.get("model")
+    model = v if type(v) is str and v else None
+    v = get("cwd")
+    line = AssistantLine(occurred, mid, rid, model, v if type(v) is str and v else None,
+                         get("isSidechain") is True, tools, obj)
     if type(usage) is dict:
-        _read_usage(line, usage)
+        line.has_usage = True
+        line.usage = usage
+        v = usage.get("input_tokens")
+        line.input_tokens = v if type(v) is int and v >= 0 else count(v)
+        v = usage.get("output_tokens")
+        line.output_tokens = v if type(v) is int and v >= 0 else count(v)
+        v = usage.get("cache_read_input_tokens")
+        line.cache_read_tokens = v if type(v) is int and v >= 0 else count(v)
+        line.cache_write_5m_tokens, line.cache_write_1h_tokens = _cache_writes(usage)
     return line
 
 
-def _is_assistant(obj: Dict[str, Any], message: Dict[str, Any]) -> bool:
-    kind = obj.get("type")
-    # Minimal lines (ccusage's own test data) carry only message.role.
-    return kind == "assistant" or (kind is None and message.get("role") == "assistant")
-
-
-def _read_usage(line: AssistantLine, usage: Dict[str, Any]) -> None:
-    line.has_usage = True
-    line.usage = usage
-    line.input_tokens = count(usage.get("input_tokens"))
-    line.output_tokens = count(usage.get("output_tokens"))
-    line.cache_read_tokens = count(usage.get("cache_read_input_tokens"))
-    line.cache_write_5m_tokens, line.cache_write_1h_tokens = _cache_writes(usage)
-    line.fast = usage.get("speed") == "fast"
+_NO_TOOLS: List[Tuple[str, str]] = []  # shared, never appended to
 
 
 def _cache_writes(usage: Dict[str, Any]) -> Tuple[int, int]:
@@ -192,25 +221,37 @@ def compute_line_cost(line: AssistantLine) -> Optional[float]:
     return found
 
 
+def usage_of(line: AssistantLine, session_id: Optional[str], project: Optional[str], keep_raw: bool = True
+             ) -> Usage:
+    """The request of one assistant line (the session id of the line wins over the path's)."""
+    return Usage(line.occurred_at, line.key, line.model, input_tokens=line.input_tokens,
+                 output_tokens=line.output_tokens, cache_read_tokens=line.cache_read_tokens,
+                 cache_write_tokens=line.cache_write_5m_tokens + line.cache_write_1h_tokens,
+                 cost_logged=line.cost_logged, session_id=line.session_id or session_id, project=project,
+                 raw=line.raw if keep_raw or line.key is None else None)
+
+
+def call_of(line: AssistantLine, tool_id: str, tool_name: str, session_id: Optional[str], project: Optional[str],
+            keep_raw: bool = True) -> ToolCall:
+    """One tool_use block of an assistant line; its id matches the PostToolUse hook's tool_use_id."""
+    return ToolCall(line.occurred_at, tool_id, tool_name, session_id=line.session_id or session_id,
+                    model=line.model, project=project,
+                    raw={"uuid": line.uuid, "message_id": line.message_id, "isSidechain": line.sidechain}
+                    if keep_raw else None)
+
+
 def usage_event(line: AssistantLine, account_id: str, session_id: Optional[str],
                 project: Optional[str], keep_raw: bool = True) -> UsageEvent:
-    """The message_usage event of one assistant line (the session id of the line wins over the path's).
+    """The message_usage event of one assistant line.
 
     Without keep_raw, an event with a key has no raw (an id-less one keeps it: its key is its fingerprint).
     """
-    usage = Usage(line.occurred_at, line.key, line.model, input_tokens=line.input_tokens,
-                  output_tokens=line.output_tokens, cache_read_tokens=line.cache_read_tokens,
-                  cache_write_tokens=line.cache_write_tokens, cost_logged=line.cost_logged,
-                  session_id=line.session_id or session_id, project=project,
-                  raw=line.raw if keep_raw or line.key is None else None)
-    return records.usage_event(PROVIDER_ID, account_id, usage, computed=compute_line_cost(line))
+    return records.usage_event(PROVIDER_ID, account_id, usage_of(line, session_id, project, keep_raw),
+                               computed=compute_line_cost(line))
 
 
 def tool_event(line: AssistantLine, tool_id: str, tool_name: str, account_id: str, session_id: Optional[str],
                project: Optional[str], keep_raw: bool = True) -> UsageEvent:
-    """The tool_usage event of one tool_use block; its key matches the PostToolUse hook's tool_use_id."""
-    call = ToolCall(line.occurred_at, tool_id, tool_name, session_id=line.session_id or session_id,
-                    model=line.model, project=project,
-                    raw={"uuid": line.uuid, "message_id": line.message_id, "isSidechain": line.sidechain}
-                    if keep_raw else None)
-    return records.tool_event(PROVIDER_ID, account_id, call, keep_raw)
+    """The tool_usage event of one tool_use block."""
+    return records.tool_event(PROVIDER_ID, account_id, call_of(line, tool_id, tool_name, session_id, project,
+                                                               keep_raw), keep_raw)
