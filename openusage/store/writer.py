@@ -27,6 +27,7 @@ log = logging.getLogger("openusage.store.writer")
 
 MAX_BATCH = 512  # queue items folded into one transaction
 GROUP_WAIT = 0.0005  # seconds the writer waits for more hooks while hooks arrive together
+HELD_SUMS = 4000  # quarter-hour sums a held transaction keeps in memory before it writes them
 _STOP = object()
 
 
@@ -99,6 +100,12 @@ class Writer(threading.Thread):
             "duplicates_dropped": int(db.get_meta(self.conn, "duplicates_dropped", "0")),
         }
         self.healthy = True
+        # A keys-only store's scan: workers' batches go into one transaction, committed with the next
+        # write of another kind (the collector's state) or at stop. Each commit rewrote the counted
+        # table's pages the batch touched (its keys are hashes, spread over the whole table).
+        self.hold_counted = keys_only
+        self._open: Optional[Tuple[rollups.Aggregate, Dict[str, int]]] = None  # held: its sums, counters before
+        self._lost: Optional[BaseException] = None
         self._check_timezone()
 
     # --- submission --------------------------------------------------------------------------
@@ -175,6 +182,11 @@ class Writer(threading.Thread):
             self.healthy = False
             raise
         finally:
+            if self._open is not None:
+                try:
+                    self._finish(*self._open)
+                except sqlite3.Error as exc:
+                    log.error("store write failed: %s", exc)
             self._fail_pending()
             try:
                 self.conn.execute("PRAGMA optimize")
@@ -192,9 +204,23 @@ class Writer(threading.Thread):
                 item[2].set(error=RuntimeError("store writer stopped before this write"))
 
     def _commit_batch(self, batch: List[Tuple[str, Any, Ticket]]) -> None:
+        if self._lost is not None:
+            # A held transaction was rolled back after its batches were answered: every write up to
+            # and including the collector's state fails, so the files those batches came from are
+            # read again next time rather than taken as counted.
+            for kind, _, ticket in batch:
+                ticket.set(error=RuntimeError(f"store write failed: {self._lost}"))
+                if kind == "state":
+                    self._lost = None
+            return
+        held = self._open is not None
         try:
             results = self._transaction(batch)
         except Exception as exc:  # a value SQLite cannot take (OverflowError, ...) fails its own write, not the writer
+            if held:
+                self._lost = exc
+                self._commit_batch(batch)
+                return
             if len(batch) == 1:
                 log.error("store write failed: %s", exc)
                 batch[0][2].set(error=exc)
@@ -208,12 +234,16 @@ class Writer(threading.Thread):
 
     def _transaction(self, batch: List[Tuple[str, Any, Ticket]]) -> List[Any]:
         conn = self.conn
-        counters_before = dict(self.counters)
-        agg = rollups.Aggregate()
-        results: List[Any] = []
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        if self._open is not None:  # a held transaction goes on
+            agg, counters_before = self._open
+            self._open = None
+        else:
+            counters_before = dict(self.counters)
+            agg = rollups.Aggregate()
+            conn.execute("BEGIN IMMEDIATE")
             self._counted.begin()
+        results: List[Any] = []
+        try:
             for kind, payload, _ in batch:
                 if kind == "events":
                     results.append(self._apply_events(payload, agg))
@@ -233,17 +263,27 @@ class Writer(threading.Thread):
                     agg.flush(conn)
                     results.append(payload(conn))
                     self._counted.forget()  # maintenance may have cleared what it remembers
-            agg.flush(conn)
-            for key, value in self.counters.items():
-                if value != counters_before[key]:
-                    db.set_meta(conn, key, str(value))
-            conn.execute("COMMIT")
+            if self.hold_counted and batch[-1][0] == "counted":
+                if len(agg.usage_q) > HELD_SUMS:
+                    agg.flush(conn)  # the sums go now, the commit later: memory stays bounded
+                self._open = (agg, counters_before)
+            else:
+                self._finish(agg, counters_before)
         except BaseException:
             conn.execute("ROLLBACK")
             self.counters = counters_before
             self._counted.forget()
             raise
         return results
+
+    def _finish(self, agg: rollups.Aggregate, counters_before: Dict[str, int]) -> None:
+        """Write the transaction's sums and counters, and commit."""
+        self._open = None
+        agg.flush(self.conn)
+        for key, value in self.counters.items():
+            if value != counters_before[key]:
+                db.set_meta(self.conn, key, str(value))
+        self.conn.execute("COMMIT")
 
     # --- events and rollups ------------------------------------------------------------------
 
