@@ -115,9 +115,15 @@ def plural(n: int, word: str) -> str:
 
 def _pricing() -> Any:
     """The price table's module, imported on first use: a poll with nothing new never prices."""
-    from openusage.core import pricing
+    global _PRICING
+    if _PRICING is None:
+        from openusage.core import pricing
 
-    return pricing
+        _PRICING = pricing
+    return _PRICING
+
+
+_PRICING: Any = None
 
 
 def compute_cost(model: Optional[str], input_tokens: int, output_tokens: int, cache_read_tokens: int = 0,

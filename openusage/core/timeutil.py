@@ -15,7 +15,7 @@ _RFC3339 = re.compile(
 # on every line. Midnights are cached per date; the sum is the same float the general path gives.
 _UTC_FORM = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?Z\Z")
 _MIDNIGHTS: Dict[str, Optional[int]] = {}
-_MINUTES: Dict[str, int] = {}  # "YYYY-MM-DDTHH:MM:" of valid UTC timestamps -> epoch of that minute
+_HOURS: Dict[str, int] = {}  # "YYYY-MM-DDTHH:" of valid UTC timestamps -> epoch of that hour
 
 
 def _utc_midnight(date: str) -> Optional[int]:
@@ -38,14 +38,14 @@ def parse_rfc3339(text: str) -> Optional[float]:
     if not isinstance(text, str):
         return None
     if len(text) >= 20 and text[-1] == "Z":
-        # Log lines come many a minute: a minute seen before ("2026-11-22T06:09:") is looked up, and
-        # only the seconds ("52" and ".565", ASCII digits) are checked and read here.
-        minute_at = _MINUTES.get(text[:17])
-        if minute_at is not None:
-            sec, frac = text[17:19], text[19:-1]
-            if sec.isdigit() and sec.isascii() and sec < "60" and (
-                    not frac or (frac[0] == "." and frac[1:].isdigit() and frac.isascii())):
-                whole = float(minute_at + int(sec))
+        # Log lines come many an hour: an hour seen before ("2026-11-22T06:") is looked up, and only
+        # the minutes, seconds and fraction (":09:52.565", ASCII digits) are checked and read here.
+        hour_at = _HOURS.get(text[:14])
+        if hour_at is not None:
+            mi, sec, frac = text[14:16], text[17:19], text[19:-1]
+            if (text[16] == ":" and mi < "60" and sec < "60" and mi.isdigit() and sec.isdigit() and mi.isascii()
+                    and sec.isascii() and (not frac or (frac[0] == "." and frac[1:].isdigit() and frac.isascii()))):
+                whole = float(hour_at + int(mi) * 60 + int(sec))
                 return whole + float(frac) if frac else whole
     fast = _UTC_FORM.match(text)
     if fast is not None:
@@ -55,9 +55,9 @@ def parse_rfc3339(text: str) -> Optional[float]:
         if midnight is None or h > 23 or mi > 59 or sec > 59:
             return None
         if text.isascii():
-            if len(_MINUTES) >= 100_000:
-                _MINUTES.clear()
-            _MINUTES[text[:17]] = midnight + h * 3600 + mi * 60
+            if len(_HOURS) >= 50_000:
+                _HOURS.clear()
+            _HOURS[text[:14]] = midnight + h * 3600
         whole = float(midnight + h * 3600 + mi * 60 + sec)
         return whole + float(frac) if frac else whole
     m = _RFC3339.match(text.strip())

@@ -31,3 +31,22 @@ def test_other_forms_still_parse():
     assert parse_rfc3339("2026-02-30T00:00:00Z") is None
     assert parse_rfc3339("yesterday") is None and parse_rfc3339(None) is None
     assert parse_rfc3339(format_rfc3339(1794188823.044)) == 1794188823.044
+
+
+def test_a_second_seen_before_checks_its_fraction_as_the_full_parse_does():
+    from openusage.core import timeutil
+
+    base = "2026-11-09T01:47:03"
+    rest = [":47:03" + frac for frac in ("", ".5", ".044", ".123456789", ".", ".x", "x", ".4-4", ". 5", ".\u0662",
+                                         "+0", "5", ".5_0")]
+    rest += [":59:59", ":60:00", ":00:60", ":4x:03", ":\u0664\u0667:03", "x47:03", ":47x03", ": 4:03", ":47: 3",
+             ":-1:03", ":+1:03", ":47:03.5.5", ":07:03"]
+    for tail in rest:
+        text = "2026-11-09T01" + tail + "Z"
+        timeutil._HOURS.clear()
+        uncached = parse_rfc3339(text)
+        parse_rfc3339(base + ".044Z")  # the hour is remembered now
+        assert "2026-11-09T01:" in timeutil._HOURS
+        assert parse_rfc3339(text) == uncached, text
+    assert parse_rfc3339(base + ".x5Z") is None and parse_rfc3339(base + "xZ") is None
+    assert parse_rfc3339(base + ".044+01:00") == 1794188823.044 - 3600

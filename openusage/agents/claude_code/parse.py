@@ -175,7 +175,12 @@ def parse_line(obj: Any, has_tools: bool = True, own: bool = False) -> Optional[
         line.output_tokens = v if type(v) is int and v >= 0 else count(v)
         v = usage.get("cache_read_input_tokens")
         line.cache_read_tokens = v if type(v) is int and v >= 0 else count(v)
-        line.cache_write_5m_tokens, line.cache_write_1h_tokens = _cache_writes(usage)
+        split = usage.get("cache_creation")
+        if type(split) is dict:
+            line.cache_write_5m_tokens, line.cache_write_1h_tokens = _cache_writes(usage)
+        else:  # no 5m/1h split: the legacy total counts as 5-minute writes
+            v = usage.get("cache_creation_input_tokens")
+            line.cache_write_5m_tokens = v if type(v) is int and v >= 0 else count(v)
     return line
 
 
@@ -210,8 +215,7 @@ def compute_line_cost(line: AssistantLine) -> Optional[float]:
     """USD for one request from the price table (fast mode at the model's multiplier); None if unknown."""
     if line.model is None:
         return None
-    from openusage.core import pricing  # imported on first use: a poll with nothing new never prices
-
+    pricing = records._pricing()
     found = pricing.compute_cost(line.model, line.input_tokens, line.output_tokens, line.cache_read_tokens,
                                  line.cache_write_5m_tokens, line.cache_write_1h_tokens)
     if found is not None and line.fast:
@@ -224,11 +228,12 @@ def compute_line_cost(line: AssistantLine) -> Optional[float]:
 def usage_of(line: AssistantLine, session_id: Optional[str], project: Optional[str], keep_raw: bool = True
              ) -> Usage:
     """The request of one assistant line (the session id of the line wins over the path's)."""
-    return Usage(line.occurred_at, line.key, line.model, input_tokens=line.input_tokens,
-                 output_tokens=line.output_tokens, cache_read_tokens=line.cache_read_tokens,
-                 cache_write_tokens=line.cache_write_5m_tokens + line.cache_write_1h_tokens,
-                 cost_logged=line.cost_logged, session_id=line.session_id or session_id, project=project,
-                 raw=line.raw if keep_raw or line.key is None else None)
+    key = line.key
+    # Positional (occurred_at, key, model, input, output, cache read, cache write, reasoning, logged
+    # cost, session, project, turn, requests, raw): this runs for every message of a catch-up read.
+    return Usage(line.occurred_at, key, line.model, line.input_tokens, line.output_tokens, line.cache_read_tokens,
+                 line.cache_write_5m_tokens + line.cache_write_1h_tokens, 0, line.cost_logged,
+                 line.session_id or session_id, project, None, 1, line.raw if keep_raw or key is None else None)
 
 
 def call_of(line: AssistantLine, tool_id: str, tool_name: str, session_id: Optional[str], project: Optional[str],
