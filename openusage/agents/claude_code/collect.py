@@ -74,7 +74,7 @@ class Collector:
         changed = self._changed(listed, files)
         unread = sum(st.st_size - cursor.get("offset", 0) for _, cursor, st in changed)
         if changed and unread >= workers.PARALLEL_MIN_BYTES and workers.worker_count() > 0:
-            yield from self._read_in_workers([(f, cursor) for f, cursor, _ in changed], files)
+            yield from self._read_in_workers(changed, files)
         else:
             for f, cursor, _ in changed:
                 yield from self._file(f, cursor, files)
@@ -120,24 +120,27 @@ class Collector:
         # Committed only once the file's events are handed over, so an abandoned poll re-reads it.
         files[f.path] = cursor
 
-    def _read_in_workers(self, changed: List[Tuple[TranscriptFile, Dict]], files: Dict[str, Any]
+    def _read_in_workers(self, changed: List[Tuple[TranscriptFile, Dict, os.stat_result]], files: Dict[str, Any]
                          ) -> Iterator[Any]:
         """A large catch-up read: each session (with its subagents) parsed on a worker process.
 
         Results come back in file order, so what is stored is what a read in this process stores;
         tool calls seen in two sessions (a resumed session repeats its history) count once here too.
         """
-        order = [f.path for f, _ in changed]
-        tasks = _session_groups(changed, files, self.account_id, self.home, self.now, self.keep_raw, self.batches)
+        order = [(f.path, st) for f, _, st in changed]
+        tasks = _session_groups([(f, cursor) for f, cursor, _ in changed], files, self.account_id, self.home, self.now,
+                                self.keep_raw, self.batches)
         # Batches are small (sums and one row a message): more may travel at once and wait for the parent.
         results = workers.in_order(_read_group, tasks, workers.worker_count(),
                                    **({"ahead": 4, "chunk": 8} if self.batches else {}))
         done: Dict[str, tuple] = {}
         try:
-            for path in order:
+            for path, st in order:
                 while path not in done:  # a subagent file comes back with its session, maybe earlier
                     done.update((r[0], r) for r in next(results))
                 yield from self._take(done.pop(path), files)
+                if path in files:  # its session was read on the worker: an idle file's carry-over goes now
+                    self._maybe_cool(files[path], st)
         finally:
             results.close()  # the pool goes with it, also when the poll is abandoned
 
