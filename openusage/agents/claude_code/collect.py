@@ -170,9 +170,7 @@ class Collector:
         files[path] = cursor
 
     def _maybe_cool(self, cursor: Dict[str, Any], st: os.stat_result) -> None:
-        ctx = cursor.get("ctx") or {}
-        if "req" in ctx and st.st_mtime < self.now - COLD_AFTER_SECONDS:
-            cursor["ctx"] = {"n": ctx.get("n", 0), "cold": True}
+        if _cool(cursor, st.st_mtime, self.now):
             self.state_changed = True
 
     def _read(self, f: TranscriptFile, cursor: Dict[str, Any], files: Dict[str, Any]) -> List[UsageEvent]:
@@ -279,6 +277,15 @@ class Collector:
             replays_dropped=c.replays_dropped))
 
 
+def _cool(cursor: Dict[str, Any], mtime: float, now: float) -> bool:
+    """Drop an idle file's per-message carry-over from its cursor; whether it did."""
+    ctx = cursor.get("ctx") or {}
+    if "req" in ctx and mtime < now - COLD_AFTER_SECONDS:
+        cursor["ctx"] = {"n": ctx.get("n", 0), "cold": True}
+        return True
+    return False
+
+
 def _working_copy(cursor: Dict[str, Any]) -> Dict[str, Any]:
     """A copy of a cursor to advance; a cooled file starts over so its carry-over is rebuilt."""
     ctx = cursor.get("ctx") or {}
@@ -357,4 +364,11 @@ def _read_group(task: tuple) -> List[tuple]:
         counters = {"bytes_read": c.bytes_read, "lines": c.lines, "messages": c.messages,
                     "tool_calls": c.tool_calls, "replays_dropped": c.replays_dropped, "skipped": c.skipped}
         out.append((f.path, cursor, [workers.pack(ev) for ev in events], counters, None, batch))
+    # The session is read: an idle file's carry-over need not travel back (the caller would drop it).
+    for path, cursor, *_ in out:
+        if cursor is not None:
+            try:
+                _cool(cursor, os.stat(path).st_mtime, now)
+            except OSError:
+                pass
     return out
