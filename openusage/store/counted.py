@@ -116,13 +116,17 @@ class Registry:
                 self._version = self.conn.execute("PRAGMA data_version").fetchone()[0]
         return self._empty
 
-    def lookup(self, keys: Iterable[str]) -> Dict[str, Counted]:
-        """The counted rows of these dedup keys (key -> row), for the keys counted before."""
+    def lookup(self, keys: Iterable[str], hashed: Optional[Dict[str, int]] = None) -> Dict[str, Counted]:
+        """The counted rows of these dedup keys (key -> row), for the keys counted before; `hashed`,
+        when given, gets each key's hash (so the caller need not hash them again)."""
         found: Dict[str, Counted] = {}
         if self._is_empty():
             return found
         hashes = {key_hash(key): key for key in keys}
-        wanted = list(hashes)
+        if hashed is not None:
+            hashed.update((key, h) for h, key in hashes.items())
+        # Counted since the table was found empty: only the hashes in that set can be found.
+        wanted = list(hashes) if self._added is None else [h for h in hashes if h in self._added]
         for i in range(0, len(wanted), _LOOKUP_CHUNK):
             chunk = wanted[i:i + _LOOKUP_CHUNK]
             for row in self.conn.execute(

@@ -372,7 +372,8 @@ class Writer(threading.Thread):
                 copies[key] = [ev]
             else:
                 found.append(ev)
-        stored_rows = self._counted.lookup(copies)
+        hashed: Dict[str, int] = {}
+        stored_rows = self._counted.lookup(copies, hashed)
         stored = updated = dups = 0
         fresh: List[Tuple[str, UsageEvent]] = []
         grown: List[Tuple[str, UsageEvent, counted.Counted]] = []
@@ -397,9 +398,9 @@ class Writer(threading.Thread):
                 grown.append((key, best, row))
         # New rows first, then growth: a session's project is its first stored event's either way.
         if self.keys_only:
-            self._insert_keys(fresh, agg)
+            self._insert_keys(fresh, agg, hashed)
         else:
-            self._insert_bulk(fresh)
+            self._insert_bulk(fresh, hashed)
         for key, best, row in grown:
             self._grow(key, best, row, agg)
         return {"stored": stored, "updated": updated, "duplicates": dups}
@@ -407,20 +408,21 @@ class Writer(threading.Thread):
     def _raw(self, ev: UsageEvent) -> Optional[str]:
         return _raw_json(ev) if self.keep_raw else None
 
-    def _insert_keys(self, fresh: List[Tuple[str, UsageEvent]], agg: rollups.Aggregate) -> None:
+    def _insert_keys(self, fresh: List[Tuple[str, UsageEvent]], agg: rollups.Aggregate,
+                     hashed: Dict[str, int]) -> None:
         rows = []
         for key, ev in fresh:
-            rows.append(self._counted.row(counted.key_hash(key), ev))
+            rows.append(self._counted.row(hashed.get(key) or counted.key_hash(key), ev))
             self._add_rollups(agg, ev, rollups.full_delta(ev))
         self._counted.add_many(rows)
 
-    def _insert_bulk(self, fresh: List[Tuple[str, UsageEvent]]) -> None:
+    def _insert_bulk(self, fresh: List[Tuple[str, UsageEvent]], hashed: Dict[str, int]) -> None:
         if not fresh:
             return
         now = time.time()
         first_id = self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM events").fetchone()[0]
         self.conn.executemany(_INSERT_EVENT, [_event_row(ev, key, now, self._raw(ev)) for key, ev in fresh])
-        self._counted.add_many([self._counted.row(counted.key_hash(key), ev) for key, ev in fresh])
+        self._counted.add_many([self._counted.row(hashed.get(key) or counted.key_hash(key), ev) for key, ev in fresh])
         if not self._day_function:
             self.conn.create_function("ou_local_day", 1, self._day, deterministic=True)
             self.conn.execute(_BATCH_DIMS_TABLE)

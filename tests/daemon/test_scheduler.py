@@ -112,5 +112,6 @@ def test_provider_state_survives_a_restart(inprocess_daemon, scripted):
     p = scripted("fake_state")
     d = inprocess_daemon(settings_for("fake_state"))
     assert wait_for(lambda: snapshot_of(d, "fake_state").get("status") == "OK")
-    assert d._load_state("fake_state", "fake_state") == {"n": 1}
+    # The snapshot is written before the state (a write of its own): wait for that one too.
+    assert wait_for(lambda: d._load_state("fake_state", "fake_state") == {"n": 1})
     assert p.calls == 1
