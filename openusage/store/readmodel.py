@@ -95,7 +95,13 @@ class WindowRange:
 
 
 def aggregate(conn: sqlite3.Connection, provider_id: str, account_id: str, rng: WindowRange) -> Aggregate:
-    """Sum one account's usage and breakdowns over the window."""
+    """Sum one account's usage and breakdowns over the window.
+
+    Sessions are the breakdown with the most names (thousands a month): one whose first event is inside
+    the window has all of its sums there, read from its `sessions` row; only the sessions that began
+    before the window and go on inside it are summed from the day and quarter rows like the others. Of the
+    first ones only those that can rank in the first TOP_N are read (their sums are the ranking key).
+    """
     agg = Aggregate()
     key = (provider_id, account_id)
     cols = ", ".join(f"SUM({c})" for c in USAGE_FIELDS)
@@ -109,27 +115,95 @@ def aggregate(conn: sqlite3.Connection, provider_id: str, account_id: str, rng: 
     dims = agg.dims  # still empty, and the rows are one per (dim, name): set them, nothing to add
     for row in conn.execute(
         "SELECT dim, name, SUM(calls), SUM(requests), SUM(tokens), SUM(cost) FROM dim_d "
-        f"WHERE provider_id=? AND account_id=?{day_filter} GROUP BY dim, name",
+        f"WHERE provider_id=? AND account_id=?{day_filter} AND dim <> 'session' GROUP BY dim, name",
         (*key, *day_args),
     ):
         dims[(row[0], row[1])] = [row[2], row[3], row[4], row[5]]
+    straddling = _straddling_sessions(conn, key, rng)
+    if straddling:
+        for chunk in _chunks(straddling):
+            for row in conn.execute(
+                "SELECT name, SUM(calls), SUM(requests), SUM(tokens), SUM(cost) FROM dim_d "
+                f"WHERE provider_id=? AND account_id=?{day_filter} AND dim = 'session' "
+                f"AND name IN ({', '.join('?' * len(chunk))}) GROUP BY name",
+                (*key, *day_args, *chunk),
+            ):
+                dims[("session", row[0])] = [row[1], row[2], row[3], row[4]]
     if rng.quarters:
         q_from, q_to = rng.quarters
         for row in conn.execute(
-            f"SELECT model, {cols} FROM rollup_q WHERE provider_id=? AND account_id=? AND bucket>=? AND bucket<? "
+            f"SELECT model, {cols} FROM rollup_qm WHERE provider_id=? AND account_id=? AND bucket>=? AND bucket<? "
             "GROUP BY model",
             (*key, q_from, q_to),
         ):
             agg.add_usage(rng.partial_day, row[0], row[1:])
-        for row in conn.execute(
-            "SELECT dim, name, SUM(calls), SUM(requests), SUM(tokens), SUM(cost) FROM dim_q "
-            "WHERE provider_id=? AND account_id=? AND bucket>=? AND bucket<? GROUP BY dim, name",
-            (*key, q_from, q_to),
-        ):
+        dim_sql = ("SELECT dim, name, SUM(calls), SUM(requests), SUM(tokens), SUM(cost) FROM dim_q "
+                   "WHERE provider_id=? AND account_id=? AND bucket>=? AND bucket<? AND ")
+        for row in conn.execute(dim_sql + "dim <> 'session' GROUP BY dim, name", (*key, q_from, q_to)):
             agg.add_dim(*row)
+        for chunk in _chunks(straddling):
+            for row in conn.execute(dim_sql + f"dim = 'session' AND name IN ({', '.join('?' * len(chunk))}) "
+                                    "GROUP BY dim, name", (*key, q_from, q_to, *chunk)):
+                agg.add_dim(*row)
     if rng.edge:
-        _add_edge_events(conn, key, rng, agg)
+        _add_edge_events(conn, key, rng, agg, straddling)
+    _add_sessions_inside(conn, key, rng, agg)
     return agg
+
+
+def _chunks(names: Iterable[str], size: int = 500) -> Iterable[List[str]]:
+    """Names in lists short enough for one statement's parameters."""
+    names = list(names)
+    return [names[i:i + size] for i in range(0, len(names), size)]
+
+
+def _straddling_sessions(conn: sqlite3.Connection, key: Tuple[str, str], rng: WindowRange) -> set:
+    """Sessions that began before the window and go on inside it."""
+    if rng.start is None:
+        return set()
+    return {row[0] for row in conn.execute(
+        "SELECT session_id FROM sessions WHERE provider_id=? AND account_id=? AND first_at < ? AND last_at >= ?",
+        (*key, rng.start, rng.start))}
+
+
+def _add_sessions_inside(conn: sqlite3.Connection, key: Tuple[str, str], rng: WindowRange, agg: Aggregate) -> None:
+    """The sessions whose first event is inside the window: their whole-life sums, as many as can rank."""
+    where, args = "provider_id=? AND account_id=?", key
+    if rng.start is not None:
+        where, args = where + " AND first_at >= ?", (*key, rng.start)
+    nth = conn.execute(f"SELECT cost FROM sessions WHERE {where} ORDER BY cost DESC LIMIT 1 OFFSET ?",
+                       (*args, TOP_N - 1)).fetchone()
+    if nth is not None and round(nth[0], 6) > 0:
+        # TOP_N sessions cost at least nth[0]: one that costs less (by more than the rounding) cannot rank.
+        where, args = where + " AND cost >= ?", (*args, nth[0] - 2e-6)
+    empty = []
+    for name, calls, requests, tokens, cost in conn.execute(
+            f"SELECT session_id, calls, requests, tokens, cost FROM sessions WHERE {where}", args):
+        if calls == 0 and requests <= 0 and tokens == 0 and abs(cost) < 1e-9:
+            empty.append(name)
+        else:
+            agg.dims[("session", name)] = [calls, requests, tokens, cost]
+    if empty:  # nothing to sum: a session is in the window when one of its rows is (a turn with no usage)
+        for name in _sessions_with_rows(conn, key, rng, empty):
+            agg.dims[("session", name)] = [0, 0, 0, 0.0]
+
+
+def _sessions_with_rows(conn: sqlite3.Connection, key: Tuple[str, str], rng: WindowRange, names: List[str]) -> set:
+    found = set()
+    for chunk in _chunks(names):
+        marks = ", ".join("?" * len(chunk))
+        day_filter, day_args = ("", ()) if rng.first_full_day is None else (" AND day >= ?", (rng.first_full_day,))
+        parts = [(f"SELECT name FROM dim_d WHERE provider_id=? AND account_id=?{day_filter} AND dim = 'session' "
+                  f"AND name IN ({marks})", (*key, *day_args, *chunk))]
+        if rng.quarters:
+            parts.append((f"SELECT name FROM dim_q WHERE provider_id=? AND account_id=? AND bucket>=? AND bucket<? "
+                          f"AND dim = 'session' AND name IN ({marks})", (*key, *rng.quarters, *chunk)))
+        if rng.edge:
+            parts.append((f"SELECT session_id FROM events WHERE provider_id=? AND account_id=? AND occurred_at>=? "
+                          f"AND occurred_at<? AND session_id IN ({marks})", (*key, *rng.edge, *chunk)))
+        for sql, args in parts:
+            found.update(row[0] for row in conn.execute(sql, args))
+    return found
 
 
 class _EdgeEvent(NamedTuple):
@@ -150,7 +224,10 @@ class _EdgeEvent(NamedTuple):
     session: Optional[str]
 
 
-def _add_edge_events(conn: sqlite3.Connection, key: Tuple[str, str], rng: WindowRange, agg: Aggregate) -> None:
+def _add_edge_events(conn: sqlite3.Connection, key: Tuple[str, str], rng: WindowRange, agg: Aggregate,
+                     straddling: set) -> None:
+    """The raw events of the window's partial first quarter-hour; of their sessions only those that began
+    before the window (the others' sums are whole in their sessions rows)."""
     for ev in map(_EdgeEvent._make, conn.execute(
         "SELECT model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, "
         "cost_usd, requests, event_type, tool_name, mcp_server, project, session_id FROM events "
@@ -163,9 +240,11 @@ def _add_edge_events(conn: sqlite3.Connection, key: Tuple[str, str], rng: Window
             agg.add_usage(rng.partial_day, ev.model or "", usage)
         tokens = ev.input + ev.output + ev.cache_read + ev.cache_write
         calls = 1 if ev.event_type == "tool_usage" else 0
-        for dim, name in (("tool", ev.tool), ("mcp", ev.mcp), ("project", ev.project), ("session", ev.session)):
+        for dim, name in (("tool", ev.tool), ("mcp", ev.mcp), ("project", ev.project)):
             if name:
                 agg.add_dim(dim, name, calls, ev.requests, tokens, cost)
+        if ev.session in straddling:
+            agg.add_dim("session", ev.session, calls, ev.requests, tokens, cost)
 
 
 def _account_keys(conn: sqlite3.Connection, refs: Iterable[AccountRef]) -> List[Tuple[str, str]]:
@@ -333,12 +412,16 @@ def _apply_breakdowns(snap: UsageSnapshot, agg: Aggregate) -> None:
 
 def attach_sessions(conn: sqlite3.Connection, snap: UsageSnapshot) -> None:
     """Add project and first/last times to the session rows of a snapshot."""
-    for row in snap.sessions or []:
-        found = conn.execute(
-            "SELECT project, first_at, last_at FROM sessions WHERE provider_id=? AND account_id=? AND session_id=?",
-            (snap.provider_id, snap.account_id, row.name),
-        ).fetchone()
-        if found:
-            row.project = found[0]
-            row.first_at = format_rfc3339(found[1])
-            row.last_at = format_rfc3339(found[2])
+    rows = {row.name: row for row in snap.sessions or []}
+    if not rows:
+        return
+    for chunk in _chunks(rows):
+        for name, project, first_at, last_at in conn.execute(
+            "SELECT session_id, project, first_at, last_at FROM sessions WHERE provider_id=? AND account_id=? "
+            f"AND session_id IN ({', '.join('?' * len(chunk))})",
+            (snap.provider_id, snap.account_id, *chunk),
+        ):
+            row = rows[name]
+            row.project = project
+            row.first_at = format_rfc3339(first_at)
+            row.last_at = format_rfc3339(last_at)
