@@ -14,7 +14,7 @@ import sqlite3
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from openusage.core import pricing, redact
 from openusage.core.snapshot import Breakdown, DailyPoint, ModelUsage, Period, Spend, Tokens, Unpriced, UsageSnapshot
@@ -48,16 +48,22 @@ class Aggregate:
         return not self.models and not self.dims
 
     def add_usage(self, day: str, model: str, values: Iterable[float]) -> None:
-        values = list(values)
+        """Add (input, output, cache_read, cache_write, reasoning, cost, requests) of a model on a day."""
+        inp, out, cache_read, cache_write, reasoning, cost, requests = values
         acc = self.models[model]
-        for i, v in enumerate(values):
-            acc[i] += v or 0
-        tokens = values[0] + values[1] + values[2] + values[3]
+        acc[0] += inp or 0
+        acc[1] += out or 0
+        acc[2] += cache_read or 0
+        acc[3] += cache_write or 0
+        acc[4] += reasoning or 0
+        acc[5] += cost or 0
+        acc[6] += requests or 0
+        tokens = inp + out + cache_read + cache_write
         d = self.days[day]
-        d[0] += values[5] or 0
+        d[0] += cost or 0
         d[1] += tokens
-        d[2] += values[6] or 0
-        if pricing.leaves_out(model, values[5], values[0], values[1], values[2], values[3]):
+        d[2] += requests or 0
+        if pricing.leaves_out(model, cost, inp, out, cache_read, cache_write):
             d[3] += tokens
             self.unpriced[model] += int(tokens)
 
@@ -206,45 +212,31 @@ def _sessions_with_rows(conn: sqlite3.Connection, key: Tuple[str, str], rng: Win
     return found
 
 
-class _EdgeEvent(NamedTuple):
-    """One stored event of a window's partial edge, as _add_edge_events selects it."""
-
-    model: Optional[str]
-    input: int
-    output: int
-    cache_read: int
-    cache_write: int
-    reasoning: int
-    cost: Optional[float]
-    requests: int
-    event_type: str
-    tool: Optional[str]
-    mcp: Optional[str]
-    project: Optional[str]
-    session: Optional[str]
-
-
 def _add_edge_events(conn: sqlite3.Connection, key: Tuple[str, str], rng: WindowRange, agg: Aggregate,
                      straddling: set) -> None:
     """The raw events of the window's partial first quarter-hour; of their sessions only those that began
     before the window (the others' sums are whole in their sessions rows)."""
-    for ev in map(_EdgeEvent._make, conn.execute(
-        "SELECT model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, "
-        "cost_usd, requests, event_type, tool_name, mcp_server, project, session_id FROM events "
-        "WHERE provider_id=? AND account_id=? AND occurred_at>=? AND occurred_at<?",
-        (*key, *rng.edge),
-    )):
-        cost = ev.cost or 0.0
-        usage = [ev.input, ev.output, ev.cache_read, ev.cache_write, ev.reasoning, cost, ev.requests]
-        if ev.input or ev.output or ev.cache_read or ev.cache_write or cost or ev.requests:
-            agg.add_usage(rng.partial_day, ev.model or "", usage)
-        tokens = ev.input + ev.output + ev.cache_read + ev.cache_write
-        calls = 1 if ev.event_type == "tool_usage" else 0
-        for dim, name in (("tool", ev.tool), ("mcp", ev.mcp), ("project", ev.project)):
-            if name:
-                agg.add_dim(dim, name, calls, ev.requests, tokens, cost)
-        if ev.session in straddling:
-            agg.add_dim("session", ev.session, calls, ev.requests, tokens, cost)
+    day = rng.partial_day
+    add_usage, add_dim = agg.add_usage, agg.add_dim
+    for model, inp, out, cache_read, cache_write, reasoning, cost, requests, event_type, tool, mcp, project, session \
+            in conn.execute(
+                "SELECT model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, "
+                "cost_usd, requests, event_type, tool_name, mcp_server, project, session_id FROM events "
+                "WHERE provider_id=? AND account_id=? AND occurred_at>=? AND occurred_at<?",
+                (*key, *rng.edge)):
+        cost = cost or 0.0
+        if inp or out or cache_read or cache_write or cost or requests:
+            add_usage(day, model or "", (inp, out, cache_read, cache_write, reasoning, cost, requests))
+        tokens = inp + out + cache_read + cache_write
+        calls = 1 if event_type == "tool_usage" else 0
+        if tool:
+            add_dim("tool", tool, calls, requests, tokens, cost)
+        if mcp:
+            add_dim("mcp", mcp, calls, requests, tokens, cost)
+        if project:
+            add_dim("project", project, calls, requests, tokens, cost)
+        if session in straddling:
+            add_dim("session", session, calls, requests, tokens, cost)
 
 
 def _account_keys(conn: sqlite3.Connection, refs: Iterable[AccountRef]) -> List[Tuple[str, str]]:
@@ -254,8 +246,15 @@ def _account_keys(conn: sqlite3.Connection, refs: Iterable[AccountRef]) -> List[
     for row in conn.execute("SELECT provider_id, account_id FROM snapshots"):
         keys[(row[0], row[1])] = None
     for table in ("rollup_d", "dim_d"):
-        for row in conn.execute(f"SELECT DISTINCT provider_id, account_id FROM {table}"):
+        # Each account in key order, a seek past the one before (DISTINCT reads every row of the table).
+        select = f"SELECT provider_id, account_id FROM {table}"
+        row = conn.execute(f"{select} ORDER BY provider_id, account_id LIMIT 1").fetchone()
+        while row is not None:
             keys[(row[0], row[1])] = None
+            row = (conn.execute(f"{select} WHERE provider_id = ? AND account_id > ? ORDER BY account_id LIMIT 1",
+                                row).fetchone()
+                   or conn.execute(f"{select} WHERE provider_id > ? ORDER BY provider_id, account_id LIMIT 1",
+                                   row[:1]).fetchone())
     return list(keys)
 
 
