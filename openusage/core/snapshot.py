@@ -47,7 +47,7 @@ class _Record:
             value = getattr(self, name)
             if value is None:
                 continue
-            out[name] = _dump(value)
+            out[name] = value if type(value) in _PLAIN else _dump(value)
         return out
 
     @classmethod
@@ -73,6 +73,7 @@ class _Record:
 
 
 _FIELD_NAMES: Dict[type, List[str]] = {}
+_PLAIN = frozenset((str, int, float, bool))  # values _dump returns as they are
 
 
 def _field_names(cls: type) -> List[str]:
