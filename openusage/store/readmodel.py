@@ -3,7 +3,9 @@
 Live values (status, rate limits, balances) come from the latest stored snapshot whatever the
 window; spend, tokens, models, breakdowns and the per-day series are aggregated over the window:
 whole local days from the day rollups, the partial first day of a rolling window from quarter-hour
-buckets, and the part of the first quarter-hour inside the window from the raw events.
+buckets (usage from rollup_qm, by model alone), and the part of the first quarter-hour inside the
+window from the raw events. A session that began inside the window is read from its sessions row
+(its whole-life sums); only those that began before it are summed like the other breakdowns.
 """
 from __future__ import annotations
 
@@ -105,8 +107,8 @@ def aggregate(conn: sqlite3.Connection, provider_id: str, account_id: str, rng: 
 
     Sessions are the breakdown with the most names (thousands a month): one whose first event is inside
     the window has all of its sums there, read from its `sessions` row; only the sessions that began
-    before the window and go on inside it are summed from the day and quarter rows like the others. Of the
-    first ones only those that can rank in the first TOP_N are read (their sums are the ranking key).
+    before the window and go on inside it are summed from the day and quarter rows like the others. Of
+    the first kind only those that can rank in the first TOP_N are read (their cost is the ranking key).
     """
     agg = Aggregate()
     key = (provider_id, account_id)
@@ -195,10 +197,11 @@ def _add_sessions_inside(conn: sqlite3.Connection, key: Tuple[str, str], rng: Wi
 
 
 def _sessions_with_rows(conn: sqlite3.Connection, key: Tuple[str, str], rng: WindowRange, names: List[str]) -> set:
+    """Those of the sessions named that have a breakdown row (or a raw event) inside the window."""
     found = set()
+    day_filter, day_args = ("", ()) if rng.first_full_day is None else (" AND day >= ?", (rng.first_full_day,))
     for chunk in _chunks(names):
         marks = ", ".join("?" * len(chunk))
-        day_filter, day_args = ("", ()) if rng.first_full_day is None else (" AND day >= ?", (rng.first_full_day,))
         parts = [(f"SELECT name FROM dim_d WHERE provider_id=? AND account_id=?{day_filter} AND dim = 'session' "
                   f"AND name IN ({marks})", (*key, *day_args, *chunk))]
         if rng.quarters:
