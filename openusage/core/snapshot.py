@@ -43,11 +43,11 @@ class _Record:
 
     def to_dict(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
+        for name in _field_names(type(self)):
+            value = getattr(self, name)
             if value is None:
                 continue
-            out[f.name] = _dump(value)
+            out[name] = value if type(value) in _PLAIN else _dump(value)
         return out
 
     @classmethod
@@ -70,6 +70,18 @@ class _Record:
             else:
                 kwargs[key] = kind.from_dict(value)
         return cls(**kwargs)
+
+
+_FIELD_NAMES: Dict[type, List[str]] = {}
+_PLAIN = frozenset((str, int, float, bool))  # values _dump returns as they are
+
+
+def _field_names(cls: type) -> List[str]:
+    """A record class's field names in order (dataclasses.fields builds them anew at every call)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = [f.name for f in dataclasses.fields(cls)]
+    return names
 
 
 def _as(kind: type, value: Any, key: str) -> Any:

@@ -19,6 +19,38 @@ from openusage.store import counted
 log = logging.getLogger("openusage.store")
 
 QUARTER = 900  # seconds in a rollup bucket
+QUARTER_MODEL_DAYS = 32  # rollup_qm keeps this many days: a 30d window's partial first day, and a margin
+
+
+def read_model_rollups(conn: sqlite3.Connection) -> None:
+    """Migration 5: each session's breakdown sums over its whole life (the read model's sessions of a
+    window), filled from the day breakdowns; and quarter-hour usage by model alone (rollup_qm, a
+    rolling window's partial first day) for the last QUARTER_MODEL_DAYS, filled from rollup_q. (The
+    reports cache, which keeps neither, is rebuilt at a new schema version, never migrated.)"""
+    for column in ("calls INTEGER", "requests INTEGER", "tokens INTEGER", "cost REAL"):
+        conn.execute(f"ALTER TABLE sessions ADD COLUMN {column} NOT NULL DEFAULT 0")
+    conn.executemany(
+        "UPDATE sessions SET calls=?, requests=?, tokens=?, cost=? "
+        "WHERE provider_id=? AND account_id=? AND session_id=?",
+        [(*row[3:], *row[:3]) for row in conn.execute(
+            "SELECT provider_id, account_id, name, SUM(calls), SUM(requests), SUM(tokens), SUM(cost) FROM dim_d "
+            "WHERE dim='session' GROUP BY provider_id, account_id, name")])
+    usage = "input, output, cache_read, cache_write, reasoning, cost, requests, events"
+    conn.execute("""
+    CREATE TABLE rollup_qm (
+        provider_id TEXT NOT NULL, account_id TEXT NOT NULL, bucket INTEGER NOT NULL, model TEXT NOT NULL,
+        input INTEGER NOT NULL DEFAULT 0, output INTEGER NOT NULL DEFAULT 0,
+        cache_read INTEGER NOT NULL DEFAULT 0, cache_write INTEGER NOT NULL DEFAULT 0,
+        reasoning INTEGER NOT NULL DEFAULT 0, cost REAL NOT NULL DEFAULT 0,
+        requests INTEGER NOT NULL DEFAULT 0, events INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (provider_id, account_id, bucket, model)
+    ) WITHOUT ROWID""")
+    conn.execute(
+        f"INSERT INTO rollup_qm(provider_id, account_id, bucket, model, {usage}) "
+        f"SELECT provider_id, account_id, bucket, model, {', '.join(f'SUM({c})' for c in usage.split(', '))} "
+        "FROM rollup_q WHERE bucket >= ? GROUP BY provider_id, account_id, bucket, model",
+        (int((time.time() - QUARTER_MODEL_DAYS * 86400) // QUARTER),))
+
 
 # Each entry migrates from version i to i+1: a script, or a function run in the migration's
 # transaction. Never edit a released entry; append a new one.
@@ -121,6 +153,9 @@ MIGRATIONS: List[Union[str, Callable[[sqlite3.Connection], None]]] = [
         PRIMARY KEY (rule, provider_id, account_id, limit_name)
     );
     """,
+    # 5: sessions carry their breakdown sums (calls, requests, tokens, cost), so a window's sessions are
+    # read from one row each rather than summed from every day and quarter they touched; rollup_qm.
+    read_model_rollups,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,9 +1,11 @@
 """The rollups a write adds to: their columns, the deltas events make, and their sums in memory.
 
-Quarter-hour rollups by model, project and session (rollup_q) and local-day rollups by model
-(rollup_d), with their breakdowns by tool, MCP server, project and session (dim_q, dim_d), and the
-sessions table. The writer (store/writer.py) sums one transaction's deltas in an Aggregate and writes
-each key once; workers' summed batches (store/batch.py) merge sessions by the same rule.
+Quarter-hour rollups by model, project and session (rollup_q), local-day rollups by model (rollup_d)
+and quarter-hour rollups by model alone for the last days (rollup_qm, the read model's), with their
+breakdowns by tool, MCP server, project and session (dim_q, dim_d), and the sessions table (a
+session's first project and times, and its breakdown sums over its whole life). The writer
+(store/writer.py) sums one transaction's deltas in an Aggregate and writes each key once; workers'
+summed batches (store/batch.py) merge sessions by the same rule.
 """
 from __future__ import annotations
 
@@ -129,9 +131,11 @@ class Aggregate:
     def __init__(self) -> None:
         self.usage_q: Dict[tuple, Sums] = defaultdict(lambda: Sums(len(QUARTER_COLS)))
         self.usage_d: Dict[tuple, Sums] = defaultdict(lambda: Sums(len(USAGE_COLS)))
+        self.usage_qm: Dict[tuple, Sums] = defaultdict(lambda: Sums(len(USAGE_COLS)))
         self.dim_q: Dict[tuple, Sums] = defaultdict(lambda: Sums(len(DIM_COLS)))
         self.dim_d: Dict[tuple, Sums] = defaultdict(lambda: Sums(len(DIM_COLS)))
         self.sessions: Dict[tuple, List[Any]] = {}
+        self.session_sums: Dict[tuple, Sums] = defaultdict(lambda: Sums(len(DIM_COLS)))  # a breakdown's deltas
         self.emptied: Dict[str, set] = defaultdict(set)  # rollup rows a moved message may have left empty
 
     def add_session(self, base: Tuple[str, str], session_id: str, project: Optional[str], at: float) -> None:
@@ -142,6 +146,7 @@ class Aggregate:
             ("rollup_q", ("provider_id", "account_id", "bucket", "model", "project", "session_id"), QUARTER_COLS,
              self.usage_q),
             ("rollup_d", ("provider_id", "account_id", "day", "model"), USAGE_COLS, self.usage_d),
+            ("rollup_qm", ("provider_id", "account_id", "bucket", "model"), USAGE_COLS, self.usage_qm),
             ("dim_q", ("provider_id", "account_id", "bucket", "dim", "name"), DIM_COLS, self.dim_q),
             ("dim_d", ("provider_id", "account_id", "day", "dim", "name"), DIM_COLS, self.dim_d),
         ):
@@ -154,16 +159,23 @@ class Aggregate:
                 where = " AND ".join(f"{k}=?" for k in keys)
                 conn.executemany(f"DELETE FROM {table} WHERE {where} AND {empty}", list(self.emptied.pop(table)))
         if self.sessions:
-            conn.executemany(
-                "INSERT INTO sessions(provider_id, account_id, session_id, project, first_at, last_at) "
-                "VALUES(?,?,?,?,?,?) ON CONFLICT(provider_id, account_id, session_id) DO UPDATE SET "
-                "project=COALESCE(NULLIF(sessions.project, ''), excluded.project), "
-                "first_at=MIN(sessions.first_at, excluded.first_at), last_at=MAX(sessions.last_at, excluded.last_at)",
-                [(*k, *v) for k, v in self.sessions.items()],
-            )
+            sums = self.session_sums
+            zero = (0,) * len(DIM_COLS)
+            conn.executemany(SESSIONS_UPSERT, [(*k, *v, *(sums[k].values if k in sums else zero))
+                                               for k, v in self.sessions.items()])
             self.sessions.clear()
+            sums.clear()
 
 
+# A session's row: its first non-empty project, first and last times, and the sums of its breakdown rows
+# (dim_q/dim_d with dim 'session') over its whole life, added up.
+SESSIONS_UPSERT = (
+    f"INSERT INTO sessions(provider_id, account_id, session_id, project, first_at, last_at, {', '.join(DIM_COLS)}) "
+    f"VALUES({', '.join('?' * (6 + len(DIM_COLS)))}) ON CONFLICT(provider_id, account_id, session_id) DO UPDATE SET "
+    "project=COALESCE(NULLIF(sessions.project, ''), excluded.project), "
+    "first_at=MIN(sessions.first_at, excluded.first_at), last_at=MAX(sessions.last_at, excluded.last_at), "
+    f"{', '.join(f'{c}=sessions.{c}+excluded.{c}' for c in DIM_COLS)}"
+)
 _EMPTY_USAGE = ("events <= 0 AND input = 0 AND output = 0 AND cache_read = 0 AND cache_write = 0 AND requests <= 0 "
                 "AND abs(cost) < 1e-9")
 _EMPTY_DIM = "calls = 0 AND requests <= 0 AND tokens = 0 AND abs(cost) < 1e-9"

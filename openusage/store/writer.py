@@ -469,6 +469,7 @@ class Writer(threading.Thread):
         base = (ev.provider_id, ev.account_id)
         # Each delta is built once as a tuple in its table's column order (the hot path of a cold scan).
         moved_out = d["events"] < 0  # a message taken back from where an earlier copy dated it
+        quarter = None
         if d["input"] or d["output"] or d["cache_read"] or d["cache_write"] or d["cost"] or d["requests"]:
             model = ev.model or ""
             quarter = tuple(d.get(c, 0) for c in QUARTER_COLS)
@@ -491,6 +492,12 @@ class Writer(threading.Thread):
                 if moved_out:
                     agg.emptied["dim_q"].add((*base, bucket, dim, name))
                     agg.emptied["dim_d"].add((*base, day, dim, name))
+        if ev.session_id:
+            agg.session_sums[(*base, ev.session_id)].add(dim_delta)
+        if quarter is not None:
+            agg.usage_qm[(*base, bucket, model)].add(quarter[:len(USAGE_COLS)])
+            if moved_out:
+                agg.emptied["rollup_qm"].add((*base, bucket, model))
 
     # --- time zone ---------------------------------------------------------------------------
 
@@ -595,6 +602,10 @@ _BULK_ROLLUP_SQL = (
     "SUM(reasoning_tokens) AS r, SUM(COALESCE(cost_usd, 0)) AS c, SUM(requests) AS q, COUNT(*) AS n "
     f"FROM events NOT INDEXED WHERE {_USAGE_WHERE} GROUP BY 1, 2, 3, 4) WHERE 1 GROUP BY 1, 2, 3, 4 "
     f"ON CONFLICT(provider_id, account_id, day, model) DO UPDATE SET {_sets(USAGE_COLS)}",
+    f"INSERT INTO rollup_qm(provider_id, account_id, bucket, model, {', '.join(USAGE_COLS)}) "
+    f"SELECT provider_id, account_id, {_BUCKET}, COALESCE(model, ''), {_USAGE_SUMS} FROM events NOT INDEXED "
+    f"WHERE {_USAGE_WHERE} GROUP BY 1, 2, 3, 4 "
+    f"ON CONFLICT(provider_id, account_id, bucket, model) DO UPDATE SET {_sets(USAGE_COLS)}",
     "DELETE FROM temp.batch_dims",
     _BATCH_DIMS,
     f"INSERT INTO dim_q(provider_id, account_id, bucket, dim, name, {', '.join(DIM_COLS)}) "
@@ -604,13 +615,16 @@ _BULK_ROLLUP_SQL = (
     "SELECT provider_id, account_id, ou_local_day(b), dim, name, SUM(calls), SUM(requests), SUM(tokens), "
     "SUM(cost) FROM temp.batch_dims WHERE 1 GROUP BY 1, 2, 3, 4, 5 "
     f"ON CONFLICT(provider_id, account_id, day, dim, name) DO UPDATE SET {_sets(DIM_COLS)}",
-    "INSERT INTO sessions(provider_id, account_id, session_id, project, first_at, last_at) "
-    # The session's first non-empty project: the smallest "<id, zero-padded><project>", unpadded.
+    f"INSERT INTO sessions(provider_id, account_id, session_id, project, first_at, last_at, {', '.join(DIM_COLS)}) "
+    # The session's first non-empty project: the smallest "<id, zero-padded><project>", unpadded; its
+    # breakdown sums as _BATCH_DIMS makes them.
     "SELECT provider_id, account_id, session_id, "
     "substr(MIN(CASE WHEN project <> '' THEN printf('%020d', id) || project END), 21), "
-    "MIN(occurred_at), MAX(occurred_at) FROM events NOT INDEXED WHERE id >= :first AND session_id <> '' "
-    "GROUP BY 1, 2, 3 "
+    "MIN(occurred_at), MAX(occurred_at), SUM(event_type = 'tool_usage'), SUM(requests), "
+    "SUM(input_tokens + output_tokens + cache_read_tokens + cache_write_tokens), SUM(COALESCE(cost_usd, 0)) "
+    "FROM events NOT INDEXED WHERE id >= :first AND session_id <> '' GROUP BY 1, 2, 3 "
     "ON CONFLICT(provider_id, account_id, session_id) DO UPDATE SET "
     "project=COALESCE(NULLIF(sessions.project, ''), excluded.project), "
-    "first_at=MIN(sessions.first_at, excluded.first_at), last_at=MAX(sessions.last_at, excluded.last_at)",
+    "first_at=MIN(sessions.first_at, excluded.first_at), last_at=MAX(sessions.last_at, excluded.last_at), "
+    f"{', '.join(f'{c}=sessions.{c}+excluded.{c}' for c in DIM_COLS)}",
 )
