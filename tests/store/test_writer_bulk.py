@@ -4,7 +4,7 @@ import random
 import pytest
 
 from openusage.core.events import UsageEvent
-from openusage.store import db
+from openusage.store import db, event_rows
 from openusage.store import writer as writer_mod
 from openusage.store.writer import Writer
 
@@ -169,8 +169,8 @@ def test_bulk_rollups_read_only_the_batch(tmp_path):
     """Each bulk rollup reads the batch's rowid range, never the whole table (a cold scan is not quadratic)."""
     w = Writer(str(tmp_path / "plan.db"), check=False)
     w.conn.create_function("ou_local_day", 1, lambda b: "2026-01-01")
-    w.conn.execute(writer_mod._BATCH_DIMS_TABLE)
-    for sql in writer_mod._BULK_ROLLUP_SQL:
+    w.conn.execute(event_rows.BATCH_DIMS_TABLE)
+    for sql in event_rows.BULK_ROLLUP_SQL:
         plan = " | ".join(r[3] for r in w.conn.execute("EXPLAIN QUERY PLAN " + sql, {"first": 1}))
         if "events" in sql.split("FROM", 1)[-1]:
             assert "SEARCH events USING INTEGER PRIMARY KEY" in plan, (sql[:40], plan)
