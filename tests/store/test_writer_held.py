@@ -27,22 +27,28 @@ def _rows(path):
         conn.close()
 
 
-def test_batches_are_committed_with_the_state(tmp_path):
+@pytest.fixture
+def cache(tmp_path):
+    """A started keys-only writer (the reports cache's) and its database's path."""
     path = str(tmp_path / "cache.db")
     writer = Writer(path, keep_raw=False, keys_only=True)
     writer.start()
+    yield writer, path
+    if writer.is_alive():
+        writer.stop()
+
+
+def test_batches_are_committed_with_the_state(cache):
+    writer, path = cache
     writer.submit_counted([_batch("m1:r1", 3)]).wait(10)
     writer.submit_counted([_batch("m2:r2", 4)]).wait(10)
     assert _rows(path) == (0, 0, 0)  # answered, not committed: another reader sees none of it yet
     writer.submit_state("claude_code", "a", {"files": {}}).wait(10)
     assert _rows(path) == (2, 7, 1)
-    writer.stop()
 
 
-def test_a_failed_batch_fails_the_state_and_the_next_scan_starts_clean(tmp_path):
-    path = str(tmp_path / "cache.db")
-    writer = Writer(path, keep_raw=False, keys_only=True)
-    writer.start()
+def test_a_failed_batch_fails_the_state_and_the_next_scan_starts_clean(cache):
+    writer, path = cache
     writer.submit_counted([_batch("m1:r1", 3)]).wait(10)  # held
     with pytest.raises(Exception, match="too large|overflow|store write failed"):
         writer.submit_counted([_batch("m2:r2", 2 ** 70)]).wait(10)  # SQLite cannot take it: all rolled back
@@ -53,13 +59,10 @@ def test_a_failed_batch_fails_the_state_and_the_next_scan_starts_clean(tmp_path)
     writer.submit_counted([_batch("m1:r1", 3)]).wait(10)
     writer.submit_state("claude_code", "a", {"files": {"f": {"offset": 10}}}).wait(10)
     assert _rows(path) == (1, 3, 1)
-    writer.stop()
 
 
-def test_a_held_transaction_is_committed_at_stop(tmp_path):
-    path = str(tmp_path / "cache.db")
-    writer = Writer(path, keep_raw=False, keys_only=True)
-    writer.start()
+def test_a_held_transaction_is_committed_at_stop(cache):
+    writer, path = cache
     writer.submit_counted([_batch("m1:r1", 3)]).wait(10)
     writer.stop()
     assert _rows(path) == (1, 3, 0)
