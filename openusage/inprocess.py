@@ -17,13 +17,29 @@ from openusage import paths
 from openusage.config import Settings
 from openusage.core.snapshot import UsageSnapshot
 from openusage.core.timeutil import format_rfc3339
+from openusage.errors import OpenusageError
 from openusage.providers import REGISTRY
 from openusage.providers.base import AccountConfig, Provider, ProviderError, failure, make_context
 from openusage.store import db, readmodel
+from openusage.store import lock as store_lock
 from openusage.store.ingest import write_events
 from openusage.store.writer import Writer
 
 log = logging.getLogger("openusage.inprocess")
+
+
+def _hold(db_file: str) -> store_lock.StoreLock:
+    """The store's lock for `usage --save`; a daemon holding it stores every poll already."""
+    paths.ensure_private_dir(os.path.dirname(db_file))
+    held = store_lock.StoreLock(db_file)
+    try:
+        held.acquire("command")
+    except store_lock.StoreBusy as exc:
+        if exc.holder.get("role") == "daemon":
+            raise OpenusageError(f"{store_lock.describe(db_file, exc.holder)}, which stores every poll "
+                                 "already: run 'openusage usage' without --save") from None
+        raise
+    return held
 
 
 def selected_accounts(settings: Settings, provider_ids: Optional[List[str]] = None
@@ -57,12 +73,19 @@ def fetch_now(settings: Settings, window: str, provider_ids: Optional[List[str]]
     """The read model for the selected accounts, fetched now in this process."""
     pairs = selected_accounts(settings, provider_ids)
     tmpdir = None
+    held: Optional[store_lock.StoreLock] = None
     if save:
         db_file = paths.db_path()
+        held = _hold(db_file)  # one writer a store: never beside a daemon, or another --save
     else:
         tmpdir = tempfile.TemporaryDirectory(prefix="openusage-")
         db_file = os.path.join(tmpdir.name, "usage.db")
-    writer = Writer(db_file)
+    try:
+        writer = Writer(db_file)
+    except BaseException:
+        if held is not None:
+            held.release()
+        raise
     writer.start()
     try:
         with ThreadPoolExecutor(max_workers=4) as pool:
@@ -80,6 +103,8 @@ def fetch_now(settings: Settings, window: str, provider_ids: Optional[List[str]]
     finally:
         if writer.is_alive():
             writer.stop()
+        if held is not None:
+            held.release()
         if tmpdir is not None:
             tmpdir.cleanup()
     keep = {a.id for _, a in pairs}

@@ -1,4 +1,5 @@
 import json
+import os
 import sys
 
 from openusage.cli.main import main
@@ -38,6 +39,26 @@ def test_usage_save_stores_the_snapshot(isolated_home, capsys):
     conn = db.connect(paths.db_path(), readonly=True)
     assert conn.execute("SELECT account_id, status FROM snapshots").fetchall() == [("c1", "OK")]
     conn.close()
+
+
+def test_usage_save_never_writes_beside_a_daemon(isolated_home, capsys):
+    from openusage import paths
+    from openusage.store import lock
+
+    write_settings(isolated_home, {"auto_detect": False, "accounts": [custom("c1", {"status": "OK"})]})
+    os.makedirs(os.path.dirname(paths.db_path()), exist_ok=True)
+    daemon = lock.StoreLock(paths.db_path())
+    daemon.acquire("daemon", "/tmp/ou-test.sock")
+    try:
+        assert main(["usage", "--save", "--json"]) == 1
+        err = capsys.readouterr().err
+        assert "a daemon is already running on the store" in err and "without --save" in err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+        assert not os.path.exists(paths.db_path())  # nothing written under the daemon's feet
+    finally:
+        daemon.release()
+    assert main(["usage", "--save", "--json"]) == 0  # the daemon gone, the store is ours
+    assert lock.holder(paths.db_path()) is None  # and given back
 
 
 def test_status_exit_code_follows_accounts(isolated_home, capsys):

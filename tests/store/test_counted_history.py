@@ -212,6 +212,7 @@ def test_a_codex_rollout_moved_to_the_archive_counts_nothing_again(history):
 
 
 def test_usage_save_with_an_empty_state_changes_no_stored_total(history):
+    history.daemon.stop()  # --save writes the store itself, so never beside a daemon (it is refused then)
     done = history.cli("usage", "--save", "--provider", "claude_code", "--provider", "codex", "--json")
     assert done.returncode == 0, done.stderr
     assert totals(history.db)["days"] == history.before["days"]
