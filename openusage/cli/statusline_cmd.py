@@ -62,17 +62,20 @@ def usage_today(now: float) -> Dict[str, Any]:
         return {}
     conn = db.connect(path, readonly=True)
     try:
-        today = sum(r.cost_usd for r in data.load_rows(conn, local_midnight(now), None, ["claude_code"],
-                                                       by_session=False))
+        today = data.Totals()
+        for row in data.load_rows(conn, local_midnight(now), None, ["claude_code"], by_session=False):
+            today.add(row, split=False)
         recent = data.load_rows(conn, now - 2 * build.BLOCK_SECONDS, None, ["claude_code"], by_session=False)
-        return {"today": today, "block": build.active_block(recent, now)}
+        return {"today": today.cost_usd, "today_incomplete": bool(today.unpriced),
+                "block": build.active_block(recent, now)}
     finally:
         conn.close()
 
 
-def compose(status: Dict[str, Any], usage: Dict[str, Any], color: bool = False) -> str:
-    """The status line from Claude Code's input and the store's figures."""
+def compose(status: Dict[str, Any], usage: Dict[str, Any], color: bool = False, unicode: bool = True) -> str:
+    """The status line from Claude Code's input and the store's figures (`unicode`: may print "\u2265")."""
     parts: List[str] = []
+    at_least = "\u2265" if unicode else ">="
     model = status.get("model") or {}
     name = model.get("display_name") or model.get("id") if isinstance(model, dict) else None
     if name:
@@ -80,13 +83,15 @@ def compose(status: Dict[str, Any], usage: Dict[str, Any], color: bool = False) 
     cost = (status.get("cost") or {}).get("total_cost_usd")
     if isinstance(cost, (int, float)):
         parts.append(f"session {_usd(cost)}")
+    # A cost that leaves out models without a price is at least that much: "today >=$1.20".
     if usage.get("today") is not None:
-        parts.append(f"today {_usd(usage['today'])}")
+        parts.append(f"today {at_least if usage.get('today_incomplete') else ''}{_usd(usage['today'])}")
     block = usage.get("block")
     if block:
         left = block["projection"]["remaining_minutes"]
-        parts.append(f"block {_usd(block['cost_usd'])} ({left // 60}h{left % 60:02d}m left)")
-        parts.append(f"{_usd(block['burn_rate']['cost_per_hour'])}/h")
+        more = at_least if block.get("cost_incomplete") else ""
+        parts.append(f"block {more}{_usd(block['cost_usd'])} ({left // 60}h{left % 60:02d}m left)")
+        parts.append(f"{more}{_usd(block['burn_rate']['cost_per_hour'])}/h")
     ctx = status.get("context_window") or {}
     size = ctx.get("context_window_size")
     used = ctx.get("total_input_tokens")
@@ -213,5 +218,7 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:  # the line must still show what Claude Code gave us
         usage = {}
         print(f"openusage statusline: {type(exc).__name__}: {exc}", file=sys.stderr)
-    print(compose(status, usage, color=args.color and not args.no_color and not os.environ.get("NO_COLOR")))
+    encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
+    print(compose(status, usage, color=args.color and not args.no_color and not os.environ.get("NO_COLOR"),
+                  unicode=encoding.startswith("utf")))
     return 0 if status or usage else EXIT_RUNTIME

@@ -32,6 +32,32 @@ def test_compose_from_claude_input_and_store_figures():
     assert "\033[31m5h 91%\033[0m" in coloured
 
 
+def test_a_cost_that_leaves_out_unpriced_models_reads_as_at_least():
+    block = {"cost_usd": 3.2, "cost_incomplete": True, "projection": {"remaining_minutes": 61},
+             "burn_rate": {"cost_per_hour": 1.5}}
+    line = statusline_cmd.compose({}, {"today": 4.0, "today_incomplete": True, "block": block})
+    assert line == "today \u2265$4.00 | block \u2265$3.20 (1h01m left) | \u2265$1.50/h"
+    plain = statusline_cmd.compose({}, {"today": 4.0, "today_incomplete": True}, unicode=False)
+    assert plain == "today >=$4.00"
+
+
+def test_statusline_marks_a_cost_without_a_price_from_the_store(isolated_home, short_dir, monkeypatch):
+    monkeypatch.setenv("OPENUSAGE_STATE_DIR", short_dir)
+    writer = Writer(os.path.join(short_dir, "telemetry.db"))
+    writer.start()
+    now = time.time()
+    writer.submit_events([UsageEvent(source="claude_code", provider_id="claude_code", account_id="claude_code",
+                                     event_type="message_usage", occurred_at=now - 60, message_id=f"m{i}",
+                                     model=model, input_tokens=1000, cost_usd=cost, requests=1)
+                          for i, (model, cost) in enumerate((("claude-sonnet-4-5", 2.5), ("glm-4.6", None)))]
+                         ).wait(10)
+    writer.stop()
+    usage = statusline_cmd.usage_today(time.time())
+    assert usage["today"] == 2.5 and usage["today_incomplete"] is True
+    assert usage["block"]["cost_incomplete"] is True
+    assert "today \u2265$2.50" in statusline_cmd.compose({}, usage)
+
+
 def test_statusline_reads_the_store(isolated_home, short_dir, monkeypatch):
     monkeypatch.setenv("OPENUSAGE_STATE_DIR", short_dir)
     writer = Writer(os.path.join(short_dir, "telemetry.db"))
