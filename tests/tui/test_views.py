@@ -485,3 +485,15 @@ def test_month_to_date_tokens_and_models_are_labelled_on_the_tile():
     assert "top (month to date) gpt-4o-mini 100%" in text
     assert "(month to date) in 1.7k  out 700  cache 0" in text
     assert not any("no usage in this window" in t for t in text)
+
+
+def test_the_budget_gauge_never_compares_the_cycle_with_a_cap_a_window_already_shows():
+    # An OpenRouter key with a lifetime cap of $50: $40 used for good, $2 this month.
+    snap = UsageSnapshot(provider_id="openrouter", account_id="or", status="OK",
+                         spend=Spend(cycle=2.0, lifetime=40.0, limits=SpendLimits(hard=50.0)),
+                         rate_limits={"credit_limit": RateLimit(limit=50.0, remaining=10.0)})
+    items = dashboard.limit_items(snap, {"gauges": ["credit_limit"]})
+    assert [(name, round(used, 2)) for name, used, _ in items] == [("credit_limit", 0.8)]  # not "budget" 0.04
+    # A cap no window carries (the demo account's) still shows as the cycle's share of it.
+    snap.rate_limits = None
+    assert [(name, round(used, 2)) for name, used, _ in dashboard.limit_items(snap, {})] == [("budget", 0.04)]

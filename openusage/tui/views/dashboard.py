@@ -68,10 +68,14 @@ def limit_items(snap: UsageSnapshot, spec: Dict[str, Any], hide_costs: bool = Fa
     names = chosen + sorted(n for n in limits if n not in chosen)
     items: List[LimitItem] = [(n, limits[n].fraction_used(), limits[n].resets_at) for n in names]
     spend = snap.spend
-    if not hide_costs and spend and spend.limits and spend.limits.hard:
+    # The spend cap as a gauge, unless a window of the provider's carries that cap already: it knows the
+    # cap's own period and what counts against it (OpenRouter's key limit may be daily or lifetime,
+    # Cursor's on-demand budget leaves the plan out), where the cycle's spend would be the wrong figure.
+    hard = spend.limits.hard if spend and spend.limits else None
+    if not hide_costs and hard and not any(w.limit == hard for w in limits.values()):
         spent = spend.cycle if spend.cycle is not None else spend.total
         if spent is not None:
-            items.append(("budget", spent / spend.limits.hard, None))
+            items.append(("budget", spent / hard, None))
     return items
 
 
