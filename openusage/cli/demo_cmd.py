@@ -12,9 +12,13 @@ from openusage import paths
 from openusage.daemon import client
 from openusage.daemon import control as daemon_ctl
 
+# The sample data crosses the default 90 % alert on purpose (to show a LIMIT tile): the demo lists its
+# alerts but never puts one about made-up figures on the desktop.
+QUIET_ALERTS = {"notify": {"desktop": False}}
 DEMO_SETTINGS = {
     "auto_detect": False,
     "accounts": [{"id": "demo", "provider": "demo", "display_name": "Demo (sample data)"}],
+    "alerts": QUIET_ALERTS,
 }
 
 
@@ -36,9 +40,20 @@ def prepare() -> str:
     directory = demo_dir()
     paths.ensure_private_dir(directory)
     settings_path = os.path.join(directory, "settings.json")
-    if not os.path.exists(settings_path):
+    try:
+        with open(settings_path, encoding="utf-8") as fh:
+            current = json.load(fh)
+    except (OSError, ValueError):
+        current = None
+    if not isinstance(current, dict):
+        current = dict(DEMO_SETTINGS)
+    elif "alerts" not in current:  # written by an older openusage: its alerts would reach the desktop
+        current["alerts"] = QUIET_ALERTS
+    else:
+        current = None  # as it is
+    if current is not None:
         with open(settings_path, "w", encoding="utf-8") as fh:
-            json.dump(DEMO_SETTINGS, fh, indent=2)
+            json.dump(current, fh, indent=2)
     os.environ["OPENUSAGE_STATE_DIR"] = directory
     os.environ.pop("OPENUSAGE_TELEMETRY_SOCKET", None)
     return settings_path

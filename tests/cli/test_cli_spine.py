@@ -137,3 +137,22 @@ def test_one_shot_commands_end_at_once_with_their_output_and_exit_code(isolated_
     proc.stdout.close()
     assert proc.wait(60) == 0 and proc.stderr.read() == b""  # not even "Exception ignored ... BrokenPipeError"
     proc.stderr.close()
+
+
+def test_the_demo_never_puts_an_alert_about_sample_data_on_the_desktop(short_dir, monkeypatch):
+    from openusage import config
+    from openusage.alerts import rules
+    from openusage.cli import demo_cmd
+
+    monkeypatch.setenv("OPENUSAGE_STATE_DIR", short_dir)
+    path = demo_cmd.prepare()
+    found, notify = rules.from_settings(config.load(path).get("alerts"))
+    assert found and notify.desktop is False  # the default rule still lists the demo's alerts
+    # A demo dir an older openusage wrote (no alerts key) is brought along, its other keys kept.
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump({"auto_detect": False, "accounts": demo_cmd.DEMO_SETTINGS["accounts"], "theme": "light"}, fh)
+    monkeypatch.setenv("OPENUSAGE_STATE_DIR", short_dir)
+    demo_cmd.prepare()
+    with open(path, encoding="utf-8") as fh:
+        kept = json.load(fh)
+    assert kept["theme"] == "light" and kept["alerts"] == {"notify": {"desktop": False}}
