@@ -45,7 +45,7 @@ def test_the_client_uses_the_default_socket_and_says_when_no_daemon_answers(shor
 
 @pytest.mark.parametrize("argv", [["telemetry", "hook", "claude-code"], ["--version"]])
 def test_the_hook_and_the_dashboard_start_import_no_requests(argv, short_dir):
-    code = ("import sys; from openusage.cli import main, dashboard_cmd; from openusage.tui import app, source\n"
+    code = ("import sys; from openusage.cli import main, dashboard_cmd; from openusage.tui import run, source\n"
             "try:\n    main.main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('requests', 'requests_unixsocket')))")
     env = dict(os.environ, OPENUSAGE_TELEMETRY_SOCKET=os.path.join(short_dir, "none.sock"),

@@ -36,12 +36,12 @@ def interactive(args: argparse.Namespace) -> bool:
 
 
 def open_dashboard(args: argparse.Namespace, settings: config.Settings, window: str) -> int:
-    from openusage.tui import app
+    from openusage.tui import run
     from openusage.tui.source import DaemonSource
 
     socket_path = paths.socket_path(getattr(args, "socket_path", None))
     source = DaemonSource(socket_path, getattr(args, "config", None))
-    return app.run_dashboard(source, settings, args, window=window)
+    return run.run_dashboard(source, settings, args, window=window)
 
 
 def run(args: argparse.Namespace) -> int:

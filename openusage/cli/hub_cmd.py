@@ -70,16 +70,16 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 def _dashboard_available() -> bool:
     try:
-        from openusage.tui import app  # noqa: F401
+        from openusage.tui import run  # noqa: F401
     except ImportError:
         return False
     return True
 
 
 def _open_dashboard(source, args: argparse.Namespace, settings: config.Settings) -> int:
-    from openusage.tui import app
+    from openusage.tui import run
 
-    return app.run_dashboard(source, settings, args, interval=getattr(args, "interval", None))
+    return run.run_dashboard(source, settings, args, interval=getattr(args, "interval", None))
 
 
 def run_hub_view(args: argparse.Namespace) -> int:

@@ -7,18 +7,15 @@ context managers and leaves the terminal as it was; SIGWINCH wakes the loop to r
 """
 from __future__ import annotations
 
-import os
 import queue
-import signal
-import threading
 import time
-from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from openusage.core.snapshot import UsageSnapshot
 from openusage.core.windows import WINDOWS
 from openusage.tui import state as st
 from openusage.tui import themes, views
+from openusage.tui.fetcher import Fetcher
 from openusage.tui.painter import Painter
 from openusage.tui.views import analytics, dashboard, detail, help
 from openusage.tui.views.parts import selected_snapshot
@@ -33,73 +30,6 @@ MAX_RETRY = 30.0
 
 class _Wake(Exception):
     """Raised by the SIGWINCH handler to end a wait in inkey() early."""
-
-
-def widget_specs(provider_ids: Iterable[str]) -> Dict[str, Dict[str, List[str]]]:
-    """The widget spec (which rate limits are gauges, which sections it has) of each of these providers.
-
-    Only the providers on screen are imported: all twenty cost ~0.1 s before the first data.
-    """
-    try:
-        from openusage.providers import REGISTRY
-    except Exception:  # a broken provider module must not take the dashboard down
-        return {}
-    specs: Dict[str, Dict[str, List[str]]] = {}
-    for pid in provider_ids:
-        try:
-            provider = REGISTRY.get(pid)
-        except Exception:  # same for one provider's module
-            provider = None
-        specs[pid] = dict(getattr(provider, "widgets", None) or {})
-    return specs
-
-
-class Fetcher(threading.Thread):
-    """Calls the source on its own thread; jobs in, results out, both through queues."""
-
-    def __init__(self, source: Any, results: queue.Queue):
-        super().__init__(name="openusage-fetch", daemon=True)
-        self.source = source
-        self.jobs: queue.Queue = queue.Queue()
-        self.results = results
-
-    def run(self) -> None:
-        specs: Dict[str, Dict[str, List[str]]] = {}
-        while True:
-            job = self.jobs.get()
-            if job is None:
-                return
-            kind, arg = job
-            try:
-                if kind == "refresh":
-                    self.source.refresh(arg)
-                    result: Tuple[Any, ...] = ("refreshed", arg)
-                elif kind == "start":
-                    result = ("started", self.source.start())
-                elif kind == "seen":
-                    self.source.mark_seen(*arg)
-                    result = ("seen", arg)
-                else:
-                    model = self.source.fetch(arg)
-                    new = {str(s.get("provider_id")) for s in (model.get("snapshots") or {}).values()
-                           if isinstance(s, dict)} - set(specs)
-                    if new:  # a provider seen for the first time: every spec again, with its own
-                        specs = {**specs, **widget_specs(sorted(new))}
-                    result = ("data", arg, model, dict(specs) if new else None)
-            except Exception as exc:  # any failure of the source is shown, never raised
-                result = ("error", kind, arg, _message(exc))
-            self.results.put(result)
-
-    def submit(self, kind: str, arg: Any) -> None:
-        self.jobs.put((kind, arg))
-
-    def stop(self) -> None:
-        self.jobs.put(None)
-
-
-def _message(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
 
 
 class App:
@@ -571,73 +501,3 @@ MOVES = {
     "KEY_PGDOWN": ("page", 1), "KEY_PGUP": ("page", -1),
     "KEY_HOME": ("end", -1), "KEY_END": ("end", 1),
 }
-
-
-# --- running it on a terminal -------------------------------------------------------------------
-
-
-def locale_is_utf8(env: Optional[Dict[str, str]] = None) -> bool:
-    """Whether the locale (LC_ALL, then LC_CTYPE, then LANG) is a UTF-8 one."""
-    env = os.environ if env is None else env
-    for name in ("LC_ALL", "LC_CTYPE", "LANG"):
-        value = env.get(name)
-        if value:
-            return "utf-8" in value.lower() or "utf8" in value.lower()
-    return False
-
-
-def make_terminal(**kwargs: Any) -> Any:
-    """A blessed Terminal that moves the cursor even under NO_COLOR (colours are dropped by the painter)."""
-    import blessed
-
-    saved = os.environ.pop("NO_COLOR", None)
-    try:
-        return blessed.Terminal(**kwargs)
-    finally:
-        if saved is not None:
-            os.environ["NO_COLOR"] = saved
-
-
-def wants_color(args: Any = None) -> bool:
-    return not (os.environ.get("NO_COLOR") or getattr(args, "no_color", False))
-
-
-@contextmanager
-def _signals(app: App) -> Iterator[None]:
-    """SIGTERM and SIGHUP unwind (restoring the terminal); SIGWINCH repaints at once."""
-
-    fired: List[int] = []
-
-    def terminate(signum: int, _frame: Any) -> None:
-        if fired:  # already unwinding: let the terminal be restored in peace
-            return
-        fired.append(signum)
-        raise SystemExit(128 + signum)
-
-    wanted = {signal.SIGTERM: terminate, signal.SIGHUP: terminate, signal.SIGWINCH: app.on_resize}
-    previous = {sig: signal.signal(sig, handler) for sig, handler in wanted.items()}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def run_dashboard(source: Any, settings: Any, args: Any = None, interval: Optional[float] = None,
-                  window: Optional[str] = None) -> int:
-    """Open the full-screen dashboard on this terminal until the user quits; the exit code."""
-    state = st.from_settings(settings, window=window or getattr(args, "window", None), color=wants_color(args),
-                             ascii_only=not locale_is_utf8())
-    term = make_terminal()
-    app = App(term, source, settings, state,
-              interval=interval or float(settings.get("ui.refresh_interval_seconds", 30) or 30))
-    try:
-        with _signals(app), term.fullscreen(), term.cbreak(), term.hidden_cursor():
-            app.run()
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        close = getattr(source, "close", None)
-        if close is not None:
-            close()
-    return 0

@@ -75,7 +75,7 @@ def test_the_dashboard_path_never_imports_requests(short_dir):
     code = (
         "import sys\n"
         "from openusage.cli import dashboard_cmd\n"
-        "from openusage.tui import app, source\n"
+        "from openusage.tui import run, source\n"
         f"s = source.DaemonSource({os.path.join(short_dir, 'x.sock')!r}, autostart=False, timeouts=(0.2, 0.2))\n"
         "try:\n    s.fetch('30d')\nexcept source.SourceError:\n    pass\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('requests', 'urllib3')))\n"
@@ -91,7 +91,7 @@ def test_widget_specs_import_only_the_providers_on_screen():
 
     code = (
         "import sys\n"
-        "from openusage.tui.app import widget_specs\n"
+        "from openusage.tui.fetcher import widget_specs\n"
         "specs = widget_specs(['claude_code', 'no_such_provider'])\n"
         "assert specs['claude_code']['gauges'] == ['5h', 'weekly'] and specs['no_such_provider'] == {}, specs\n"
         "print(sorted(m for m in sys.modules if m.startswith(('openusage.providers.', 'openusage.agents.'))\n"
@@ -107,7 +107,7 @@ def test_widget_specs_import_only_the_providers_on_screen():
 def test_the_fetcher_sends_specs_when_a_provider_first_appears():
     import queue
 
-    from openusage.tui.app import Fetcher
+    from openusage.tui.fetcher import Fetcher
 
     class Source:
         models = [{"snapshots": {"a": {"provider_id": "claude_code"}}},

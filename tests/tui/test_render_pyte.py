@@ -9,7 +9,7 @@ import pytest
 from pyte_harness import Harness
 from support import wait_for
 
-from openusage.tui.app import make_terminal
+from openusage.tui.run import make_terminal
 from openusage.tui.source import SourceError
 from openusage.tui.views import dashboard
 
