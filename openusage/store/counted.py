@@ -221,6 +221,11 @@ class Registry:
             self._remember(place_id, found)
         return found
 
+    def release(self) -> None:
+        """Stop keeping the counted hashes in memory (lookups ask SQLite from now on)."""
+        if self._empty is False:
+            self._added = None
+
     def forget(self) -> None:
         """After the tables were cleared (history cleared, a transaction rolled back)."""
         self._ids.clear()

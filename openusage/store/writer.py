@@ -27,6 +27,7 @@ log = logging.getLogger("openusage.store.writer")
 MAX_BATCH = 512  # queue items folded into one transaction
 GROUP_WAIT = 0.0005  # seconds the writer waits for more hooks while hooks arrive together
 HELD_SUMS = 4000  # quarter-hour sums a held transaction keeps in memory before it writes them
+IDLE_RELEASE = 10.0  # seconds without a write after which a full store's writer gives memory back
 _STOP = object()
 
 
@@ -149,7 +150,14 @@ class Writer(threading.Thread):
         busy = False  # the last transaction held more than one item: others are likely on their way
         try:
             while True:
-                first = self._queue.get()
+                try:
+                    first = self._queue.get(timeout=IDLE_RELEASE)
+                except queue.Empty:
+                    if not self.keys_only:
+                        # Idle after a catch-up: the daemon gives back what only bulk writes use (the
+                        # set of every hash it counted, ~90 bytes a key); lookups go to SQLite again.
+                        self._counted.release()
+                    first = self._queue.get()
                 if first is _STOP:
                     break
                 batch = [first]

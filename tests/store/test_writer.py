@@ -175,3 +175,26 @@ def test_quarter_rollups_keep_every_cost_mode_and_project_session(store):
         "SELECT session_id, project, input, cost, cost_calc, cost_logged FROM rollup_q ORDER BY session_id").fetchall()
     assert [(r[0], r[1], r[2]) for r in rows] == [("s1", "web", 20), ("s2", "web", 10)]
     assert [tuple(round(x, 6) for x in r[3:]) for r in rows] == [(0.9, 0.8, 0.9), (0.3, 0.3, 0.0)]
+
+
+def test_an_idle_writer_gives_the_counted_hashes_back_and_still_counts_once(tmp_path, monkeypatch):
+    import time
+
+    from openusage.store import writer as writer_mod
+
+    monkeypatch.setattr(writer_mod, "IDLE_RELEASE", 0.05)
+    writer = Writer(str(tmp_path / "telemetry.db"))
+    writer.start()
+    try:
+        bulk = [ev(message_id=f"m{i}:r", model="m", output_tokens=i + 1, requests=1) for i in range(300)]
+        assert writer.submit_events(bulk).wait(10)["stored"] == 300
+        assert writer._counted._added is not None and len(writer._counted._added) == 300  # a catch-up's set
+        deadline = time.monotonic() + 5
+        while writer._counted._added is not None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert writer._counted._added is None  # idle: given back
+        again = writer.submit_events(bulk[:200] + [ev(message_id="m299:r", model="m", output_tokens=900,
+                                                      requests=1)]).wait(10)
+        assert again == {"stored": 0, "updated": 1, "duplicates": 200}  # SQLite answers the same
+    finally:
+        writer.stop()
