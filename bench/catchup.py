@@ -147,6 +147,15 @@ def stored_totals(sock: str) -> Dict[str, List[int]]:
     return {m["model"]: [m.get(f, 0) for f in FIELDS] for m in snap.get("models", [])}
 
 
+def idle_polls(sock: str) -> Dict[str, str]:
+    """Each account's last poll, once none is running."""
+    while True:
+        providers = client.call_json(sock, "GET", "/healthz")["providers"]
+        if not any(p.get("running") for p in providers.values()):
+            return {k: p.get("last_poll") for k, p in providers.items()}
+        time.sleep(0.2)
+
+
 def store_bytes(state: str) -> int:
     return sum(store_files(state).values())
 
@@ -204,8 +213,7 @@ def catch_up(python: str, base: str, claude_dir: str, want: Dict[str, List[int]]
             time.sleep(0.5)
         out["got"] = got
         # The poll that read it all has ended (its state committed): the daemon is idle from here.
-        while any(p.get("running") for p in client.call_json(sock, "GET", "/healthz")["providers"].values()):
-            time.sleep(0.2)
+        polls = idle_polls(sock)
         sampler.stop.set()
         sampler.join()
         time.sleep(2.0)
@@ -217,6 +225,11 @@ def catch_up(python: str, base: str, claude_dir: str, want: Dict[str, List[int]]
         tree = [proc.pid] + children(proc.pid)
         out["idle_cpu_pct"] = 100.0 * (cpu_ticks(proc.pid) - daemon_ticks) / TICK / wall
         out["idle_tree_cpu_pct"] = 100.0 * max(0, sum(cpu_ticks(p) for p in tree) - ticks) / TICK / wall
+        # The store once the daemon has written again (its next poll: at most 30 s on), which is when
+        # SQLite cuts back a WAL the catch-up grew.
+        waited = time.monotonic()
+        while idle_polls(sock) == polls and time.monotonic() - waited < 40:
+            time.sleep(0.5)
         status = proc_status(proc.pid)
         out["idle_rss_mib"] = status.get("VmRSS", 0) / 1024
         out["daemon_hwm_mib"] = max(sampler.daemon_hwm, status.get("VmHWM", 0)) / 1024

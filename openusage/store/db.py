@@ -20,6 +20,10 @@ log = logging.getLogger("openusage.store")
 
 QUARTER = 900  # seconds in a rollup bucket
 QUARTER_MODEL_DAYS = 32  # rollup_qm keeps this many days: a 30d window's partial first day, and a margin
+# A WAL grown by a large write (a catch-up's events: ~30 MB) is cut back to this at the first commit
+# after a checkpoint has emptied it; SQLite otherwise keeps the file at its largest size for good.
+# About what the default autocheckpoint (1000 pages) lets it reach between checkpoints.
+WAL_SIZE_LIMIT = 4 * 1024 * 1024
 
 
 def read_model_rollups(conn: sqlite3.Connection) -> None:
@@ -166,12 +170,14 @@ class SchemaTooNew(OpenusageError):
 
 
 def connect(path: str, readonly: bool = False) -> sqlite3.Connection:
-    """A connection with the project's settings: WAL, synchronous=NORMAL, foreign keys, busy timeout."""
+    """A connection with the project's settings: WAL (its file kept to WAL_SIZE_LIMIT once checkpointed),
+    synchronous=NORMAL, foreign keys, busy timeout."""
     conn = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout=10000")
     conn.execute("PRAGMA foreign_keys=ON")
     if not readonly:
         conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
     conn.execute("PRAGMA synchronous=NORMAL")
     return conn
 
