@@ -41,17 +41,21 @@ def test_a_cost_that_leaves_out_unpriced_models_reads_as_at_least():
     assert plain == "today >=$4.00"
 
 
-def test_statusline_marks_a_cost_without_a_price_from_the_store(isolated_home, short_dir, monkeypatch):
+def _store_with(short_dir, monkeypatch, *models_costs):
+    """The daemon's store in short_dir holding a Claude Code message a minute ago for each (model, cost)."""
     monkeypatch.setenv("OPENUSAGE_STATE_DIR", short_dir)
     writer = Writer(os.path.join(short_dir, "telemetry.db"))
     writer.start()
     now = time.time()
     writer.submit_events([UsageEvent(source="claude_code", provider_id="claude_code", account_id="claude_code",
                                      event_type="message_usage", occurred_at=now - 60, message_id=f"m{i}",
-                                     model=model, input_tokens=1000, cost_usd=cost, requests=1)
-                          for i, (model, cost) in enumerate((("claude-sonnet-4-5", 2.5), ("glm-4.6", None)))]
-                         ).wait(10)
+                                     model=model, input_tokens=10, cost_usd=cost, requests=1)
+                          for i, (model, cost) in enumerate(models_costs)]).wait(10)
     writer.stop()
+
+
+def test_statusline_marks_a_cost_without_a_price_from_the_store(isolated_home, short_dir, monkeypatch):
+    _store_with(short_dir, monkeypatch, ("claude-sonnet-4-5", 2.5), ("glm-4.6", None))
     usage = statusline_cmd.usage_today(time.time())
     assert usage["today"] == 2.5 and usage["today_incomplete"] is True
     assert usage["block"]["cost_incomplete"] is True
@@ -59,14 +63,7 @@ def test_statusline_marks_a_cost_without_a_price_from_the_store(isolated_home, s
 
 
 def test_statusline_reads_the_store(isolated_home, short_dir, monkeypatch):
-    monkeypatch.setenv("OPENUSAGE_STATE_DIR", short_dir)
-    writer = Writer(os.path.join(short_dir, "telemetry.db"))
-    writer.start()
-    now = time.time()
-    writer.submit_events([UsageEvent(source="claude_code", provider_id="claude_code", account_id="claude_code",
-                                     event_type="message_usage", occurred_at=now - 60, message_id="m1",
-                                     model="claude-sonnet-4-5", input_tokens=10, cost_usd=2.5, requests=1)]).wait(10)
-    writer.stop()
+    _store_with(short_dir, monkeypatch, ("claude-sonnet-4-5", 2.5))
     out = subprocess.run([sys.executable, "-m", "openusage", "statusline"], input=json.dumps(
         fixture("statusline-test-sonnet41.json")), capture_output=True, text=True, timeout=30,
         env=dict(os.environ))
