@@ -162,7 +162,7 @@ def add_usage(builder: Any, agent_id: str, account_id: str, usage: Usage,
     builder.add(agent_id, account_id, "message_usage", "message_id", usage.key, usage.occurred_at, usage.model,
                 usage.project, usage.session_id, None, None, usage.input_tokens, usage.output_tokens,
                 usage.cache_read_tokens, usage.cache_write_tokens, usage.reasoning_tokens, cost_usd,
-                usage.cost_logged, computed, usage.requests)
+                usage.cost_logged, computed, usage.requests, usage.raw)
 
 
 def _costs(usage: Usage, computed: Optional[float]) -> Tuple[Optional[float], Optional[float]]:
@@ -187,4 +187,4 @@ def add_tool(builder: Any, agent_id: str, account_id: str, call: ToolCall) -> No
     """tool_event's event added to a BatchBuilder (store/batch.py) instead."""
     builder.add(agent_id, account_id, "tool_usage", "tool_call_id", call.call_id, call.occurred_at, call.model,
                 call.project, call.session_id, call.name, split_mcp_tool(call.name), 0, 0, 0, 0, 0, None, None,
-                None, 0)
+                None, 0, call.raw)

@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, Optional
 from openusage.core.snapshot import UsageSnapshot
 from openusage.core.timeutil import format_rfc3339
 from openusage.providers.base import AccountConfig, Provider, ProviderError, failure, make_context
-from openusage.store.ingest import write_events
+from openusage.store.ingest import EVENT_BATCH, write_events
 from openusage.store.writer import Writer
 
 log = logging.getLogger("openusage.daemon.scheduler")
@@ -182,9 +182,11 @@ class Scheduler:
             if job.state is None:
                 job.state = self._load_state(job.account.provider, job.account.id) or {}
                 job.state_json = json.dumps(job.state, sort_keys=True, separators=(",", ":"))
-            ctx = make_context(job.provider, job.account, job.state, now=started)
+            # batches: a large catch-up read on workers comes back a file at a time, its event rows
+            # built there (store/batch.py), written as the events would be.
+            ctx = make_context(job.provider, job.account, job.state, now=started, batches=True)
             result = job.provider.fetch(job.account, ctx)
-            events = write_events(self.writer, result.events)
+            events = write_events(self.writer, result.events, counted_rows=EVENT_BATCH)
             snapshot = result.snapshot
             snapshot.timestamp = snapshot.timestamp or format_rfc3339(time.time())
             self._save_state(job)

@@ -211,8 +211,9 @@ class FetchContext:
     keep_raw: bool = True
     # False when the caller reads local logs only (the reports cache): no plan-quota request is made.
     live_quota: bool = True
-    # True when the caller is a keys-only store (the reports cache) that takes store.batch.CountedBatch
-    # items among the events: a collector may then hand back a worker's read of a file as one batch.
+    # True when the caller's store takes store.batch.CountedBatch items among the events (the reports
+    # cache and the daemon): a collector may then hand back a worker's read of a file as one batch,
+    # with its event rows when keep_raw (a store that keeps them).
     batches: bool = False
 
 

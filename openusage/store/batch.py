@@ -11,9 +11,11 @@ turns the batch back into its events and settles them one key at a time as it al
 """
 from __future__ import annotations
 
+import time
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from openusage.core.events import UsageEvent, id_key
+from openusage.store import event_rows as stored
 from openusage.store.counted import Place, key_hash
 from openusage.store.db import QUARTER
 from openusage.store.rollups import merge_session
@@ -32,6 +34,9 @@ class CountedBatch(NamedTuple):
     kinds: List[Tuple[str, str]]  # (event_type, the id field its key was made of)
     quarters: Dict[tuple, List[float]]  # (provider, account, bucket, model, project, session) -> _QUARTER_COLS sums
     sessions: Dict[tuple, List[Any]]  # (provider, account, session) -> [first non-empty project, first at, last at]
+    # For a store that keeps event rows (the daemon's): each event's row as store/event_rows inserts it,
+    # payload encoded; that store has SQLite sum the rollups from them (quarters and sessions unused).
+    event_rows: Optional[List[tuple]] = None
 
     @staticmethod
     def from_events(events: Sequence[UsageEvent]) -> Optional[CountedBatch]:
@@ -75,7 +80,10 @@ class CountedBatch(NamedTuple):
                 for row in self.rows]
 
     def events(self) -> List[UsageEvent]:
-        """The events again, as far as a keys-only store reads them (no payloads), in their order."""
+        """The events again, in their order: whole from event rows, else as far as a keys-only store
+        reads them (no payloads)."""
+        if self.event_rows is not None:
+            return [stored.event_of(row) for row in self.event_rows]
         out = []
         for row in self.rows:
             place = self.places[row[_PLACE]]
@@ -99,8 +107,11 @@ class BatchBuilder:
     event; from_events does the same for events. The rows and sums are the writer's for a new event.
     """
 
-    def __init__(self, source: str):
+    def __init__(self, source: str, full: bool = False):
         self.source = source
+        # full: also each event's row with its payload (for a store that keeps event rows)
+        self.event_rows: Optional[List[tuple]] = [] if full else None
+        self.now = time.time()  # the rows' ingested_at
         self.rows: List[tuple] = []
         self.place_ix: Dict[tuple, int] = {}
         self.kind_ix: Dict[Tuple[str, str], int] = {}
@@ -113,9 +124,19 @@ class BatchBuilder:
             model: Optional[str], project: Optional[str], session_id: Optional[str], tool_name: Optional[str],
             mcp_server: Optional[str], input_tokens: int, output_tokens: int, cache_read_tokens: int,
             cache_write_tokens: int, reasoning_tokens: int, cost_usd: Optional[float],
-            cost_logged_usd: Optional[float], cost_computed_usd: Optional[float], requests: int) -> None:
-        """One event with an id-made key (`field` holds `ident`: events.KEY_PREFIXES)."""
-        hashed = key_hash(id_key(provider_id, event_type, field, ident))
+            cost_logged_usd: Optional[float], cost_computed_usd: Optional[float], requests: int,
+            raw: Optional[Dict[str, Any]] = None) -> None:
+        """One event with an id-made key (`field` holds `ident`: events.KEY_PREFIXES); `raw`, its payload,
+        is kept only by a full builder."""
+        key = id_key(provider_id, event_type, field, ident)
+        hashed = key_hash(key)
+        if self.event_rows is not None:
+            self.event_rows.append((
+                key, self.source, provider_id, account_id, event_type, occurred_at, session_id,
+                ident if field == "turn_id" else None, ident if field == "message_id" else None,
+                ident if field == "tool_call_id" else None, model, input_tokens, output_tokens, cache_read_tokens,
+                cache_write_tokens, reasoning_tokens, cost_usd, cost_logged_usd, cost_computed_usd, requests,
+                tool_name, project, mcp_server, stored.encode_raw(raw), self.now))
         if hashed in self.hashes:
             self.repeated = True
         self.hashes.add(hashed)
@@ -158,4 +179,4 @@ class BatchBuilder:
         if self.repeated or not self.rows:
             return None
         return CountedBatch(self.source, self.rows, [Place(*p) for p in self.place_ix], list(self.kind_ix),
-                            self.quarters, self.sessions)
+                            self.quarters, self.sessions, self.event_rows)

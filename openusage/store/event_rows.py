@@ -7,7 +7,7 @@ exactly as the writer's `_add_rollups` sums them one by one.
 from __future__ import annotations
 
 import json
-from typing import Optional
+from typing import Any, Dict, Optional
 
 from openusage.core.events import UsageEvent
 from openusage.store.rollups import DIM_COLS, QUARTER_COLS, USAGE_COLS
@@ -29,9 +29,20 @@ _RAW_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, defau
 
 
 def raw_json(ev: UsageEvent) -> Optional[str]:
-    if ev.raw is None:
-        return None
-    return _RAW_ENCODER.encode(ev.raw)
+    return encode_raw(ev.raw)
+
+
+def encode_raw(raw: Optional[Dict[str, Any]]) -> Optional[str]:
+    """A payload as the `raw` column holds it."""
+    return None if raw is None else _RAW_ENCODER.encode(raw)
+
+
+def event_of(row: tuple) -> UsageEvent:
+    """The event an event row (EVENT_COLS order) was made of, its payload decoded."""
+    fields = dict(zip(EVENT_COLS, row))
+    del fields["dedup_key"], fields["ingested_at"]
+    raw = fields.pop("raw")
+    return UsageEvent(raw=None if raw is None else json.loads(raw), **fields)
 
 
 def event_row(ev: UsageEvent, key: str, now: float, raw: Optional[str]) -> tuple:

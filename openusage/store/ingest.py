@@ -19,16 +19,18 @@ COUNTED_ROWS = 10_000  # events in workers' summed batches per write (each commi
 
 def write_events(writer: Any, events: Optional[Iterable[Any]], timeout: float = 120.0,
                  each: Optional[Callable[[Any], None]] = None, event_batch: int = EVENT_BATCH,
-                 in_flight: int = IN_FLIGHT) -> int:
+                 in_flight: int = IN_FLIGHT, counted_rows: int = COUNTED_ROWS) -> int:
     """Write the stream through the writer in batches and wait for every commit; how many were written.
 
     `each` sees every item before it is queued (a progress count, dropping what a store keeps not).
-    A batch not committed within `timeout` seconds raises TimeoutError.
+    A batch not committed within `timeout` seconds raises TimeoutError. Workers' summed batches go
+    `counted_rows` events a write (the daemon keeps that near `event_batch`: a hook waits for the write
+    before it).
     """
     count = 0
     batch: List[Any] = []
     counted: List[CountedBatch] = []
-    counted_rows = 0
+    counted_count = 0
     waiting: Deque[Any] = deque()
 
     def submit(ticket: Any) -> None:
@@ -44,21 +46,21 @@ def write_events(writer: Any, events: Optional[Iterable[Any]], timeout: float = 
                 submit(writer.submit_events(batch))
                 count, batch = count + len(batch), []
             counted.append(ev)
-            counted_rows += len(ev.rows)
-            if counted_rows >= COUNTED_ROWS:
+            counted_count += len(ev.rows)
+            if counted_count >= counted_rows:
                 submit(writer.submit_counted(counted))
-                count, counted, counted_rows = count + counted_rows, [], 0
+                count, counted, counted_count = count + counted_count, [], 0
             continue
         if counted:
             submit(writer.submit_counted(counted))
-            count, counted, counted_rows = count + counted_rows, [], 0
+            count, counted, counted_count = count + counted_count, [], 0
         batch.append(ev)
         if len(batch) >= event_batch:
             submit(writer.submit_events(batch))
             count, batch = count + len(batch), []
     if counted:
         submit(writer.submit_counted(counted))
-        count += counted_rows
+        count += counted_count
     if batch:
         submit(writer.submit_events(batch))
         count += len(batch)

@@ -314,7 +314,8 @@ class Writer(threading.Thread):
         pending: set = set()  # their hashes
         for batch in batches:
             hashes = batch.hashes()
-            if self.keys_only and pending.isdisjoint(hashes) and not self._counted.any_counted(hashes):
+            whole = self.keys_only or (batch.event_rows is not None and self.keep_raw)
+            if whole and pending.isdisjoint(hashes) and not self._counted.any_counted(hashes):
                 pending.update(hashes)
                 taken.append(batch)
                 continue
@@ -335,6 +336,12 @@ class Writer(threading.Thread):
         known = iter(self._counted.place_ids([place for batch, flags in zip(batches, used)
                                               for place, u in zip(batch.places, flags) if u]))
         rows: List[tuple] = []
+        if not self.keys_only:  # event rows too, and SQLite sums every rollup from them (as _insert_bulk)
+            for batch, flags in zip(batches, used):
+                rows.extend(batch.counted_rows([next(known) if u else 0 for u in flags], counted.GROWABLE))
+            self._insert_rows([row for batch in batches for row in batch.event_rows or ()], rows)
+            self.counters["events_stored"] += len(rows)
+            return len(rows)
         for batch, flags in zip(batches, used):
             rows.extend(batch.counted_rows([next(known) if u else 0 for u in flags], counted.GROWABLE))
             for key, sums in batch.quarters.items():
@@ -427,10 +434,14 @@ class Writer(threading.Thread):
         if not fresh:
             return
         now = time.time()
+        self._insert_rows([event_rows.event_row(ev, key, now, self._raw(ev)) for key, ev in fresh],
+                          [self._counted.row(hashed.get(key) or counted.key_hash(key), ev) for key, ev in fresh])
+
+    def _insert_rows(self, events: List[tuple], counted_rows: List[tuple]) -> None:
+        """New events' rows and their counted rows; then SQLite sums their rollups, breakdowns and sessions."""
         first_id = self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM events").fetchone()[0]
-        self.conn.executemany(event_rows.INSERT_EVENT,
-                              [event_rows.event_row(ev, key, now, self._raw(ev)) for key, ev in fresh])
-        self._counted.add_many([self._counted.row(hashed.get(key) or counted.key_hash(key), ev) for key, ev in fresh])
+        self.conn.executemany(event_rows.INSERT_EVENT, events)
+        self._counted.add_many(counted_rows)
         if not self._day_function:
             self.conn.create_function("ou_local_day", 1, self._day, deterministic=True)
             self.conn.execute(event_rows.BATCH_DIMS_TABLE)

@@ -185,21 +185,23 @@ class Collector:
         return out
 
     def _read_batch(self, f: TranscriptFile, cursor: Dict[str, Any], files: Dict[str, Any]) -> Optional[Any]:
-        """What _read's events add to a keys-only store, as one CountedBatch (store/batch.py); None when
-        the file has a message without an id or repeats a key (read it with _read)."""
+        """What _read's events add to a store, as one CountedBatch (store/batch.py); None when the file
+        has a message without an id or repeats a key (read it with _read)."""
         from openusage.store.batch import BatchBuilder
 
-        builder = BatchBuilder(PROVIDER_ID)
+        # With keep_raw (a store that keeps event rows: the daemon's) each event's row goes too, payload and all.
+        keep = self.keep_raw
+        builder = BatchBuilder(PROVIDER_ID, full=keep)
         account = self.account_id
         for line, tool_id, tool_name, project in self._pass(f, cursor, files):
             if tool_id is None:
                 if line.message_id is None:
                     return None
-                records.add_usage(builder, PROVIDER_ID, account, usage_of(line, f.session_id, project, False),
+                records.add_usage(builder, PROVIDER_ID, account, usage_of(line, f.session_id, project, keep),
                                   computed=compute_line_cost(line))
             else:
                 records.add_tool(builder, PROVIDER_ID, account,
-                                 call_of(line, tool_id, tool_name, f.session_id, project, False))
+                                 call_of(line, tool_id, tool_name, f.session_id, project, keep))
         return builder.build()
 
     def _pass(self, f: TranscriptFile, cursor: Dict[str, Any], files: Dict[str, Any]
