@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import sqlite3
 from typing import Any, Dict, Iterator, List, Optional, Set
-from urllib.parse import quote
 
 BATCH = 500  # rows per fetch, and ids per IN (...) query (below SQLite's 999 variables)
 
@@ -21,6 +20,8 @@ def open_readonly(path: str) -> sqlite3.Connection:
     # Agents keep their databases in WAL mode. While one runs, the -wal and -shm files exist and
     # mode=ro reads through them; without a -wal file SQLite would create both beside the database,
     # so then it is opened as immutable (nothing is writing it).
+    from urllib.parse import quote  # here: every report imports this module, few read an agent's database
+
     immutable = not os.path.exists(path + "-wal")
     uri = "file:" + quote(os.path.abspath(path)) + "?mode=ro" + ("&immutable=1" if immutable else "")
     conn = sqlite3.connect(uri, uri=True, timeout=5.0, isolation_level=None)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 import os
-from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Dict, Iterable, Iterator, Optional
 
 from openusage.core.snapshot import RateLimit, UsageSnapshot
@@ -83,6 +82,8 @@ def retry_after(resp: HttpResponse, now: float) -> Optional[float]:
         return None
     if value.isdigit():
         return float(value)
+    from email.utils import parsedate_to_datetime  # here: a warm report imports this module, never parses a date
+
     try:
         return max(0.0, parsedate_to_datetime(value).timestamp() - now)
     except (TypeError, ValueError):
