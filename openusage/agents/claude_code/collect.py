@@ -11,7 +11,6 @@ from openusage.agents import records, tail, workers
 from openusage.agents.claude_code.files import TranscriptFile, iter_files, project_from_dir
 from openusage.agents.claude_code.parse import (
     PROVIDER_ID,
-    SYNTHETIC_MODEL,
     AssistantLine,
     SkippedLine,
     call_of,
@@ -61,8 +60,8 @@ class Collector:
         self._projects: Dict[str, str] = {}  # cwd -> project name
         self.state_changed = False  # known once run() is consumed
         self.keep_raw = keep_raw
-        # The caller takes CountedBatch items among the events (a keys-only store): files read on
-        # worker processes come back as one batch each rather than one object per event.
+        # The caller's store takes CountedBatch items among the events (the reports cache, the daemon's):
+        # files read on worker processes come back as one batch each rather than one object per event.
         self.batches = batches
 
     def run(self, roots: List[str], snapshot: UsageSnapshot) -> Iterator[Any]:
@@ -74,7 +73,7 @@ class Collector:
         changed = self._changed(listed, files)
         unread = sum(st.st_size - cursor.get("offset", 0) for _, cursor, st in changed)
         if changed and unread >= workers.PARALLEL_MIN_BYTES and workers.worker_count() > 0:
-            yield from self._read_in_workers(changed, files)
+            yield from self._read_in_workers([(f, cursor) for f, cursor, _ in changed], files)
         else:
             for f, cursor, _ in changed:
                 yield from self._file(f, cursor, files)
@@ -120,27 +119,24 @@ class Collector:
         # Committed only once the file's events are handed over, so an abandoned poll re-reads it.
         files[f.path] = cursor
 
-    def _read_in_workers(self, changed: List[Tuple[TranscriptFile, Dict, os.stat_result]], files: Dict[str, Any]
+    def _read_in_workers(self, changed: List[Tuple[TranscriptFile, Dict]], files: Dict[str, Any]
                          ) -> Iterator[Any]:
         """A large catch-up read: each session (with its subagents) parsed on a worker process.
 
         Results come back in file order, so what is stored is what a read in this process stores;
         tool calls seen in two sessions (a resumed session repeats its history) count once here too.
         """
-        order = [(f.path, st) for f, _, st in changed]
-        tasks = _session_groups([(f, cursor) for f, cursor, _ in changed], files, self.account_id, self.home, self.now,
-                                self.keep_raw, self.batches)
+        order = [f.path for f, _ in changed]
+        tasks = _session_groups(changed, files, self.account_id, self.home, self.now, self.keep_raw, self.batches)
         # Batches are small (sums and one row a message): more may travel at once and wait for the parent.
         results = workers.in_order(_read_group, tasks, workers.worker_count(),
                                    **({"ahead": 4, "chunk": 8} if self.batches else {}))
         done: Dict[str, tuple] = {}
         try:
-            for path, st in order:
+            for path in order:  # a worker sends an idle file's cursor back cooled (_read_group)
                 while path not in done:  # a subagent file comes back with its session, maybe earlier
                     done.update((r[0], r) for r in next(results))
                 yield from self._take(done.pop(path), files)
-                if path in files:  # its session was read on the worker: an idle file's carry-over goes now
-                    self._maybe_cool(files[path], st)
         finally:
             results.close()  # the pool goes with it, also when the poll is abandoned
 
@@ -234,10 +230,8 @@ class Collector:
                 ctx["cwd"] = line.cwd
             if line.tools:
                 self._tool_calls(line, f, ctx, out)
-            if not line.has_usage:
-                continue
             size = line.total_tokens()
-            if size or line.model != SYNTHETIC_MODEL:  # line.counts_as_request(), its total known
+            if line.counts_as_request(size):
                 if new:
                     ctx["n"] = ctx.get("n", 0) + 1
                 # Streaming writes growing copies of one response: keep the largest (ccusage does too).

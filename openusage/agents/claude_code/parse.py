@@ -86,9 +86,12 @@ class AssistantLine:
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
 
-    def counts_as_request(self) -> bool:
-        """Usage lines count, except Claude Code's locally generated (API error) messages."""
-        return self.has_usage and not (self.model == SYNTHETIC_MODEL and self.total_tokens() == 0)
+    def counts_as_request(self, total: Optional[int] = None) -> bool:
+        """Usage lines count, except Claude Code's locally generated (API error) messages (`total`: the
+        line's total_tokens(), when the caller has it)."""
+        if not self.has_usage:
+            return False
+        return self.model != SYNTHETIC_MODEL or (self.total_tokens() if total is None else total) != 0
 
     @property
     def raw(self) -> Dict[str, Any]:
@@ -232,7 +235,7 @@ def usage_of(line: AssistantLine, session_id: Optional[str], project: Optional[s
     # Positional (occurred_at, key, model, input, output, cache read, cache write, reasoning, logged
     # cost, session, project, turn, requests, raw): this runs for every message of a catch-up read.
     return Usage(line.occurred_at, key, line.model, line.input_tokens, line.output_tokens, line.cache_read_tokens,
-                 line.cache_write_5m_tokens + line.cache_write_1h_tokens, 0, line.cost_logged,
+                 line.cache_write_tokens, 0, line.cost_logged,
                  line.session_id or session_id, project, None, 1, line.raw if keep_raw or key is None else None)
 
 
