@@ -7,7 +7,7 @@ import json
 import pytest
 
 from openusage.cli import pricing_cmd
-from openusage.core import pricing
+from openusage.core import price_table, pricing
 
 
 @pytest.fixture(autouse=True)
@@ -105,7 +105,7 @@ def test_fast_mode_multiplier_is_shown(capsys):
 def test_damaged_table_is_a_runtime_error(tmp_path, capsys, monkeypatch):
     bad = tmp_path / "pricing.json"
     bad.write_text("{not json")
-    monkeypatch.setattr(pricing, "_TABLE_PATH", str(bad))
+    monkeypatch.setattr(price_table, "_TABLE_PATH", str(bad))
     assert run_cmd("gpt-5") == 1
     out, err = capsys.readouterr()
     assert out == ""
