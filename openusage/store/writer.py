@@ -336,21 +336,19 @@ class Writer(threading.Thread):
         known = iter(self._counted.place_ids([place for batch, flags in zip(batches, used)
                                               for place, u in zip(batch.places, flags) if u]))
         rows: List[tuple] = []
-        if not self.keys_only:  # event rows too, and SQLite sums every rollup from them (as _insert_bulk)
-            for batch, flags in zip(batches, used):
-                rows.extend(batch.counted_rows([next(known) if u else 0 for u in flags], counted.GROWABLE))
-            self._insert_rows([row for batch in batches for row in batch.event_rows or ()], rows)
-            self.counters["events_stored"] += len(rows)
-            return len(rows)
         for batch, flags in zip(batches, used):
             rows.extend(batch.counted_rows([next(known) if u else 0 for u in flags], counted.GROWABLE))
-            for key, sums in batch.quarters.items():
-                agg.usage_q[key].add(sums)
-                agg.usage_d[(key[0], key[1], self._day(key[2]), key[3])].add(sums[:len(USAGE_COLS)])
-            for key, (project, first, last) in batch.sessions.items():
-                agg.add_session(key[:2], key[2], project, first)
-                agg.add_session(key[:2], key[2], None, last)
-        self._counted.add_many(rows)
+        if not self.keys_only:  # event rows too, and SQLite sums every rollup from them (as _insert_bulk)
+            self._insert_rows([row for batch in batches for row in batch.event_rows or ()], rows)
+        else:
+            for batch in batches:
+                for key, sums in batch.quarters.items():
+                    agg.usage_q[key].add(sums)
+                    agg.usage_d[(key[0], key[1], self._day(key[2]), key[3])].add(sums[:len(USAGE_COLS)])
+                for key, (project, first, last) in batch.sessions.items():
+                    agg.add_session(key[:2], key[2], project, first)
+                    agg.add_session(key[:2], key[2], None, last)
+            self._counted.add_many(rows)
         self.counters["events_stored"] += len(rows)
         return len(rows)
 
