@@ -15,7 +15,7 @@ from openusage.core.events import UsageEvent
 from openusage.core.timeutil import format_rfc3339
 from openusage.core.windows import window_start
 from openusage.store import readmodel
-from openusage.store.writer import BULK_ROLLUP_MIN
+from openusage.store.settle import BULK_ROLLUP_MIN
 
 NOW = 1_795_300_000.0  # 2026-11-21T23:06:40Z
 CLOCKS = (NOW, NOW + 8 * 3600 + 421.5, NOW + 13 * 3600 + 1799.25)

@@ -4,8 +4,7 @@ import random
 import pytest
 
 from openusage.core.events import UsageEvent
-from openusage.store import db, event_rows
-from openusage.store import writer as writer_mod
+from openusage.store import db, event_rows, settle
 from openusage.store.writer import Writer
 
 TABLES = {
@@ -92,7 +91,7 @@ def test_bulk_batches_equal_one_by_one(tmp_path, zone, seed):
     one_results, one_counters = write(str(tmp_path / "one.db"), [[e] for e in events])
     # Two bulk batches: the second meets the first's stored rows (growth and duplicates across batches).
     half = len(events) // 2
-    assert half >= writer_mod.BULK_ROLLUP_MIN
+    assert half >= settle.BULK_ROLLUP_MIN
     bulk_results, bulk_counters = write(str(tmp_path / "bulk.db"), [events[:half], events[half:]])
     assert one_counters == bulk_counters
     for key in ("stored", "updated", "duplicates"):
