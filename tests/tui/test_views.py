@@ -19,7 +19,7 @@ from openusage.core.snapshot import (
 from openusage.core.timeutil import to_epoch
 from openusage.tui import state as st
 from openusage.tui import views, widgets
-from openusage.tui.app import COMMANDS, MOVES
+from openusage.tui.keys import COMMANDS, MOVES
 from openusage.tui.views import analytics, dashboard, detail, help, listview
 from openusage.tui.widgets import text_width
 
