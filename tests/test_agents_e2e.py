@@ -306,7 +306,7 @@ def test_hooks_spooled_before_the_daemon_count_once_with_the_logs(isolated_home,
     assert health["spool"]["ingested_total"] == 2 and health["duplicates_dropped"] == 2
     conn = sqlite3.connect(health["db_path"])
     try:
-        rows = conn.execute("SELECT provider_id, source FROM events WHERE tool_call_id='toolu_sc_refresh' OR "
+        rows = conn.execute("SELECT provider_id, source FROM event_detail WHERE tool_call_id='toolu_sc_refresh' OR "
                             "(event_type='turn_completed' AND turn_id=?)", (CODEX_TURN,)).fetchall()
     finally:
         conn.close()

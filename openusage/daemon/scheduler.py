@@ -183,8 +183,10 @@ class Scheduler:
                 job.state = self._load_state(job.account.provider, job.account.id) or {}
                 job.state_json = json.dumps(job.state, sort_keys=True, separators=(",", ":"))
             # batches: a large catch-up read on workers comes back a file at a time, its event rows
-            # built there (store/batch.py), written as the events would be.
-            ctx = make_context(job.provider, job.account, job.state, now=started, batches=True)
+            # built there (store/batch.py), written as the events would be. No payload of a log line
+            # is stored (the line stays on disk); a hook's is.
+            ctx = make_context(job.provider, job.account, job.state, now=started, keep_raw=False, batches=True,
+                               event_rows=True)
             result = job.provider.fetch(job.account, ctx)
             events = write_events(self.writer, result.events, counted_rows=EVENT_BATCH)
             snapshot = result.snapshot

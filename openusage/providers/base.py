@@ -206,15 +206,18 @@ class FetchContext:
     command: CommandAccess
     state: Dict[str, Any]  # per-account incremental state, persisted by the caller after the fetch
     cookies: Dict[str, str] = field(default_factory=dict)  # imported browser cookies (cookie_domains)
-    # False when the caller stores no payloads (the reports cache): a collector may then leave `raw` out
-    # of the events that have an id (an id-less event's key is its payload's fingerprint).
+    # False when the caller stores no payload of what a local log holds (the reports cache, the daemon:
+    # the line stays on disk): a log collector may then leave `raw` out of the events that have an id (an
+    # id-less event's key is its payload's fingerprint).
     keep_raw: bool = True
     # False when the caller reads local logs only (the reports cache): no plan-quota request is made.
     live_quota: bool = True
     # True when the caller's store takes store.batch.CountedBatch items among the events (the reports
     # cache and the daemon): a collector may then hand back a worker's read of a file as one batch,
-    # with its event rows when keep_raw (a store that keeps them).
+    # with its event rows when event_rows.
     batches: bool = False
+    # True when the caller's store keeps event rows (the daemon's): batches carry each event's row.
+    event_rows: bool = False
 
 
 class Provider:
@@ -286,6 +289,7 @@ def make_context(
     keep_raw: bool = True,
     live_quota: bool = True,
     batches: bool = False,
+    event_rows: bool = False,
 ) -> FetchContext:
     # The account's keys: api_key_env, the others it names by variable (admin_key_env, ...), and the
     # provider's own key variables.
@@ -303,6 +307,7 @@ def make_context(
         keep_raw=keep_raw,
         live_quota=live_quota,
         batches=batches,
+        event_rows=event_rows,
     )
 
 

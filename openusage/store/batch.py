@@ -18,6 +18,7 @@ from openusage.core.events import UsageEvent, id_key
 from openusage.store import event_rows as stored
 from openusage.store.counted import Place, key_hash
 from openusage.store.db import QUARTER
+from openusage.store.event_schema import PLACE
 from openusage.store.rollups import merge_session
 
 # Per row: the counted row's first eleven columns (hash ... at), then indexes into places and kinds,
@@ -35,7 +36,8 @@ class CountedBatch(NamedTuple):
     quarters: Dict[tuple, List[float]]  # (provider, account, bucket, model, project, session) -> _QUARTER_COLS sums
     sessions: Dict[tuple, List[Any]]  # (provider, account, session) -> [first non-empty project, first at, last at]
     # For a store that keeps event rows (the daemon's): each event's row as store/event_rows inserts it,
-    # payload encoded; that store has SQLite sum the rollups from them (quarters and sessions unused).
+    # payload encoded, its place an index into `places` (place_rows() gives the ids); that store has
+    # SQLite sum the rollups from them (quarters and sessions unused).
     event_rows: Optional[List[tuple]] = None
 
     @staticmethod
@@ -79,11 +81,16 @@ class CountedBatch(NamedTuple):
         return [row[:_AT] + ((row[_AT], place_ids[row[_PLACE]]) if keeps[row[_KIND]] else (None, None))
                 for row in self.rows]
 
+    def place_rows(self, place_ids: List[int]) -> List[tuple]:
+        """The event rows as the events table takes them, given the place ids of `places`."""
+        at = PLACE
+        return [row[:at] + (place_ids[row[at]],) + row[at + 1:] for row in self.event_rows or ()]
+
     def events(self) -> List[UsageEvent]:
         """The events again, in their order: whole from event rows, else as far as a keys-only store
         reads them (no payloads)."""
         if self.event_rows is not None:
-            return [stored.event_of(row) for row in self.event_rows]
+            return [stored.event_of(row, self.places[row[PLACE]]) for row in self.event_rows]
         out = []
         for row in self.rows:
             place = self.places[row[_PLACE]]
@@ -128,15 +135,7 @@ class BatchBuilder:
             raw: Optional[Dict[str, Any]] = None) -> None:
         """One event with an id-made key (`field` holds `ident`: events.KEY_PREFIXES); `raw`, its payload,
         is kept only by a full builder."""
-        key = id_key(provider_id, event_type, field, ident)
-        hashed = key_hash(key)
-        if self.event_rows is not None:
-            self.event_rows.append((
-                key, self.source, provider_id, account_id, event_type, occurred_at, session_id,
-                ident if field == "turn_id" else None, ident if field == "message_id" else None,
-                ident if field == "tool_call_id" else None, model, input_tokens, output_tokens, cache_read_tokens,
-                cache_write_tokens, reasoning_tokens, cost_usd, cost_logged_usd, cost_computed_usd, requests,
-                tool_name, project, mcp_server, stored.encode_raw(raw), self.now))
+        hashed = key_hash(id_key(provider_id, event_type, field, ident))
         if hashed in self.hashes:
             self.repeated = True
         self.hashes.add(hashed)
@@ -145,6 +144,12 @@ class BatchBuilder:
         pi = self.place_ix.get(place)
         if pi is None:
             pi = self.place_ix[place] = len(self.place_ix)
+        if self.event_rows is not None:  # its place as an index into places until the writer has its id
+            self.event_rows.append((
+                hashed, pi, self.source, event_type, occurred_at, ident if field == "turn_id" else None,
+                ident if field == "message_id" else None, ident if field == "tool_call_id" else None,
+                input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd,
+                cost_logged_usd, cost_computed_usd, requests, stored.encode_raw(raw), self.now))
         ki = self.kind_ix.get((event_type, field))
         if ki is None:
             ki = self.kind_ix[(event_type, field)] = len(self.kind_ix)

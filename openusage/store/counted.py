@@ -8,11 +8,13 @@ table, and only this table, whether a fact is new: the daemon's store and the re
 A row holds a 64-bit BLAKE2b hash of the key and the counts a later, larger copy grows from. A message
 that may grow (message_usage) also keeps where its totals sit in the rollups: its time and its place
 (provider, account, model, project, session, tool, MCP server, interned in `counted_place`), so a
-larger copy dated in another quarter-hour or day moves the whole message there.
+larger copy dated in another quarter-hour or day moves the whole message there. The daemon's event
+rows (store/event_rows.py) name their key and place the same way.
 """
 from __future__ import annotations
 
 import sqlite3
+from sys import intern as _intern
 from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Set
 
 from openusage.core.events import UsageEvent
@@ -33,6 +35,15 @@ TABLES = (
 _INSERT = "INSERT OR IGNORE INTO counted VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
 _COLUMNS = ("hash, input, output, cache_read, cache_write, reasoning, cost, cost_logged, cost_computed, requests, "
             "at, place")
+
+
+_MARKS = ",".join("?" * _LOOKUP_CHUNK)
+
+
+def _padded(chunk: List[Any]) -> List[Any]:
+    """A chunk of up to _LOOKUP_CHUNK values filled up with its last: every lookup is one statement,
+    prepared once, rather than one of each length held in the connection's statement cache."""
+    return chunk + [chunk[-1]] * (_LOOKUP_CHUNK - len(chunk))
 
 
 class Counted(NamedTuple):
@@ -128,10 +139,8 @@ class Registry:
         # Counted since the table was found empty: only the hashes in that set can be found.
         wanted = list(hashes) if self._added is None else [h for h in hashes if h in self._added]
         for i in range(0, len(wanted), _LOOKUP_CHUNK):
-            chunk = wanted[i:i + _LOOKUP_CHUNK]
-            for row in self.conn.execute(
-                f"SELECT {_COLUMNS} FROM counted WHERE hash IN ({','.join('?' * len(chunk))})", chunk
-            ):
+            for row in self.conn.execute(f"SELECT {_COLUMNS} FROM counted WHERE hash IN ({_MARKS})",
+                                         _padded(wanted[i:i + _LOOKUP_CHUNK])):
                 found[hashes[row[0]]] = Counted(*row)
         return found
 
@@ -142,15 +151,13 @@ class Registry:
         if self._added is not None:
             return not self._added.isdisjoint(hashes)
         for i in range(0, len(hashes), _LOOKUP_CHUNK):
-            chunk = hashes[i:i + _LOOKUP_CHUNK]
-            if self.conn.execute(f"SELECT 1 FROM counted WHERE hash IN ({','.join('?' * len(chunk))}) LIMIT 1",
-                                 chunk).fetchone() is not None:
+            if self.conn.execute(f"SELECT 1 FROM counted WHERE hash IN ({_MARKS}) LIMIT 1",
+                                 _padded(hashes[i:i + _LOOKUP_CHUNK])).fetchone() is not None:
                 return True
         return False
 
-    def add(self, key: str, ev: UsageEvent) -> bool:
-        """Count one event unless its key was counted before; True when it is new."""
-        hashed = key_hash(key)
+    def add(self, hashed: int, ev: UsageEvent) -> bool:
+        """Count one event unless its key (hashed: key_hash) was counted before; True when it is new."""
         new = self.conn.execute(_INSERT, self.row(hashed, ev)).rowcount == 1
         if new:
             self._empty = False
@@ -198,12 +205,14 @@ class Registry:
         """place_id of each of these places, the ones not known yet interned in two statements."""
         ids = self._ids
         missing = list({place for place in places if place not in ids})
-        for i in range(0, len(missing), _LOOKUP_CHUNK // 7):
-            chunk = missing[i:i + _LOOKUP_CHUNK // 7]
+        size = _LOOKUP_CHUNK // 7
+        for i in range(0, len(missing), size):
+            chunk = missing[i:i + size]
             self.conn.executemany("INSERT OR IGNORE INTO counted_place(provider_id, account_id, model, project, "
                                   "session_id, tool_name, mcp_server) VALUES (?,?,?,?,?,?,?)", chunk)
+            chunk += [chunk[-1]] * (size - len(chunk))  # one statement for every chunk (as _padded)
             where = " OR ".join(["(provider_id=? AND account_id=? AND model=? AND project=? AND session_id=? "
-                                 "AND tool_name=? AND mcp_server=?)"] * len(chunk))
+                                 "AND tool_name=? AND mcp_server=?)"] * size)
             for row in self.conn.execute(
                     "SELECT id, provider_id, account_id, model, project, session_id, tool_name, mcp_server "
                     f"FROM counted_place WHERE {where}", [v for place in chunk for v in place]):
@@ -222,9 +231,11 @@ class Registry:
         return found
 
     def release(self) -> None:
-        """Stop keeping the counted hashes in memory (lookups ask SQLite from now on)."""
+        """Stop keeping the counted hashes and the places in memory (lookups ask SQLite from now on)."""
         if self._empty is False:
             self._added = None
+        self._ids.clear()
+        self._places.clear()
 
     def forget(self) -> None:
         """After the tables were cleared (history cleared, a transaction rolled back)."""
@@ -237,6 +248,9 @@ class Registry:
         if len(self._ids) > 50_000:
             self._ids.clear()
             self._places.clear()
+        # Places share their strings (a session's id, a model's name recur in many): a catch-up's tens of
+        # thousands of places then cost their tuples, not seven strings each.
+        place = Place(*map(_intern, place))
         self._ids[place] = place_id
         self._places[place_id] = place
 

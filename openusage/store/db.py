@@ -14,7 +14,7 @@ import time
 from typing import Callable, List, Optional, Union
 
 from openusage.errors import OpenusageError
-from openusage.store import counted
+from openusage.store import counted, event_schema
 
 log = logging.getLogger("openusage.store")
 
@@ -160,6 +160,9 @@ MIGRATIONS: List[Union[str, Callable[[sqlite3.Connection], None]]] = [
     # 5: sessions carry their breakdown sums (calls, requests, tokens, cost), so a window's sessions are
     # read from one row each rather than summed from every day and quarter they touched; rollup_qm.
     read_model_rollups,
+    # 6: lean event rows (store/event_schema.py): the key as its 64-bit hash, the place as a counted_place
+    # id, one index (time); the view event_detail names each row's place.
+    event_schema.lean_events,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -196,6 +196,12 @@ def _add_sessions_inside(conn: sqlite3.Connection, key: Tuple[str, str], rng: Wi
             agg.dims[("session", name)] = [0, 0, 0, 0.0]
 
 
+# The event rows of a window's edge (occurred_at >= ? AND < ?) of one account (provider, account): by
+# the time index, each row's place by its id.
+_EDGE_FROM = ("FROM events AS e INDEXED BY events_time CROSS JOIN counted_place AS p ON p.id = e.place "
+              "WHERE e.occurred_at >= ? AND e.occurred_at < ? AND p.provider_id = ? AND p.account_id = ?")
+
+
 def _sessions_with_rows(conn: sqlite3.Connection, key: Tuple[str, str], rng: WindowRange, names: List[str]) -> set:
     """Those of the sessions named that have a breakdown row (or a raw event) inside the window."""
     found = set()
@@ -208,8 +214,8 @@ def _sessions_with_rows(conn: sqlite3.Connection, key: Tuple[str, str], rng: Win
             parts.append((f"SELECT name FROM dim_q WHERE provider_id=? AND account_id=? AND bucket>=? AND bucket<? "
                           f"AND dim = 'session' AND name IN ({marks})", (*key, *rng.quarters, *chunk)))
         if rng.edge:
-            parts.append((f"SELECT session_id FROM events WHERE provider_id=? AND account_id=? AND occurred_at>=? "
-                          f"AND occurred_at<? AND session_id IN ({marks})", (*key, *rng.edge, *chunk)))
+            parts.append((f"SELECT p.session_id {_EDGE_FROM} AND p.session_id IN ({marks})",
+                          (*rng.edge, *key, *chunk)))
         for sql, args in parts:
             found.update(row[0] for row in conn.execute(sql, args))
     return found
@@ -223,10 +229,9 @@ def _add_edge_events(conn: sqlite3.Connection, key: Tuple[str, str], rng: Window
     add_usage, add_dim = agg.add_usage, agg.add_dim
     for model, inp, out, cache_read, cache_write, reasoning, cost, requests, event_type, tool, mcp, project, session \
             in conn.execute(
-                "SELECT model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, "
-                "cost_usd, requests, event_type, tool_name, mcp_server, project, session_id FROM events "
-                "WHERE provider_id=? AND account_id=? AND occurred_at>=? AND occurred_at<?",
-                (*key, *rng.edge)):
+                "SELECT p.model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, "
+                f"cost_usd, requests, event_type, p.tool_name, p.mcp_server, p.project, p.session_id {_EDGE_FROM}",
+                (*rng.edge, *key)):
         cost = cost or 0.0
         if inp or out or cache_read or cache_write or cost or requests:
             add_usage(day, model or "", (inp, out, cache_read, cache_write, reasoning, cost, requests))

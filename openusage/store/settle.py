@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from openusage.core.events import UsageEvent
 from openusage.core.windows import local_date
-from openusage.store import counted, db, event_rows, rollups
+from openusage.store import counted, db, event_rows, event_schema, rollups
 from openusage.store.batch import CountedBatch
 from openusage.store.rollups import QUARTER_COLS, USAGE_COLS
 
@@ -81,15 +81,21 @@ class Settling:
         many rows."""
         if not batches:
             return 0
-        # Place ids only where a row keeps one (a tool call's place is never stored), all at once.
-        used = [batch.growable_places(counted.GROWABLE) for batch in batches]
-        known = iter(self._counted.place_ids([place for batch, flags in zip(batches, used)
-                                              for place, u in zip(batch.places, flags) if u]))
+        # Place ids, all at once, where a row keeps one: every event row; a counted row of a message
+        # (a counted tool call keeps no place).
+        keep = [[True] * len(batch.places) if not self.keys_only else batch.growable_places(counted.GROWABLE)
+                for batch in batches]
+        known = iter(self._counted.place_ids([place for batch, flags in zip(batches, keep)
+                                              for place, k in zip(batch.places, flags) if k]))
         rows: List[tuple] = []
-        for batch, flags in zip(batches, used):
-            rows.extend(batch.counted_rows([next(known) if u else 0 for u in flags], counted.GROWABLE))
+        events: List[tuple] = []
+        for batch, flags in zip(batches, keep):
+            ids = [next(known) if k else 0 for k in flags]
+            rows.extend(batch.counted_rows(ids, counted.GROWABLE))
+            if not self.keys_only:
+                events.extend(batch.place_rows(ids))
         if not self.keys_only:  # event rows too, and SQLite sums every rollup from them (as _insert_bulk)
-            self._insert_rows([row for batch in batches for row in batch.event_rows or ()], rows)
+            self._insert_rows(events, rows)
         else:
             for batch in batches:
                 for key, sums in batch.quarters.items():
@@ -108,16 +114,18 @@ class Settling:
         now = time.time()
         for ev in events:
             key = ev.dedup_key()
-            if self._counted.add(key, ev):
+            hashed = counted.key_hash(key)
+            if self._counted.add(hashed, ev):
                 if not self.keys_only:
-                    self.conn.execute(event_rows.INSERT_EVENT, event_rows.event_row(ev, key, now, self._raw(ev)))
+                    self.conn.execute(event_schema.INSERT_EVENT, event_rows.event_row(
+                        ev, hashed, self._counted.place_id(counted.place_of(ev)), now, self._raw(ev)))
                 stored += 1
                 self._add_rollups(agg, ev, rollups.full_delta(ev))
                 continue
             row = self._counted.lookup((key,)).get(key) if ev.event_type in counted.GROWABLE else None
             if row is not None and _size(ev) > _row_size(row):
                 updated += 1
-                self._grow(key, ev, row, agg)
+                self._grow(ev, row, agg)
             else:
                 dups += 1
         return {"stored": stored, "updated": updated, "duplicates": dups}
@@ -138,7 +146,7 @@ class Settling:
         stored_rows = self._counted.lookup(copies, hashed)
         stored = updated = dups = 0
         fresh: List[Tuple[str, UsageEvent]] = []
-        grown: List[Tuple[str, UsageEvent, counted.Counted]] = []
+        grown: List[Tuple[UsageEvent, counted.Counted]] = []
         for key, evs in copies.items():
             row = stored_rows.get(key)
             best: Optional[UsageEvent] = None
@@ -157,14 +165,14 @@ class Settling:
             if row is None:
                 fresh.append((key, best))
             else:
-                grown.append((key, best, row))
+                grown.append((best, row))
         # New rows first, then growth: a session's project is its first stored event's either way.
         if self.keys_only:
             self._insert_keys(fresh, agg, hashed)
         else:
             self._insert_bulk(fresh, hashed)
-        for key, best, row in grown:
-            self._grow(key, best, row, agg)
+        for best, row in grown:
+            self._grow(best, row, agg)
         return {"stored": stored, "updated": updated, "duplicates": dups}
 
     def _raw(self, ev: UsageEvent) -> Optional[str]:
@@ -182,13 +190,16 @@ class Settling:
         if not fresh:
             return
         now = time.time()
-        self._insert_rows([event_rows.event_row(ev, key, now, self._raw(ev)) for key, ev in fresh],
-                          [self._counted.row(hashed.get(key) or counted.key_hash(key), ev) for key, ev in fresh])
+        hashes = [hashed.get(key) or counted.key_hash(key) for key, _ in fresh]
+        places = self._counted.place_ids([counted.place_of(ev) for _, ev in fresh])
+        self._insert_rows([event_rows.event_row(ev, h, place, now, self._raw(ev))
+                           for (_, ev), h, place in zip(fresh, hashes, places)],
+                          [self._counted.row(h, ev) for (_, ev), h in zip(fresh, hashes)])
 
     def _insert_rows(self, events: List[tuple], counted_rows: List[tuple]) -> None:
         """New events' rows and their counted rows; then SQLite sums their rollups, breakdowns and sessions."""
         first_id = self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM events").fetchone()[0]
-        self.conn.executemany(event_rows.INSERT_EVENT, events)
+        self.conn.executemany(event_schema.INSERT_EVENT, events)
         self._counted.add_many(counted_rows)
         if not self._day_function:
             self.conn.create_function("ou_local_day", 1, self._day, deterministic=True)
@@ -197,7 +208,7 @@ class Settling:
         for sql in event_rows.BULK_ROLLUP_SQL:
             self.conn.execute(sql, {"first": first_id})
 
-    def _grow(self, key: str, ev: UsageEvent, row: counted.Counted, agg: rollups.Aggregate) -> None:
+    def _grow(self, ev: UsageEvent, row: counted.Counted, agg: rollups.Aggregate) -> None:
         """Replace a counted message by a later copy with larger totals. One message, one time: the
         kept copy dates all of it, so a copy in another quarter-hour (or with another model) moves
         the message's whole contribution there, in every rollup."""
@@ -209,11 +220,11 @@ class Settling:
         if not self.keys_only:  # the event row is gone once pruned: the counted row is what stays
             self.conn.execute(
                 "UPDATE events SET input_tokens=?, output_tokens=?, cache_read_tokens=?, cache_write_tokens=?, "
-                "reasoning_tokens=?, cost_usd=?, cost_logged_usd=?, cost_computed_usd=?, model=?, occurred_at=?, "
-                "project=?, session_id=?, raw=? WHERE dedup_key=?",
+                "reasoning_tokens=?, cost_usd=?, cost_logged_usd=?, cost_computed_usd=?, occurred_at=?, place=?, "
+                "raw=? WHERE key=?",
                 (ev.input_tokens, ev.output_tokens, ev.cache_read_tokens, ev.cache_write_tokens, ev.reasoning_tokens,
-                 ev.cost_usd, ev.cost_logged_usd, ev.cost_computed_usd, ev.model, ev.occurred_at, ev.project,
-                 ev.session_id, self._raw(ev), key),
+                 ev.cost_usd, ev.cost_logged_usd, ev.cost_computed_usd, ev.occurred_at,
+                 self._counted.place_id(counted.place_of(ev)), self._raw(ev), row.hash),
             )
         if old is not None and row.at is not None and (
                 int(row.at // db.QUARTER) != int(ev.occurred_at // db.QUARTER) or old != counted.place_of(ev)):

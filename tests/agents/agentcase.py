@@ -42,7 +42,7 @@ def totals(conn, agent):
     out = defaultdict(lambda: [0, None])
     for at, model, tokens, cost in conn.execute(
             "SELECT occurred_at, model, input_tokens + output_tokens + cache_read_tokens + cache_write_tokens, "
-            "cost_usd FROM events WHERE provider_id = ? AND event_type = 'message_usage'", (agent,)):
+            "cost_usd FROM event_detail WHERE provider_id = ? AND event_type = 'message_usage'", (agent,)):
         row = out[(local_date(at), model)]
         row[0] += tokens
         if cost is not None:

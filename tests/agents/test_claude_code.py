@@ -578,7 +578,7 @@ def test_store_keeps_one_row_per_message_and_tool_call(tmp_path, store):
     writer.submit_events(list(poller.fetch().events)).wait(10)
     write(path, [assistant("m1", "r1", out=900), assistant("m2", "r2", out=5)])
     writer.submit_events(list(poller.fetch().events)).wait(10)
-    rows = reader().execute("SELECT event_type, message_id, tool_call_id, output_tokens FROM events "
+    rows = reader().execute("SELECT event_type, message_id, tool_call_id, output_tokens FROM event_detail "
                             "ORDER BY event_type, message_id").fetchall()
     assert rows == [("message_usage", "m1:r1", None, 900), ("message_usage", "m2:r2", None, 5),
                     ("tool_usage", None, "toolu_b", 0)]

@@ -558,7 +558,7 @@ def test_truncated_or_replaced_file_is_read_again_with_the_same_keys(tmp_path, s
     replaced, _ = poller.poll()
     assert [e.message_id for e in usage(replaced)] == [f"{SID}:1", f"{SID}:2", f"{SID}:3"]
     writer.submit_events(replaced).wait(10)
-    stored = reader().execute("SELECT message_id, input_tokens, output_tokens FROM events "
+    stored = reader().execute("SELECT message_id, input_tokens, output_tokens FROM event_detail "
                               "WHERE event_type='message_usage' ORDER BY message_id").fetchall()
     assert stored == [(f"{SID}:1", 100, 10), (f"{SID}:2", 200, 20), (f"{SID}:3", 300, 1)]
 
@@ -588,7 +588,7 @@ def test_archiving_a_session_between_polls_keeps_its_keys(tmp_path, store):
     events, _ = poller.poll()
     assert [e.message_id for e in usage(events)] == [f"{SID}:1"]
     writer.submit_events(events).wait(10)
-    assert reader().execute("SELECT COUNT(*) FROM events WHERE event_type='message_usage'").fetchone() == (1,)
+    assert reader().execute("SELECT COUNT(*) FROM event_detail WHERE event_type='message_usage'").fetchone() == (1,)
     assert list(poller.state["files"]) == [rollout(home, SID, archived=True)]
 
 
@@ -681,7 +681,7 @@ def test_turn_completed_matches_the_notify_hook(tmp_path, store):
     assert mine.dedup_key() == hook_event.dedup_key() and usage(events)[0].session_id == SID
     writer.submit_events([hook_event]).wait(10)
     writer.submit_events(events).wait(10)
-    assert reader().execute("SELECT COUNT(*) FROM events WHERE event_type='turn_completed'").fetchone() == (1,)
+    assert reader().execute("SELECT COUNT(*) FROM event_detail WHERE event_type='turn_completed'").fetchone() == (1,)
     assert snap.extras["turns_new"] == 1
 
 

@@ -299,14 +299,14 @@ def test_later_tokens_win_through_the_store(tmp_path, store):
     final = [gc.parse_tokens(tokens(1200, 90, 400, 30)), gc.parse_tokens(tokens(400, 5))]
     conn = reader()
     row = conn.execute("SELECT SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), "
-                       "SUM(reasoning_tokens), SUM(requests), SUM(cost_usd), COUNT(*) FROM events "
+                       "SUM(reasoning_tokens), SUM(requests), SUM(cost_usd), COUNT(*) FROM event_detail "
                        "WHERE event_type='message_usage'").fetchone()
     assert row[:5] == (sum(t.fresh_input for t in final), sum(t.billed_output for t in final),
                        sum(t.cached for t in final), 30, 2)
     assert row[5] == pytest.approx(gc.compute_message_cost("gemini-2.5-pro", final[0])
                                    + gc.compute_message_cost("gemini-2.5-flash", final[1]))
     assert row[6] == 5
-    per_model = dict(conn.execute("SELECT model, SUM(input_tokens) FROM events WHERE event_type='message_usage' "
+    per_model = dict(conn.execute("SELECT model, SUM(input_tokens) FROM event_detail WHERE event_type='message_usage' "
                                   "GROUP BY model").fetchall())
     assert per_model == {"gemini-2.5-pro": final[0].fresh_input, "gemini-2.5-flash": final[1].fresh_input}
 

@@ -589,7 +589,7 @@ def test_hook_and_collector_count_a_message_once_in_the_daemon(daemon_factory, t
         conn = db.connect(dbfile, readonly=True)
         try:
             return conn.execute("SELECT provider_id, event_type, COALESCE(message_id, tool_call_id), source, "
-                                "output_tokens FROM events ORDER BY 2, 3").fetchall()
+                                "output_tokens FROM event_detail ORDER BY 2, 3").fetchall()
         finally:
             conn.close()
 

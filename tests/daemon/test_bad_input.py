@@ -258,7 +258,7 @@ def test_a_thousand_bad_requests_leave_the_daemon_healthy(daemon_factory):
     conn = sqlite3.connect(os.path.join(d.state_dir, "telemetry.db"))
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert conn.execute("SELECT tool_call_id FROM events").fetchall() == [("toolu_good_1",)]
+        assert conn.execute("SELECT tool_call_id FROM event_detail").fetchall() == [("toolu_good_1",)]
     finally:
         conn.close()
 

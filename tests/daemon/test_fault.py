@@ -78,7 +78,7 @@ def test_kill_and_restart_loses_nothing_and_stores_nothing_twice(daemon_factory)
     assert wait_for(drained, 30)
     d.stop()
     conn = sqlite3.connect(os.path.join(d.state_dir, "telemetry.db"))
-    ids = [r[0] for r in conn.execute("SELECT tool_call_id FROM events WHERE event_type='tool_usage'")]
+    ids = [r[0] for r in conn.execute("SELECT tool_call_id FROM event_detail WHERE event_type='tool_usage'")]
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
     assert len(ids) == len(set(ids)), "an event was stored twice"

@@ -49,7 +49,7 @@ class Hook:
     def health(self):
         return client.call_json(self.daemon.socket_path, "GET", "/healthz")
 
-    def rows(self, sql="SELECT tool_call_id, turn_id, occurred_at, raw FROM events ORDER BY id"):
+    def rows(self, sql="SELECT tool_call_id, turn_id, occurred_at, raw FROM event_detail ORDER BY id"):
         conn = sqlite3.connect(os.path.join(self.state, "telemetry.db"))
         try:
             return conn.execute(sql).fetchall()

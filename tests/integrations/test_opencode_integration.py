@@ -13,7 +13,7 @@ from openusage.agents import opencode as collector
 from openusage.daemon import client
 from openusage.integrations import artifact, opencode
 from openusage.integrations.artifact import IntegrationError
-from openusage.store import db
+from openusage.store import counted, db
 
 NODE = shutil.which("node")
 
@@ -116,7 +116,7 @@ await hooks["tool.execute.after"](undefined)
 
 COLUMNS = ("source", "provider_id", "event_type", "message_id", "tool_call_id", "tool_name", "model",
            "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
-           "cost_usd", "project", "session_id", "turn_id", "occurred_at", "dedup_key", "raw")
+           "cost_usd", "project", "session_id", "turn_id", "occurred_at", "key", "raw")
 
 
 @pytest.mark.skipif(NODE is None, reason="node is not installed")
@@ -139,7 +139,7 @@ def test_plugin_sends_messages_and_tool_calls_to_the_daemon(target, short_dir, t
         assert wait_for(lambda: client.call_json(daemon.socket_path, "GET", "/healthz")["events_stored"] >= 3, 20)
         conn = db.connect(os.path.join(state, "telemetry.db"), readonly=True)
         try:
-            rows = conn.execute("SELECT " + ", ".join(COLUMNS) + " FROM events ORDER BY event_type, message_id"
+            rows = conn.execute("SELECT " + ", ".join(COLUMNS) + " FROM event_detail ORDER BY event_type, message_id"
                                 ).fetchall()
         finally:
             conn.close()
@@ -168,7 +168,7 @@ def test_plugin_sends_messages_and_tool_calls_to_the_daemon(target, short_dir, t
     for info, row, directory in ((DONE, first, None), (SECOND, second, "/w/started-here")):
         msg = collector.parse_message(info)
         ev = collector.usage_event(msg, "opencode", msg.project or collector.project_name(directory), "db")
-        assert ev.dedup_key() == row["dedup_key"]
+        assert counted.key_hash(ev.dedup_key()) == row["key"]
         assert (ev.input_tokens, ev.output_tokens, ev.cache_read_tokens, ev.cache_write_tokens, ev.reasoning_tokens,
                 ev.project, ev.session_id, ev.turn_id, ev.occurred_at) == tuple(
                     row[c] for c in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",

@@ -55,7 +55,7 @@ def test_the_cache_keeps_what_reports_read_and_no_more(isolated_home, zone):
     path = source.scan_direct(config.load(), ["claude_code"])
     conn = sqlite3.connect(path)
     try:
-        assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0  # keys only, no event rows
+        assert conn.execute("SELECT COUNT(*) FROM event_detail").fetchone()[0] == 0  # keys only, no event rows
         assert conn.execute("SELECT COUNT(*), SUM(output) FROM counted").fetchone() == (2, 30)
         assert conn.execute("SELECT COUNT(*) FROM dim_q").fetchone()[0] == 0
         assert conn.execute("SELECT value FROM meta WHERE key='cache_format'").fetchone() == (source.CACHE_FORMAT,)

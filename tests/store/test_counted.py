@@ -88,7 +88,7 @@ def test_pruning_keeps_the_counted_keys_and_a_re_read_adds_nothing(store):
     writer.submit_events(old + [tool]).wait(10)
     assert writer.submit_call(lambda conn: retention.prune(conn, 30, now=MIDNIGHT)).wait(10) == 6
     conn = reader()
-    assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
+    assert conn.execute("SELECT COUNT(*) FROM event_detail").fetchone()[0] == 0
     assert conn.execute("SELECT COUNT(*) FROM counted").fetchone()[0] == 6
     before = conn.execute("SELECT SUM(output), SUM(events) FROM rollup_q").fetchone()
     r = writer.submit_events(old + [tool]).wait(10)  # the same lines read again
@@ -97,7 +97,7 @@ def test_pruning_keeps_the_counted_keys_and_a_re_read_adds_nothing(store):
     r = writer.submit_events([ev(message_id="old0", occurred_at=MIDNIGHT - 89 * 86400, output_tokens=40)]).wait(10)
     assert r["updated"] == 1
     assert conn.execute("SELECT SUM(output), SUM(events) FROM rollup_q").fetchone() == (before[0] + 30, before[1])
-    assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0  # detail does not come back
+    assert conn.execute("SELECT COUNT(*) FROM event_detail").fetchone()[0] == 0  # detail does not come back
 
 
 def test_clearing_the_cache_keeps_the_keys_and_clearing_history_forgets_them(store):

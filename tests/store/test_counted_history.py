@@ -98,7 +98,7 @@ def totals(db_path):
         quarters = conn.execute(
             "SELECT provider_id, bucket, model, session_id, SUM(input), SUM(output), SUM(cache_read), "
             "SUM(requests), SUM(events) FROM rollup_q GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4").fetchall()
-        events = conn.execute("SELECT MIN(occurred_at) FROM events").fetchone()[0]
+        events = conn.execute("SELECT MIN(occurred_at) FROM event_detail").fetchone()[0]
     finally:
         conn.close()
     return {"days": days, "quarters": quarters, "oldest_event": events}
@@ -240,7 +240,7 @@ def test_a_streaming_copy_split_by_midnight_moves_wholly_to_the_kept_copys_day(d
     try:
         assert conn.execute("SELECT bucket FROM rollup_q").fetchall() == [((midnight + 3) // 900,)]
         assert {r[0] for r in conn.execute("SELECT day FROM dim_d")} == {day[1]}
-        assert conn.execute("SELECT occurred_at FROM events WHERE event_type='message_usage'").fetchall() == [
+        assert conn.execute("SELECT occurred_at FROM event_detail WHERE event_type='message_usage'").fetchall() == [
             (float(midnight + 3),)]
     finally:
         conn.close()

@@ -23,8 +23,10 @@ def _tables(path):
     """Everything the read model and retention read, without the row ids and ingestion times."""
     conn = sqlite3.connect(path)
     try:
-        cols = [r[1] for r in conn.execute("PRAGMA table_info(events)") if r[1] not in ("id", "ingested_at")]
-        out = {"events": sorted(conn.execute(f"SELECT {', '.join(cols)} FROM events").fetchall(), key=repr)}
+        # Each event row with its place's strings (place ids may be interned in another order).
+        cols = [r[1] for r in conn.execute("PRAGMA table_info(event_detail)") if r[1] not in ("id", "ingested_at")]
+        out = {"events": sorted(conn.execute(f"SELECT {', '.join(cols)} FROM event_detail").fetchall(), key=repr)}
+        assert conn.execute("SELECT COUNT(*) FROM event_detail").fetchone() == (len(out["events"]),)
         for table in ("rollup_q", "rollup_d", "rollup_qm", "dim_q", "dim_d", "sessions"):
             rows = conn.execute(f"SELECT * FROM {table}").fetchall()
             out[table] = sorted((tuple(round(v, 9) if isinstance(v, float) else v for v in row) for row in rows),
@@ -52,7 +54,7 @@ def _poll(root, state, db_path, batches):
     writer.start()
     try:
         ctx = make_context(CLAUDE, account, state, home=str(root.parent), environ={"CLAUDE_CONFIG_DIR": str(root)},
-                           now=NOW + 86400, live_quota=False, batches=batches)
+                           now=NOW + 86400, live_quota=False, keep_raw=False, batches=batches, event_rows=True)
         result = CLAUDE.fetch(account, ctx)
         write_events(writer, result.events, counted_rows=EVENT_BATCH)
     finally:
@@ -98,4 +100,9 @@ def test_a_catch_up_on_workers_fills_the_daemons_store_as_a_read_in_process(tmp_
     assert results[0][1] == results[1][1]
     events = results[1][0]["events"]
     assert len(events) > 500 and results[1][0]["dim_q"] and results[1][0]["rollup_qm"]
-    assert all(row[-1] is not None for row in events)  # every event kept its payload (`raw`)
+    cols = [r[1] for r in sqlite3.connect(db_path).execute("PRAGMA table_info(event_detail)")
+            if r[1] not in ("id", "ingested_at")]  # as _tables reads them
+    raw = cols.index("raw")
+    ids = [cols.index("turn_id"), cols.index("message_id"), cols.index("tool_call_id")]
+    # No payload of a log line is stored (the line is on disk), but where the key is the payload's fingerprint.
+    assert all((row[raw] is None) == any(row[i] for i in ids) for row in events)

@@ -17,13 +17,13 @@ def test_a_lazy_stream_is_written_in_batches_with_few_waiting(store):
     def stream():
         for n in range(total):
             if n % ingest.EVENT_BATCH == 0:  # how far parsing runs ahead of what is committed
-                behind.append(n - conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+                behind.append(n - conn.execute("SELECT COUNT(*) FROM event_detail").fetchone()[0])
             yield ev(n)
 
     seen = []
     assert ingest.write_events(writer, stream(), each=seen.append) == total
     assert len(seen) == total
-    assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == total
+    assert conn.execute("SELECT COUNT(*) FROM event_detail").fetchone()[0] == total
     assert max(behind) <= (ingest.IN_FLIGHT + 1) * ingest.EVENT_BATCH
 
 

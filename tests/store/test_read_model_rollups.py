@@ -71,8 +71,13 @@ def test_a_version_4_store_is_migrated_to_the_sums_the_writer_keeps(tmp_path):
             for statement in db._split(step):
                 conn.execute(statement)
     conn.execute("ATTACH DATABASE ? AS new", (new,))
-    for table in ("events", "counted", "counted_place", "rollup_q", "rollup_d", "dim_q", "dim_d", "meta"):
+    for table in ("counted", "counted_place", "rollup_q", "rollup_d", "dim_q", "dim_d", "meta"):
         conn.execute(f"INSERT INTO {table} SELECT * FROM new.{table}")
+    conn.execute(  # the event rows as version 4 held them: the key as text, the place's strings in each row
+        "INSERT INTO events SELECT id, 'key-' || key, source, provider_id, account_id, event_type, occurred_at, "
+        "session_id, turn_id, message_id, tool_call_id, model, input_tokens, output_tokens, cache_read_tokens, "
+        "cache_write_tokens, reasoning_tokens, cost_usd, cost_logged_usd, cost_computed_usd, requests, tool_name, "
+        "project, mcp_server, raw, ingested_at FROM new.event_detail")
     conn.execute("INSERT INTO sessions SELECT provider_id, account_id, session_id, project, first_at, last_at "
                  "FROM new.sessions")
     conn.execute("DETACH DATABASE new")

@@ -123,7 +123,7 @@ def test_retention_prunes_events_but_keeps_totals(store):
     pruned = writer.submit_call(lambda conn: retention.prune(conn, 30, now=NOW)).wait(30)
     assert pruned > 0
     conn = reader()
-    oldest = conn.execute("SELECT MIN(occurred_at) FROM events").fetchone()[0]
+    oldest = conn.execute("SELECT MIN(occurred_at) FROM event_detail").fetchone()[0]
     assert oldest >= NOW - 31 * 86400
     after = readmodel.build(conn, "all", now=NOW)["snapshots"]["claude_code"]
     assert after["tokens"] == before["tokens"]

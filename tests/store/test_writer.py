@@ -29,7 +29,7 @@ def test_dedup_chain_first_present_key_wins(store):
     result = writer.submit_events(events).wait(10)
     assert result == {"stored": 5, "updated": 0, "duplicates": 3}
     conn = reader()
-    assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 5
+    assert conn.execute("SELECT COUNT(*) FROM event_detail").fetchone()[0] == 5
     assert writer.counters["duplicates_dropped"] == 3
 
 
@@ -46,7 +46,7 @@ def test_a_later_larger_copy_of_a_message_replaces_it(store):
     assert writer.submit_events([ev(message_id="m:r", model="m", input_tokens=100, output_tokens=50,
                                     requests=1)]).wait(10)["duplicates"] == 1
     conn = reader()
-    assert conn.execute("SELECT output_tokens, cost_usd FROM events").fetchall() == [(400, 0.5)]
+    assert conn.execute("SELECT output_tokens, cost_usd FROM event_detail").fetchall() == [(400, 0.5)]
     assert conn.execute("SELECT SUM(output), SUM(cost), SUM(requests), SUM(events) FROM rollup_q").fetchone() == (
         400, 0.5, 1, 1)
     assert conn.execute("SELECT SUM(output), SUM(requests) FROM rollup_d").fetchone() == (400, 1)
@@ -62,7 +62,7 @@ def test_a_copy_with_as_many_tokens_and_a_higher_cost_replaces_it(store):
                              + [ev(**crush, cost_usd=0.55, cost_logged_usd=0.55)]).wait(10)
     assert (r["updated"], r["duplicates"]) == (1, 3)
     conn = reader()
-    assert conn.execute("SELECT cost_usd FROM events").fetchall() == [(0.6,)]
+    assert conn.execute("SELECT cost_usd FROM event_detail").fetchall() == [(0.6,)]
     assert conn.execute("SELECT SUM(cost), SUM(requests) FROM rollup_d").fetchone() == (0.6, 1)
 
 
@@ -81,7 +81,8 @@ def test_rollups_equal_the_events(store):
         got = dict((r[0], r[1:]) for r in conn.execute(
             f"SELECT model, SUM(input), SUM(output), SUM(cache_read), SUM(requests) FROM {table} GROUP BY model"))
         want = dict((r[0], r[1:]) for r in conn.execute(
-            "SELECT model, SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), SUM(requests) FROM events "
+            "SELECT model, SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), SUM(requests) "
+            "FROM event_detail "
             "WHERE event_type='message_usage' GROUP BY model"))
         assert got == want
     tools = dict(conn.execute("SELECT name, SUM(calls) FROM dim_d WHERE dim='tool' GROUP BY name").fetchall())
@@ -192,7 +193,8 @@ def test_an_idle_writer_gives_the_counted_hashes_back_and_still_counts_once(tmp_
         deadline = time.monotonic() + 5
         while writer._counted._added is not None and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert writer._counted._added is None  # idle: given back
+        assert writer._counted._added is None  # idle: given back, and the places it had interned
+        assert writer._counted._ids == {} and writer._counted._places == {}
         again = writer.submit_events(bulk[:200] + [ev(message_id="m299:r", model="m", output_tokens=900,
                                                       requests=1)]).wait(10)
         assert again == {"stored": 0, "updated": 1, "duplicates": 200}  # SQLite answers the same

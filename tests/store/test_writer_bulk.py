@@ -14,7 +14,7 @@ TABLES = {
     "dim_q": "provider_id, account_id, bucket, dim, name",
     "dim_d": "provider_id, account_id, day, dim, name",
     "sessions": "provider_id, account_id, session_id",
-    "events": "dedup_key",
+    "event_detail": "key",
 }
 
 
@@ -65,8 +65,8 @@ def dump(path):
     try:
         out = {}
         for table, order in TABLES.items():
-            cols = "*" if table != "events" else (
-                "dedup_key, occurred_at, model, input_tokens, output_tokens, cache_read_tokens, "
+            cols = "*" if table != "event_detail" else (
+                "key, occurred_at, model, input_tokens, output_tokens, cache_read_tokens, "
                 "cache_write_tokens, reasoning_tokens, cost_usd, cost_logged_usd, cost_computed_usd, requests")
             rows = conn.execute(f"SELECT {cols} FROM {table} ORDER BY {order}").fetchall()
             out[table] = [tuple(round(v, 9) if isinstance(v, float) else v for v in r) for r in rows]
@@ -117,14 +117,14 @@ def test_a_keys_only_writer_sums_what_the_full_writer_does(tmp_path, zone, seed)
     assert [r[:6] for r in full["sessions"]] == [r[:6] for r in keys["sessions"]]
     assert {r[6:] for r in keys["sessions"]} == {(0, 0, 0, 0.0)}
     assert any(r[6:] != (0, 0, 0, 0.0) for r in full["sessions"])
-    assert keys["events"] == [] and keys["dim_q"] == keys["dim_d"] == keys["rollup_qm"] == []
+    assert keys["event_detail"] == [] and keys["dim_q"] == keys["dim_d"] == keys["rollup_qm"] == []
     assert full["dim_q"] and full["dim_d"] and full["rollup_qm"]
     conn = db.connect(str(tmp_path / "keys.db"), readonly=True)
     stored = conn.execute("SELECT COUNT(*), SUM(input), SUM(output), SUM(cache_read), SUM(cache_write) "
                           "FROM counted").fetchone()
     conn.close()
-    sums = [sum(r[i] for r in full["events"]) for i in (3, 4, 5, 6)]
-    assert stored == (len(full["events"]), *sums)  # one key per stored event, holding its current counts
+    sums = [sum(r[i] for r in full["event_detail"]) for i in (3, 4, 5, 6)]
+    assert stored == (len(full["event_detail"]), *sums)  # one key per stored event, holding its current counts
 
 
 def test_clearing_history_clears_the_counted_keys(tmp_path):
@@ -172,6 +172,7 @@ def test_bulk_rollups_read_only_the_batch(tmp_path):
     for sql in event_rows.BULK_ROLLUP_SQL:
         plan = " | ".join(r[3] for r in w.conn.execute("EXPLAIN QUERY PLAN " + sql, {"first": 1}))
         if "events" in sql.split("FROM", 1)[-1]:
-            assert "SEARCH events USING INTEGER PRIMARY KEY" in plan, (sql[:40], plan)
-            assert "SCAN events" not in plan, (sql[:40], plan)
+            assert "SEARCH e USING INTEGER PRIMARY KEY (rowid>?)" in plan, (sql[:40], plan)
+            assert "SEARCH p USING INTEGER PRIMARY KEY (rowid=?)" in plan, (sql[:40], plan)
+            assert "SCAN e" not in plan and "SCAN p" not in plan, (sql[:40], plan)
     w.conn.close()

@@ -72,7 +72,7 @@ class ClaudeCodeProvider(AgentProvider):
             snapshot.rate_limits = live["rate_limits"]
             snapshot.extras["limits_observed_at"] = live["observed_at"]
         collector = Collector(account.id, ctx.state, ctx.fs.home, ctx.now, ctx.log, keep_raw=ctx.keep_raw,
-                              batches=ctx.batches)
+                              batches=ctx.batches, event_rows=ctx.event_rows)
         # The live plan windows (quota_claude) go on last: the collector's summary rewrites the message.
         events = quota_common.finish_with(collector.run(roots, snapshot),
                                           lambda: quota_claude.apply(snapshot, account, ctx))

@@ -49,7 +49,8 @@ class Collector:
     """One poll over every transcript: yields events, advancing per-file cursors in `state`."""
 
     def __init__(self, account_id: str, state: Dict[str, Any], home: str, now: float,
-                 log: Optional[logging.Logger] = None, keep_raw: bool = True, batches: bool = False):
+                 log: Optional[logging.Logger] = None, keep_raw: bool = True, batches: bool = False,
+                 event_rows: bool = False):
         self.account_id = account_id
         self.log = log or logging.getLogger(__name__)
         self.state = state
@@ -63,6 +64,7 @@ class Collector:
         # The caller's store takes CountedBatch items among the events (the reports cache, the daemon's):
         # files read on worker processes come back as one batch each rather than one object per event.
         self.batches = batches
+        self.event_rows = event_rows  # the batches carry each event's row (a store that keeps them)
 
     def run(self, roots: List[str], snapshot: UsageSnapshot) -> Iterator[Any]:
         """Read every file, then fill in the snapshot and forget files that no longer exist (events, and
@@ -127,7 +129,8 @@ class Collector:
         tool calls seen in two sessions (a resumed session repeats its history) count once here too.
         """
         order = [f.path for f, _ in changed]
-        tasks = _session_groups(changed, files, self.account_id, self.home, self.now, self.keep_raw, self.batches)
+        tasks = _session_groups(changed, files, self.account_id, self.home, self.now, self.keep_raw,
+                                ("rows" if self.event_rows else "keys") if self.batches else "")
         # Batches are small (sums and one row a message): more may travel at once and wait for the parent.
         results = workers.in_order(_read_group, tasks, workers.worker_count(),
                                    **({"ahead": 4, "chunk": 8} if self.batches else {}))
@@ -185,9 +188,9 @@ class Collector:
         has a message without an id or repeats a key (read it with _read)."""
         from openusage.store.batch import BatchBuilder
 
-        # With keep_raw (a store that keeps event rows: the daemon's) each event's row goes too, payload and all.
+        # For a store that keeps event rows (the daemon's) each event's row goes too.
         keep = self.keep_raw
-        builder = BatchBuilder(PROVIDER_ID, full=keep)
+        builder = BatchBuilder(PROVIDER_ID, full=self.event_rows)
         account = self.account_id
         for line, tool_id, tool_name, project in self._pass(f, cursor, files):
             if tool_id is None:
@@ -322,7 +325,7 @@ def _admit(line: AssistantLine, first_req: Dict[str, str], parent_req: Dict[str,
 # --- reading on worker processes ----------------------------------------------------------------
 
 def _session_groups(changed: List[Tuple[TranscriptFile, Dict]], files: Dict[str, Any], account_id: str,
-                    home: str, now: float, keep_raw: bool = True, batches: bool = False) -> List[tuple]:
+                    home: str, now: float, keep_raw: bool = True, batches: str = "") -> List[tuple]:
     """Tasks of one session file and its subagent files each, in file order."""
     groups: Dict[Tuple[str, str], List[tuple]] = {}
     for f, cursor in changed:
@@ -334,14 +337,16 @@ def _session_groups(changed: List[Tuple[TranscriptFile, Dict]], files: Dict[str,
 def _read_group(task: tuple) -> List[tuple]:
     """Worker: read the files of one session; (path, cursor, events as tuples, counters, error, batch) each.
 
-    With `batches`, a file's events keyed by an id come back as one CountedBatch (store/batch.py)."""
+    With `batches` ("keys", or "rows" for one with its event rows), a file's events keyed by an id come
+    back as one CountedBatch (store/batch.py)."""
     account_id, home, now, keep_raw, batches, group = task
     files: Dict[str, Any] = {}
     out = []
     for f, cursor, parent_cursor in group:
         if f.parent_path and f.parent_path not in files and parent_cursor is not None:
             files[f.parent_path] = parent_cursor  # the parent was read in an earlier poll
-        collector = Collector(account_id, {"files": files}, home, now, keep_raw=keep_raw)
+        collector = Collector(account_id, {"files": files}, home, now, keep_raw=keep_raw,
+                              event_rows=batches == "rows")
         batch = None
         try:
             if batches:
