@@ -195,6 +195,9 @@ class Scheduler:
             ticket = self.writer.submit_snapshot(snapshot)
             ticket.wait(60)
         except Exception as exc:  # a provider failure is a status, never a crash
+            # The collector may have moved its cursors past what the store did not take (a failed or
+            # lost write): the next poll starts from the state the store holds, and re-reads that.
+            job.state = None
             if not isinstance(exc, ProviderError):
                 log.warning("fetch %s failed: %s", job.key, exc, exc_info=log.isEnabledFor(logging.DEBUG))
             if job.timed_out:

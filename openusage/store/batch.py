@@ -39,6 +39,10 @@ class CountedBatch(NamedTuple):
     # payload encoded, its place an index into `places` (place_rows() gives the ids); that store has
     # SQLite sum the rollups from them (quarters and sessions unused).
     event_rows: Optional[List[tuple]] = None
+    # With event rows, the breakdown sums their events add (the writer's _add_rollups): (provider, account,
+    # bucket, dim, name) -> [calls, requests, tokens, cost], and (provider, account, session) -> the same.
+    dims: Optional[Dict[tuple, List[float]]] = None
+    session_sums: Optional[Dict[tuple, List[float]]] = None
 
     @staticmethod
     def from_events(events: Sequence[UsageEvent]) -> Optional[CountedBatch]:
@@ -124,6 +128,8 @@ class BatchBuilder:
         self.kind_ix: Dict[Tuple[str, str], int] = {}
         self.quarters: Dict[tuple, List[float]] = {}
         self.sessions: Dict[tuple, List[Any]] = {}
+        self.dims: Optional[Dict[tuple, List[float]]] = {} if full else None
+        self.session_sums: Optional[Dict[tuple, List[float]]] = {} if full else None
         self.hashes: set = set()
         self.repeated = False  # two events with one key: the batch cannot be taken whole
 
@@ -178,10 +184,39 @@ class BatchBuilder:
                 sums[9] += cost_logged_usd or 0.0
         if session_id:
             merge_session(self.sessions, (provider_id, account_id, session_id), project, occurred_at)
+        if self.dims is not None:
+            self._add_dims(provider_id, account_id, int(occurred_at // QUARTER), event_type == "tool_usage",
+                           requests, input_tokens + output_tokens + cache_read_tokens + cache_write_tokens, cost,
+                           (("tool", tool_name), ("mcp", mcp_server), ("project", project), ("session", session_id)))
+
+    def _add_dims(self, provider_id: str, account_id: str, bucket: int, call: bool, requests: int, tokens: int,
+                  cost: float, names: tuple) -> None:
+        """The breakdown deltas of a new event (the writer's _add_rollups): for each of its names, and its session."""
+        delta = (1 if call else 0, requests, tokens, cost)
+        dims = self.dims
+        assert dims is not None and self.session_sums is not None
+        for dim, name in names:
+            if name:
+                key = (provider_id, account_id, bucket, dim, name)
+                sums = dims.get(key)
+                if sums is None:
+                    dims[key] = list(delta)
+                else:
+                    for i, v in enumerate(delta):
+                        sums[i] += v
+        session_id = names[3][1]
+        if session_id:
+            key = (provider_id, account_id, session_id)
+            sums = self.session_sums.get(key)
+            if sums is None:
+                self.session_sums[key] = list(delta)
+            else:
+                for i, v in enumerate(delta):
+                    sums[i] += v
 
     def build(self) -> Optional[CountedBatch]:
         """The batch, or None when two events shared a key (or there were none)."""
         if self.repeated or not self.rows:
             return None
         return CountedBatch(self.source, self.rows, [Place(*p) for p in self.place_ix], list(self.kind_ix),
-                            self.quarters, self.sessions, self.event_rows)
+                            self.quarters, self.sessions, self.event_rows, self.dims, self.session_sums)

@@ -33,6 +33,8 @@ TABLES = (
     "UNIQUE(provider_id, account_id, model, project, session_id, tool_name, mcp_server))",
 )
 _INSERT = "INSERT OR IGNORE INTO counted VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+_INSERT_PLACE = ("INSERT OR IGNORE INTO counted_place(provider_id, account_id, model, project, session_id, tool_name, "
+                 "mcp_server) VALUES (?,?,?,?,?,?,?)")
 _COLUMNS = ("hash, input, output, cache_read, cache_write, reasoning, cost, cost_logged, cost_computed, requests, "
             "at, place")
 
@@ -193,30 +195,19 @@ class Registry:
     def place_id(self, place: Place) -> int:
         found = self._ids.get(place)
         if found is None:
-            self.conn.execute("INSERT OR IGNORE INTO counted_place(provider_id, account_id, model, project, "
-                              "session_id, tool_name, mcp_server) VALUES (?,?,?,?,?,?,?)", place)
-            found = self.conn.execute(
-                "SELECT id FROM counted_place WHERE provider_id=? AND account_id=? AND model=? AND project=? "
-                "AND session_id=? AND tool_name=? AND mcp_server=?", place).fetchone()[0]
+            cur = self.conn.execute(_INSERT_PLACE, place)
+            if cur.rowcount == 1:  # new: its id is the row's (a catch-up's common case, one statement)
+                found = cur.lastrowid
+            else:
+                found = self.conn.execute(
+                    "SELECT id FROM counted_place WHERE provider_id=? AND account_id=? AND model=? AND project=? "
+                    "AND session_id=? AND tool_name=? AND mcp_server=?", place).fetchone()[0]
             self._remember(found, place)
         return found
 
     def place_ids(self, places: List[Place]) -> List[int]:
-        """place_id of each of these places, the ones not known yet interned in two statements."""
+        """place_id of each of these places."""
         ids = self._ids
-        missing = list({place for place in places if place not in ids})
-        size = _LOOKUP_CHUNK // 7
-        for i in range(0, len(missing), size):
-            chunk = missing[i:i + size]
-            self.conn.executemany("INSERT OR IGNORE INTO counted_place(provider_id, account_id, model, project, "
-                                  "session_id, tool_name, mcp_server) VALUES (?,?,?,?,?,?,?)", chunk)
-            chunk += [chunk[-1]] * (size - len(chunk))  # one statement for every chunk (as _padded)
-            where = " OR ".join(["(provider_id=? AND account_id=? AND model=? AND project=? AND session_id=? "
-                                 "AND tool_name=? AND mcp_server=?)"] * size)
-            for row in self.conn.execute(
-                    "SELECT id, provider_id, account_id, model, project, session_id, tool_name, mcp_server "
-                    f"FROM counted_place WHERE {where}", [v for place in chunk for v in place]):
-                self._remember(row[0], Place(*row[1:]))
         return [ids[place] if place in ids else self.place_id(place) for place in places]
 
     def place(self, place_id: int) -> Optional[Place]:

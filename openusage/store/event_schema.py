@@ -18,7 +18,7 @@ EVENT_COLS = (
 )
 PLACE = 1  # the place column's index in an event row
 INSERT_EVENT = (
-    f"INSERT OR IGNORE INTO events({', '.join(EVENT_COLS)}) VALUES({', '.join('?' * len(EVENT_COLS))})"
+    f"INSERT INTO events({', '.join(EVENT_COLS)}) VALUES({', '.join('?' * len(EVENT_COLS))})"
 )
 _PLACE_COLS = ("provider_id", "account_id", "model", "project", "session_id", "tool_name", "mcp_server")
 _PLACED = ", ".join(f"NULLIF(p.{c}, '') AS {c}" if c not in ("provider_id", "account_id") else f"p.{c}"
@@ -31,7 +31,7 @@ EVENT_DETAIL_VIEW = (
     "e.raw, e.ingested_at FROM events AS e JOIN counted_place AS p ON p.id = e.place"
 )
 LEAN_EVENTS = (
-    "CREATE TABLE events (id INTEGER PRIMARY KEY, key INTEGER NOT NULL UNIQUE, place INTEGER NOT NULL, "
+    "CREATE TABLE events (id INTEGER PRIMARY KEY, key INTEGER NOT NULL, place INTEGER NOT NULL, "
     "source TEXT NOT NULL, event_type TEXT NOT NULL, occurred_at REAL NOT NULL, "
     "turn_id TEXT, message_id TEXT, tool_call_id TEXT, "
     "input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0, "

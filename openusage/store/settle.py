@@ -64,7 +64,7 @@ class Settling:
         pending: set = set()  # their hashes
         for batch in batches:
             hashes = batch.hashes()
-            whole = self.keys_only or (batch.event_rows is not None and self.keep_raw)
+            whole = self.keys_only or (batch.event_rows is not None and batch.dims is not None and self.keep_raw)
             if whole and pending.isdisjoint(hashes) and not self._counted.any_counted(hashes):
                 pending.update(hashes)
                 taken.append(batch)
@@ -94,17 +94,26 @@ class Settling:
             rows.extend(batch.counted_rows(ids, counted.GROWABLE))
             if not self.keys_only:
                 events.extend(batch.place_rows(ids))
-        if not self.keys_only:  # event rows too, and SQLite sums every rollup from them (as _insert_bulk)
-            self._insert_rows(events, rows)
-        else:
-            for batch in batches:
-                for key, sums in batch.quarters.items():
-                    agg.usage_q[key].add(sums)
-                    agg.usage_d[(key[0], key[1], self._day(key[2]), key[3])].add(sums[:len(USAGE_COLS)])
-                for key, (project, first, last) in batch.sessions.items():
-                    agg.add_session(key[:2], key[2], project, first)
-                    agg.add_session(key[:2], key[2], None, last)
-            self._counted.add_many(rows)
+        if events:
+            self.conn.executemany(event_schema.INSERT_EVENT, events)
+        self._counted.add_many(rows)
+        full = not self.keys_only  # breakdowns and rollup_qm too
+        usage = len(USAGE_COLS)
+        for batch in batches:  # the sums the workers made, by the rules of _add_rollups
+            for key, sums in batch.quarters.items():
+                agg.usage_q[key].add(sums)
+                agg.usage_d[(key[0], key[1], self._day(key[2]), key[3])].add(sums[:usage])
+                if full:
+                    agg.usage_qm[key[:4]].add(sums[:usage])
+            for key, (project, first, last) in batch.sessions.items():
+                agg.add_session(key[:2], key[2], project, first)
+                agg.add_session(key[:2], key[2], None, last)
+            if full:
+                for key, sums in (batch.dims or {}).items():
+                    agg.dim_q[key].add(sums)
+                    agg.dim_d[(key[0], key[1], self._day(key[2]), key[3], key[4])].add(sums)
+                for key, sums in (batch.session_sums or {}).items():
+                    agg.session_sums[key].add(sums)
         self.counters["events_stored"] += len(rows)
         return len(rows)
 
@@ -221,10 +230,10 @@ class Settling:
             self.conn.execute(
                 "UPDATE events SET input_tokens=?, output_tokens=?, cache_read_tokens=?, cache_write_tokens=?, "
                 "reasoning_tokens=?, cost_usd=?, cost_logged_usd=?, cost_computed_usd=?, occurred_at=?, place=?, "
-                "raw=? WHERE key=?",
+                "raw=? WHERE occurred_at=? AND key=?",
                 (ev.input_tokens, ev.output_tokens, ev.cache_read_tokens, ev.cache_write_tokens, ev.reasoning_tokens,
                  ev.cost_usd, ev.cost_logged_usd, ev.cost_computed_usd, ev.occurred_at,
-                 self._counted.place_id(counted.place_of(ev)), self._raw(ev), row.hash),
+                 self._counted.place_id(counted.place_of(ev)), self._raw(ev), row.at, row.hash),
             )
         if old is not None and row.at is not None and (
                 int(row.at // db.QUARTER) != int(ev.occurred_at // db.QUARTER) or old != counted.place_of(ev)):

@@ -28,6 +28,7 @@ MAX_BATCH = 512  # queue items folded into one transaction
 GROUP_WAIT = 0.0005  # seconds the writer waits for more hooks while hooks arrive together
 HELD_SUMS = 4000  # quarter-hour sums a held transaction keeps in memory before it writes them
 IDLE_RELEASE = 10.0  # seconds without a write after which a full store's writer gives memory back
+HOLD_SECONDS = 1.0  # the daemon's: how long workers' batches may share one transaction (what readers wait)
 _STOP = object()
 
 
@@ -86,11 +87,16 @@ class Writer(Settling, threading.Thread):
             "duplicates_dropped": int(db.get_meta(self.conn, "duplicates_dropped", "0")),
         }
         self.healthy = True
-        # A keys-only store's scan: workers' batches go into one transaction, committed with the next
-        # write of another kind (the collector's state) or at stop. Each commit rewrote the counted
-        # table's pages the batch touched (its keys are hashes, spread over the whole table).
-        self.hold_counted = keys_only
+        # Workers' batches go into one transaction for up to hold_counted seconds (a keys-only store's
+        # scan: all of it), committed then, with the next write of another kind (the collector's state,
+        # a hook) or at stop. Each commit rewrote the pages of the counted table and of the events' key
+        # index the write touched (their keys are hashes, spread over the whole table): a catch-up's
+        # 80 commits wrote those tables 80 times. A write answered while held is lost with the
+        # transaction if it fails later: so are the collector's state and every write up to it (_lost),
+        # and the files are read again. Held writes are only ever workers' batches, never a hook's.
+        self.hold_counted = float("inf") if keys_only else HOLD_SECONDS
         self._open: Optional[Tuple[rollups.Aggregate, Dict[str, int]]] = None  # held: its sums, counters before
+        self._opened_at = 0.0  # monotonic time the held transaction began
         self._lost: Optional[BaseException] = None
         self._check_timezone()
 
@@ -137,8 +143,11 @@ class Writer(Settling, threading.Thread):
         try:
             while True:
                 try:
-                    first = self._queue.get(timeout=IDLE_RELEASE)
+                    first = self._queue.get(timeout=self._wait())
                 except queue.Empty:
+                    if self._open is not None:  # held long enough with nothing more to come: commit it
+                        self._close_held()
+                        continue
                     if not self.keys_only:
                         # Idle after a catch-up: the daemon gives back what only bulk writes use (the
                         # set of every hash it counted, ~90 bytes a key); lookups go to SQLite again.
@@ -234,6 +243,7 @@ class Writer(Settling, threading.Thread):
             counters_before = dict(self.counters)
             agg = rollups.Aggregate()
             conn.execute("BEGIN IMMEDIATE")
+            self._opened_at = time.monotonic()
             self._counted.begin()
         results: List[Any] = []
         try:
@@ -256,8 +266,9 @@ class Writer(Settling, threading.Thread):
                     agg.flush(conn)
                     results.append(payload(conn))
                     self._counted.forget()  # maintenance may have cleared what it remembers
-            if self.hold_counted and batch[-1][0] == "counted":
-                if len(agg.usage_q) > HELD_SUMS:
+            if (all(kind == "counted" for kind, _, _ in batch)
+                    and time.monotonic() - self._opened_at < self.hold_counted):
+                if len(agg.usage_q) > HELD_SUMS or len(agg.dim_q) > 2 * HELD_SUMS:
                     agg.flush(conn)  # the sums go now, the commit later: memory stays bounded
                 self._open = (agg, counters_before)
             else:
@@ -268,6 +279,27 @@ class Writer(Settling, threading.Thread):
             self._counted.forget()
             raise
         return results
+
+    def _wait(self) -> Optional[float]:
+        """How long the loop waits for work: until a held transaction is due, else IDLE_RELEASE."""
+        if self._open is None:
+            return IDLE_RELEASE
+        if self.hold_counted == float("inf"):
+            return None
+        return max(0.0, self._opened_at + self.hold_counted - time.monotonic())
+
+    def _close_held(self) -> None:
+        """Commit the held transaction; when that fails, its writes are lost (_lost) and rolled back."""
+        assert self._open is not None
+        counters_before = self._open[1]
+        try:
+            self._finish(*self._open)
+        except sqlite3.Error as exc:
+            log.error("store write failed: %s", exc)
+            self._lost = exc
+            self.conn.execute("ROLLBACK")
+            self.counters = counters_before
+            self._counted.forget()
 
     def _finish(self, agg: rollups.Aggregate, counters_before: Dict[str, int]) -> None:
         """Write the transaction's sums and counters, and commit."""

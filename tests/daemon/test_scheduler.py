@@ -115,3 +115,45 @@ def test_provider_state_survives_a_restart(inprocess_daemon, scripted):
     # The snapshot is written before the state (a write of its own): wait for that one too.
     assert wait_for(lambda: d._load_state("fake_state", "fake_state") == {"n": 1})
     assert p.calls == 1
+
+
+class Cursor(Provider):
+    """A log reader: moves its cursor as it reads; its first read fails half-way through the write."""
+
+    source_modes = ("local",)
+    default_interval = 3600.0
+    fetch_timeout = 5.0
+
+    def __init__(self, pid):
+        self.id = pid
+        self.name = pid
+        self.seen = []
+
+    def fetch(self, account, ctx):
+        self.seen.append(dict(ctx.state))
+        offset = ctx.state.get("offset", 0)
+        ctx.state["offset"] = 2  # both lines read
+
+        def events():
+            for i in range(offset, 2):
+                if i == 1 and len(self.seen) == 1:
+                    raise OSError("the disk went away")
+                yield UsageEvent(source=self.id, provider_id=self.id, account_id=account.id,
+                                 event_type="message_usage", occurred_at=time.time(), message_id=f"line{i}",
+                                 input_tokens=10, requests=1)
+
+        snap = UsageSnapshot(provider_id=self.id, account_id=account.id, status="OK")
+        return FetchResult(snapshot=snap, events=events())
+
+
+def test_a_poll_that_fails_half_way_reads_again_from_the_stored_cursor(inprocess_daemon, monkeypatch):
+    p = Cursor("fake_cursor")
+    monkeypatch.setitem(REGISTRY, p.id, p)
+    d = inprocess_daemon(settings_for(p.id))
+    assert wait_for(lambda: snapshot_of(d, p.id).get("status") not in (None, "OK"))  # the failure's tile
+    client.call_json(d.socket_path, "POST", "/v1/refresh", {"provider": p.id})
+    assert wait_for(lambda: snapshot_of(d, p.id).get("status") == "OK")
+    # Not the cursor the failed read had moved on: the stored one, so the second line is read after all.
+    assert p.seen[1] == {}
+    assert wait_for(lambda: snapshot_of(d, p.id)["tokens"]["total"] == 20)
+    assert wait_for(lambda: d._load_state(p.id, p.id) == {"offset": 2})

@@ -1,11 +1,13 @@
 """A keys-only store (the reports cache) takes a scan's batches in one transaction, committed with the
-collector's state: a write that fails on the way must not leave the state saying those files were read."""
+collector's state: a write that fails on the way must not leave the state saying those files were read.
+The daemon's store holds workers' batches for a moment (a second) the same way, and never a hook's write."""
 import sqlite3
+import time
 
 import pytest
 
 from openusage.core.events import UsageEvent
-from openusage.store.batch import CountedBatch
+from openusage.store.batch import BatchBuilder, CountedBatch
 from openusage.store.writer import Writer
 
 NOW = 1_795_000_000.0
@@ -66,3 +68,74 @@ def test_a_held_transaction_is_committed_at_stop(cache):
     writer.submit_counted([_batch("m1:r1", 3)]).wait(10)
     writer.stop()
     assert _rows(path) == (1, 3, 0)
+
+
+# --- the daemon's store: workers' batches held a moment (Writer.hold_counted seconds) -------------
+
+def _full_batch(ident, output, session="s1"):
+    """A worker's batch for a store that keeps event rows (BatchBuilder(full=True)), as the daemon takes."""
+    builder = BatchBuilder("claude_code", full=True)
+    builder.add("claude_code", "a", "message_usage", "message_id", ident, NOW, "m", "app", session, None, None,
+                0, output, 0, 0, 0, None, None, None, 1)
+    return builder.build()
+
+
+def _events(path):
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT count(*), coalesce(sum(output_tokens), 0) FROM events").fetchone()
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def daemon_store(tmp_path):
+    path = str(tmp_path / "telemetry.db")
+    writer = Writer(path)
+    writer.start()
+    yield writer, path
+    if writer.is_alive():
+        writer.stop()
+
+
+def test_the_daemons_held_batches_are_committed_before_a_hook_is_answered(daemon_store):
+    writer, path = daemon_store
+    writer.hold_counted = 30.0
+    writer.submit_counted([_full_batch("m1:r1", 3)]).wait(10)
+    writer.submit_counted([_full_batch("m2:r2", 4)]).wait(10)
+    assert _events(path) == (0, 0)  # answered, held
+    hook = UsageEvent(source="claude_code", provider_id="claude_code", account_id="a", event_type="tool_usage",
+                      occurred_at=NOW, tool_call_id="toolu_1", tool_name="Bash", session_id="s1")
+    assert writer.submit_events([hook]).wait(10)["stored"] == 1
+    assert _events(path) == (3, 7)  # the hook's answer means its commit, and the batches' before it
+
+
+def test_the_daemons_held_batches_are_committed_within_the_hold(daemon_store):
+    writer, path = daemon_store
+    writer.hold_counted = 0.2
+    writer.submit_counted([_full_batch("m1:r1", 3)]).wait(10)
+    deadline = time.monotonic() + 10
+    while _events(path) == (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _events(path) == (1, 3)  # nothing else came: committed once the hold was up
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT calls, requests, tokens FROM sessions").fetchall() == [(0, 1, 3)]
+        assert conn.execute("SELECT name, requests, tokens FROM dim_d ORDER BY dim").fetchall() == [
+            ("app", 1, 3), ("s1", 1, 3)]
+    finally:
+        conn.close()
+
+
+def test_a_failed_held_batch_of_the_daemon_fails_the_state(daemon_store):
+    writer, path = daemon_store
+    writer.hold_counted = 30.0
+    writer.submit_counted([_full_batch("m1:r1", 3)]).wait(10)
+    with pytest.raises(Exception, match="too large|overflow|store write failed"):
+        writer.submit_counted([_full_batch("m2:r2", 2 ** 70)]).wait(10)
+    with pytest.raises(RuntimeError, match="store write failed"):
+        writer.submit_state("claude_code", "a", {"files": {"f": {"offset": 10}}}).wait(10)
+    assert _events(path) == (0, 0)
+    writer.submit_counted([_full_batch("m1:r1", 3)]).wait(10)
+    writer.submit_state("claude_code", "a", {"files": {"f": {"offset": 10}}}).wait(10)
+    assert _events(path) == (1, 3)
