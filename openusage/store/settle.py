@@ -227,13 +227,16 @@ class Settling:
                                      session_id=ev.session_id or old.session_id or None)
         self._counted.grow(row, ev)
         if not self.keys_only:  # the event row is gone once pruned: the counted row is what stays
+            # The row is found by the kept copy's time (the time index; key has none), by key alone where
+            # no time is known.
+            where, at = ("occurred_at=? AND key=?", (row.at,)) if row.at is not None else ("key=?", ())
             self.conn.execute(
                 "UPDATE events SET input_tokens=?, output_tokens=?, cache_read_tokens=?, cache_write_tokens=?, "
                 "reasoning_tokens=?, cost_usd=?, cost_logged_usd=?, cost_computed_usd=?, occurred_at=?, place=?, "
-                "raw=? WHERE occurred_at=? AND key=?",
+                f"raw=? WHERE {where}",
                 (ev.input_tokens, ev.output_tokens, ev.cache_read_tokens, ev.cache_write_tokens, ev.reasoning_tokens,
                  ev.cost_usd, ev.cost_logged_usd, ev.cost_computed_usd, ev.occurred_at,
-                 self._counted.place_id(counted.place_of(ev)), self._raw(ev), row.at, row.hash),
+                 self._counted.place_id(counted.place_of(ev)), self._raw(ev), *at, row.hash),
             )
         if old is not None and row.at is not None and (
                 int(row.at // db.QUARTER) != int(ev.occurred_at // db.QUARTER) or old != counted.place_of(ev)):
