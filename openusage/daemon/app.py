@@ -21,7 +21,7 @@ from openusage import accounts as accounts_mod
 from openusage.alerts.service import AlertService
 from openusage.core.snapshot import UsageSnapshot
 from openusage.core.timeutil import format_rfc3339
-from openusage.daemon import api, pipeline, spool
+from openusage.daemon import api, heap, pipeline, spool
 from openusage.daemon.scheduler import Scheduler
 from openusage.daemon.server import UnixHTTPServer
 from openusage.providers import REGISTRY
@@ -163,6 +163,7 @@ class Daemon:
         first drain (so a spooled hook keeps its place before the log read that repeats it).
         """
         paths.ensure_private_dir(paths.state_dir())
+        heap.tune()  # malloc parameters for an always-on process (daemon/heap.py)
         self.store_lock.acquire("daemon", self.socket_path)  # StoreBusy propagates
         try:
             self.server = UnixHTTPServer(self.socket_path, api.build_routes(self))  # AlreadyRunning propagates
@@ -189,6 +190,7 @@ class Daemon:
 
     def _start_services(self) -> None:
         self.writer = Writer(self.db_path)
+        self.writer.on_idle = heap.trim
         self.writer.start()
         self.readers = ReaderPool(self.db_path)
         self.alerts = AlertService(self.writer, self.readers.acquire, self.readers.release,

@@ -28,7 +28,7 @@ MAX_BATCH = 512  # queue items folded into one transaction
 GROUP_WAIT = 0.0005  # seconds the writer waits for more hooks while hooks arrive together
 HELD_SUMS = 4000  # quarter-hour sums a held transaction keeps in memory before it writes them
 IDLE_RELEASE = 10.0  # seconds without a write after which a full store's writer gives memory back
-HOLD_SECONDS = 1.0  # the daemon's: how long workers' batches may share one transaction (what readers wait)
+HOLD_SECONDS = 0.5  # the daemon's: how long workers' batches may share one transaction (what readers wait)
 _STOP = object()
 
 
@@ -98,6 +98,7 @@ class Writer(Settling, threading.Thread):
         self._open: Optional[Tuple[rollups.Aggregate, Dict[str, int]]] = None  # held: its sums, counters before
         self._opened_at = 0.0  # monotonic time the held transaction began
         self._lost: Optional[BaseException] = None
+        self.on_idle: Optional[Callable[[], None]] = None  # called once memory is given back (the daemon's trim)
         self._check_timezone()
 
     # --- submission --------------------------------------------------------------------------
@@ -152,6 +153,9 @@ class Writer(Settling, threading.Thread):
                         # Idle after a catch-up: the daemon gives back what only bulk writes use (the
                         # set of every hash it counted, ~90 bytes a key); lookups go to SQLite again.
                         self._counted.release()
+                        self.conn.execute("PRAGMA shrink_memory")  # and the page cache
+                        if self.on_idle is not None:
+                            self.on_idle()
                     first = self._queue.get()
                 if first is _STOP:
                     break
