@@ -176,6 +176,20 @@ class Registry:
             if self._added is not None:
                 self._added.update(row[0] for row in rows)
 
+    def add_from_events(self, first_id: int, hashes: List[int]) -> None:
+        """Count the events stored from row id `first_id` on, known to be new (their key hashes: `hashes`),
+        each as row() makes it of its event."""
+        growable = ", ".join(f"'{kind}'" for kind in sorted(GROWABLE))
+        self.conn.execute(
+            "INSERT OR IGNORE INTO counted SELECT key, input_tokens, output_tokens, cache_read_tokens, "
+            "cache_write_tokens, reasoning_tokens, cost_usd, cost_logged_usd, cost_computed_usd, requests, "
+            f"CASE WHEN event_type IN ({growable}) THEN occurred_at END, "
+            f"CASE WHEN event_type IN ({growable}) THEN place END FROM events WHERE id >= ? ORDER BY key",
+            (first_id,))
+        self._empty = False
+        if self._added is not None:
+            self._added.update(hashes)
+
     def row(self, hashed: int, ev: UsageEvent) -> tuple:
         growable = ev.event_type in GROWABLE
         return (hashed, ev.input_tokens, ev.output_tokens, ev.cache_read_tokens, ev.cache_write_tokens,

@@ -91,12 +91,16 @@ class Settling:
         events: List[tuple] = []
         for batch, flags in zip(batches, keep):
             ids = [next(known) if k else 0 for k in flags]
-            rows.extend(batch.counted_rows(ids, counted.GROWABLE))
-            if not self.keys_only:
+            if self.keys_only:
+                rows.extend(batch.counted_rows(ids, counted.GROWABLE))
+            else:
                 events.extend(batch.place_rows(ids))
-        if events:
+        if events:  # the counted rows are made of the event rows by SQLite (one event row a counted row)
+            first_id = self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM events").fetchone()[0]
             self.conn.executemany(event_schema.INSERT_EVENT, events)
-        self._counted.add_many(rows)
+            self._counted.add_from_events(first_id, [row[0] for row in events])
+        else:
+            self._counted.add_many(rows)
         full = not self.keys_only  # breakdowns and rollup_qm too
         usage = len(USAGE_COLS)
         for batch in batches:  # the sums the workers made, by the rules of _add_rollups
@@ -114,8 +118,8 @@ class Settling:
                     agg.dim_d[(key[0], key[1], self._day(key[2]), key[3], key[4])].add(sums)
                 for key, sums in (batch.session_sums or {}).items():
                     agg.session_sums[key].add(sums)
-        self.counters["events_stored"] += len(rows)
-        return len(rows)
+        self.counters["events_stored"] += len(rows) + len(events)
+        return len(rows) + len(events)
 
     def _apply_each(self, events: List[UsageEvent], agg: rollups.Aggregate) -> Dict[str, int]:
         """A few events (a hook): each inserted unless its key is stored, the common case in one statement."""
