@@ -112,7 +112,7 @@ def _scanned(spinner: Optional[_Spinner]) -> Callable[[object], None]:
     def each(ev: object) -> None:
         if isinstance(ev, CountedBatch):
             if spinner is not None:
-                spinner.events += len(ev.rows)
+                spinner.events += ev.size()
             return
         if spinner is not None:
             spinner.events += 1

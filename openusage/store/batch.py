@@ -18,19 +18,20 @@ from openusage.core.events import UsageEvent, id_key
 from openusage.store import event_rows as stored
 from openusage.store.counted import Place, key_hash
 from openusage.store.db import QUARTER
-from openusage.store.event_schema import PLACE
+from openusage.store.event_schema import EVENT_COLS, PLACE
 from openusage.store.rollups import merge_session
 
 # Per row: the counted row's first eleven columns (hash ... at), then indexes into places and kinds,
-# then the id the event's dedup key was made of.
+# then the id the event's dedup key was made of. A batch with event rows has those instead.
 _AT, _PLACE, _KIND, _ID = 10, 11, 12, 13
+_TYPE, _TURN = EVENT_COLS.index("event_type"), EVENT_COLS.index("turn_id")  # then message_id, tool_call_id
 
 
 class CountedBatch(NamedTuple):
     """What a keys-only store adds for a run of events, each with a distinct id-made key."""
 
     source: str
-    rows: List[tuple]
+    rows: List[tuple]  # empty in a batch with event_rows (its counted rows are made of those)
     places: List[Place]
     kinds: List[Tuple[str, str]]  # (event_type, the id field its key was made of)
     quarters: Dict[tuple, List[float]]  # (provider, account, bucket, model, project, session) -> _QUARTER_COLS sums
@@ -62,16 +63,25 @@ class CountedBatch(NamedTuple):
                         ev.cost_usd, ev.cost_logged_usd, ev.cost_computed_usd, ev.requests)
         return builder.build()
 
+    def size(self) -> int:
+        """How many events."""
+        return len(self.event_rows) if self.event_rows is not None else len(self.rows)
+
     def hashes(self) -> List[int]:
-        return [row[0] for row in self.rows]
+        return [row[0] for row in (self.event_rows if self.event_rows is not None else self.rows)]
 
     def ids_of(self, event_type: str) -> List[str]:
         """The ids of the rows of one event type (a tool call's id for tool_usage)."""
+        if self.event_rows is not None:  # the one of turn, message and tool call id its key was made of
+            return [row[_TURN] or row[_TURN + 1] or row[_TURN + 2] for row in self.event_rows
+                    if row[_TYPE] == event_type]
         wanted = {i for i, (kind, _) in enumerate(self.kinds) if kind == event_type}
         return [row[_ID] for row in self.rows if row[_KIND] in wanted]
 
     def growable_places(self, growable: frozenset) -> List[bool]:
-        """For each of `places`, whether a row of a growable event type sits there (and keeps it)."""
+        """For each of `places`, whether a row of a growable event type sits there (and keeps it); of a
+        keys-only batch (a batch with event rows has its counted rows made of them)."""
+        assert self.event_rows is None
         keeps = [kind in growable for kind, _ in self.kinds]
         used = [False] * len(self.places)
         for row in self.rows:
@@ -80,7 +90,9 @@ class CountedBatch(NamedTuple):
         return used
 
     def counted_rows(self, place_ids: List[int], growable: frozenset) -> List[tuple]:
-        """The rows of the counted table (store/counted.py), given the place ids of `places`."""
+        """The rows of the counted table (store/counted.py), given the place ids of `places`; of a
+        keys-only batch."""
+        assert self.event_rows is None
         keeps = [kind in growable for kind, _ in self.kinds]
         return [row[:_AT] + ((row[_AT], place_ids[row[_PLACE]]) if keeps[row[_KIND]] else (None, None))
                 for row in self.rows]
@@ -151,17 +163,19 @@ class BatchBuilder:
         if pi is None:
             pi = self.place_ix[place] = len(self.place_ix)
         if self.event_rows is not None:  # its place as an index into places until the writer has its id
+            # (the event row is all a store that keeps them needs: no counted row goes too)
             self.event_rows.append((
                 hashed, pi, self.source, event_type, occurred_at, ident if field == "turn_id" else None,
                 ident if field == "message_id" else None, ident if field == "tool_call_id" else None,
                 input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd,
                 cost_logged_usd, cost_computed_usd, requests, stored.encode_raw(raw), self.now))
-        ki = self.kind_ix.get((event_type, field))
-        if ki is None:
-            ki = self.kind_ix[(event_type, field)] = len(self.kind_ix)
-        self.rows.append((hashed, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-                          reasoning_tokens, cost_usd, cost_logged_usd, cost_computed_usd, requests, occurred_at,
-                          pi, ki, ident))
+        else:
+            ki = self.kind_ix.get((event_type, field))
+            if ki is None:
+                ki = self.kind_ix[(event_type, field)] = len(self.kind_ix)
+            self.rows.append((hashed, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+                              reasoning_tokens, cost_usd, cost_logged_usd, cost_computed_usd, requests, occurred_at,
+                              pi, ki, ident))
         cost = cost_usd or 0.0
         # The writer's rollups of a new event (rollups.full_delta, _add_rollups), summed here.
         if input_tokens or output_tokens or cache_read_tokens or cache_write_tokens or cost or requests:
@@ -216,7 +230,7 @@ class BatchBuilder:
 
     def build(self) -> Optional[CountedBatch]:
         """The batch, or None when two events shared a key (or there were none)."""
-        if self.repeated or not self.rows:
+        if self.repeated or not (self.rows or self.event_rows):
             return None
         return CountedBatch(self.source, self.rows, [Place(*p) for p in self.place_ix], list(self.kind_ix),
                             self.quarters, self.sessions, self.event_rows, self.dims, self.session_sums)

@@ -46,7 +46,7 @@ def write_events(writer: Any, events: Optional[Iterable[Any]], timeout: float = 
                 submit(writer.submit_events(batch))
                 count, batch = count + len(batch), []
             counted.append(ev)
-            counted_count += len(ev.rows)
+            counted_count += ev.size()
             if counted_count >= counted_rows:
                 submit(writer.submit_counted(counted))
                 count, counted, counted_count = count + counted_count, [], 0

@@ -55,7 +55,7 @@ def test_summed_batches_are_written_in_their_place_in_the_stream(tmp_path):
     try:
         real_events, real_counted = w.submit_events, w.submit_counted
         w.submit_events = lambda evs: calls.append(("events", len(evs))) or real_events(evs)
-        w.submit_counted = lambda bs: calls.append(("counted", sum(len(b.rows) for b in bs))) or real_counted(bs)
+        w.submit_counted = lambda bs: calls.append(("counted", sum(b.size() for b in bs))) or real_counted(bs)
         assert ingest.write_events(w, iter(first + [batch] + last), event_batch=100) == 7
     finally:
         w.stop()
