@@ -5,7 +5,7 @@ import dataclasses
 import sqlite3
 import time
 
-from test_read_model_rollups import events, write
+from test_read_model_rollups import events, schema_at, write
 
 from openusage.store import counted, db, readmodel, retention
 from openusage.store.writer import Writer
@@ -23,12 +23,7 @@ def version_5_store(path, evs):
     new = path + ".new"
     write(new, evs)
     conn = sqlite3.connect(path, isolation_level=None)
-    for step in db.MIGRATIONS[:5]:
-        if callable(step):
-            step(conn)
-        else:
-            for statement in db._split(step):
-                conn.execute(statement)
+    schema_at(conn, 5)
     keys = {counted.key_hash(ev.dedup_key()): ev.dedup_key() for ev in evs}
     conn.create_function("text_key", 1, keys.__getitem__)
     conn.execute("ATTACH DATABASE ? AS new", (new,))

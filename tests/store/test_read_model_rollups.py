@@ -34,6 +34,16 @@ def events(now, seed=11):
     return out
 
 
+def schema_at(conn, version):
+    """Bring an empty database to the schema of `version` (as that version's openusage made it)."""
+    for step in db.MIGRATIONS[:version]:
+        if callable(step):
+            step(conn)
+        else:
+            for statement in db._split(step):
+                conn.execute(statement)
+
+
 def write(path, evs):
     writer = Writer(path)
     writer.start()
@@ -64,12 +74,7 @@ def test_a_version_4_store_is_migrated_to_the_sums_the_writer_keeps(tmp_path):
     new, old = str(tmp_path / "new.db"), str(tmp_path / "old.db")
     write(new, events(now))
     conn = sqlite3.connect(old, isolation_level=None)  # the same store as version 4 wrote it
-    for step in db.MIGRATIONS[:4]:
-        if callable(step):
-            step(conn)
-        else:
-            for statement in db._split(step):
-                conn.execute(statement)
+    schema_at(conn, 4)
     conn.execute("ATTACH DATABASE ? AS new", (new,))
     for table in ("counted", "counted_place", "rollup_q", "rollup_d", "dim_q", "dim_d", "meta"):
         conn.execute(f"INSERT INTO {table} SELECT * FROM new.{table}")

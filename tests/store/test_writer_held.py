@@ -29,15 +29,19 @@ def _rows(path):
         conn.close()
 
 
-@pytest.fixture
-def cache(tmp_path):
-    """A started keys-only writer (the reports cache's) and its database's path."""
-    path = str(tmp_path / "cache.db")
-    writer = Writer(path, keep_raw=False, keys_only=True)
+def _started(path, **options):
+    """A started writer on `path` and the path; stopped after the test."""
+    writer = Writer(path, **options)
     writer.start()
     yield writer, path
     if writer.is_alive():
         writer.stop()
+
+
+@pytest.fixture
+def cache(tmp_path):
+    """A started keys-only writer (the reports cache's) and its database's path."""
+    yield from _started(str(tmp_path / "cache.db"), keep_raw=False, keys_only=True)
 
 
 def test_batches_are_committed_with_the_state(cache):
@@ -90,12 +94,8 @@ def _events(path):
 
 @pytest.fixture
 def daemon_store(tmp_path):
-    path = str(tmp_path / "telemetry.db")
-    writer = Writer(path)
-    writer.start()
-    yield writer, path
-    if writer.is_alive():
-        writer.stop()
+    """A started writer of a store that keeps event rows (the daemon's) and its database's path."""
+    yield from _started(str(tmp_path / "telemetry.db"))
 
 
 def test_the_daemons_held_batches_are_committed_before_a_hook_is_answered(daemon_store):
