@@ -52,6 +52,7 @@ def test_a_version_5_store_keeps_every_event_row_and_its_read_model(tmp_path):
     conn = db.open_store(path)
     try:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION
+        assert conn.execute("PRAGMA freelist_count").fetchone()[0] == 0  # the old rows' pages given back
         after = conn.execute(f"SELECT {DETAIL} FROM event_detail ORDER BY id").fetchall()
         assert [r[:1] + (counted.key_hash(r[1]),) + r[2:] for r in before] == after
         assert len(after) == len(evs)
