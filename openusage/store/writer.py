@@ -97,6 +97,9 @@ class Writer(Settling, threading.Thread):
         self.hold_counted = float("inf") if keys_only else HOLD_SECONDS
         self._open: Optional[Tuple[rollups.Aggregate, Dict[str, int]]] = None  # held: its sums, counters before
         self._opened_at = 0.0  # monotonic time the held transaction began
+        # Workers' batches have been coming since the last idle spell: the first of a catch-up is
+        # committed at once (its data on screen), the ones after it held (a keys-only store holds all).
+        self._streaming = keys_only
         self._lost: Optional[BaseException] = None
         self.on_idle: Optional[Callable[[], None]] = None  # called once memory is given back (the daemon's trim)
         self._check_timezone()
@@ -150,6 +153,7 @@ class Writer(Settling, threading.Thread):
                         self._close_held()
                         continue
                     if not self.keys_only:
+                        self._streaming = False
                         # Idle after a catch-up: the daemon gives back what only bulk writes use (the
                         # set of every hash it counted, ~90 bytes a key); lookups go to SQLite again.
                         self._counted.release()
@@ -270,13 +274,14 @@ class Writer(Settling, threading.Thread):
                     agg.flush(conn)
                     results.append(payload(conn))
                     self._counted.forget()  # maintenance may have cleared what it remembers
-            if (all(kind == "counted" for kind, _, _ in batch)
-                    and time.monotonic() - self._opened_at < self.hold_counted):
+            counted_only = all(kind == "counted" for kind, _, _ in batch)
+            if counted_only and self._streaming and time.monotonic() - self._opened_at < self.hold_counted:
                 if len(agg.usage_q) > HELD_SUMS or len(agg.dim_q) > 2 * HELD_SUMS:
                     agg.flush(conn)  # the sums go now, the commit later: memory stays bounded
                 self._open = (agg, counters_before)
             else:
                 self._finish(agg, counters_before)
+                self._streaming = self._streaming or counted_only
         except BaseException:
             conn.execute("ROLLBACK")
             self.counters = counters_before

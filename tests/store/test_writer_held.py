@@ -102,8 +102,9 @@ def test_the_daemons_held_batches_are_committed_before_a_hook_is_answered(daemon
     writer, path = daemon_store
     writer.hold_counted = 30.0
     writer.submit_counted([_full_batch("m1:r1", 3)]).wait(10)
+    assert _events(path) == (1, 3)  # the first of a catch-up is committed at once: first data on screen
     writer.submit_counted([_full_batch("m2:r2", 4)]).wait(10)
-    assert _events(path) == (0, 0)  # answered, held
+    assert _events(path) == (1, 3)  # the next answered, held
     hook = UsageEvent(source="claude_code", provider_id="claude_code", account_id="a", event_type="tool_usage",
                       occurred_at=NOW, tool_call_id="toolu_1", tool_name="Bash", session_id="s1")
     assert writer.submit_events([hook]).wait(10)["stored"] == 1
@@ -130,12 +131,13 @@ def test_the_daemons_held_batches_are_committed_within_the_hold(daemon_store):
 def test_a_failed_held_batch_of_the_daemon_fails_the_state(daemon_store):
     writer, path = daemon_store
     writer.hold_counted = 30.0
-    writer.submit_counted([_full_batch("m1:r1", 3)]).wait(10)
+    writer.submit_counted([_full_batch("m0:r0", 1)]).wait(10)  # committed: the first of the catch-up
+    writer.submit_counted([_full_batch("m1:r1", 3)]).wait(10)  # held
     with pytest.raises(Exception, match="too large|overflow|store write failed"):
         writer.submit_counted([_full_batch("m2:r2", 2 ** 70)]).wait(10)
     with pytest.raises(RuntimeError, match="store write failed"):
         writer.submit_state("claude_code", "a", {"files": {"f": {"offset": 10}}}).wait(10)
-    assert _events(path) == (0, 0)
+    assert _events(path) == (1, 1)
     writer.submit_counted([_full_batch("m1:r1", 3)]).wait(10)
     writer.submit_state("claude_code", "a", {"files": {"f": {"offset": 10}}}).wait(10)
-    assert _events(path) == (1, 3)
+    assert _events(path) == (2, 4)
