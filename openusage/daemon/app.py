@@ -18,6 +18,7 @@ from typing import Any, Dict, Optional
 
 from openusage import __version__, config, paths
 from openusage import accounts as accounts_mod
+from openusage.agents import workers
 from openusage.alerts.service import AlertService
 from openusage.core.snapshot import UsageSnapshot
 from openusage.core.timeutil import format_rfc3339
@@ -164,6 +165,7 @@ class Daemon:
         """
         paths.ensure_private_dir(paths.state_dir())
         heap.tune()  # malloc parameters for an always-on process (daemon/heap.py)
+        workers.background()  # a catch-up's workers yield the CPU to the writer and the hooks
         self.store_lock.acquire("daemon", self.socket_path)  # StoreBusy propagates
         try:
             self.server = UnixHTTPServer(self.socket_path, api.build_routes(self))  # AlreadyRunning propagates

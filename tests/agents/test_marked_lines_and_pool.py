@@ -84,3 +84,11 @@ def test_an_abandoned_read_ends_its_workers():
     while any(p.is_alive() for p in children) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert children and not any(p.is_alive() for p in children)
+
+
+def test_the_daemons_workers_run_at_a_lower_priority(monkeypatch):
+    monkeypatch.setattr(workers, "NICENESS", 0)
+    base = os.nice(0)
+    assert list(workers.in_order(os.nice, [0], 1)) == [base]  # a report's: the parent's priority
+    workers.background(3)  # as the daemon does at start
+    assert list(workers.in_order(os.nice, [0, 0], 2)) == [min(base + 3, 19)] * 2
