@@ -64,7 +64,7 @@ class Settling:
         pending: set = set()  # their hashes
         for batch in batches:
             hashes = batch.hashes()
-            whole = self.keys_only or (batch.event_rows is not None and batch.dims is not None and self.keep_raw)
+            whole = self.keys_only or (batch.event_rows is not None and self.keep_raw)
             if whole and pending.isdisjoint(hashes) and not self._counted.any_counted(hashes):
                 pending.update(hashes)
                 taken.append(batch)
@@ -95,10 +95,8 @@ class Settling:
                 rows.extend(batch.counted_rows(ids, counted.GROWABLE))
             else:
                 events.extend(batch.place_rows(ids))
-        if events:  # the counted rows are made of the event rows by SQLite (one event row a counted row)
-            first_id = self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM events").fetchone()[0]
-            self.conn.executemany(event_schema.INSERT_EVENT, events)
-            self._counted.add_from_events(first_id, [row[0] for row in events])
+        if events:
+            self._store_rows(events)
         else:
             self._counted.add_many(rows)
         full = not self.keys_only  # breakdowns and rollup_qm too
@@ -206,14 +204,19 @@ class Settling:
         hashes = [hashed.get(key) or counted.key_hash(key) for key, _ in fresh]
         places = self._counted.place_ids([counted.place_of(ev) for _, ev in fresh])
         self._insert_rows([event_rows.event_row(ev, h, place, now, self._raw(ev))
-                           for (_, ev), h, place in zip(fresh, hashes, places)],
-                          [self._counted.row(h, ev) for (_, ev), h in zip(fresh, hashes)])
+                           for (_, ev), h, place in zip(fresh, hashes, places)])
 
-    def _insert_rows(self, events: List[tuple], counted_rows: List[tuple]) -> None:
-        """New events' rows and their counted rows; then SQLite sums their rollups, breakdowns and sessions."""
+    def _store_rows(self, events: List[tuple]) -> int:
+        """New events' rows, and their counted rows, which SQLite makes of them (one an event, as
+        counted.Registry.row makes it of the event); the first row's id."""
         first_id = self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM events").fetchone()[0]
         self.conn.executemany(event_schema.INSERT_EVENT, events)
-        self._counted.add_many(counted_rows)
+        self._counted.add_from_events(first_id, [row[0] for row in events])
+        return first_id
+
+    def _insert_rows(self, events: List[tuple]) -> None:
+        """New events' rows and their counted rows; then SQLite sums their rollups, breakdowns and sessions."""
+        first_id = self._store_rows(events)
         if not self._day_function:
             self.conn.create_function("ou_local_day", 1, self._day, deterministic=True)
             self.conn.execute(event_rows.BATCH_DIMS_TABLE)
