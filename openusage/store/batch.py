@@ -207,26 +207,13 @@ class BatchBuilder:
                   cost: float, names: tuple) -> None:
         """The breakdown deltas of a new event (the writer's _add_rollups): for each of its names, and its session."""
         delta = (1 if call else 0, requests, tokens, cost)
-        dims = self.dims
-        assert dims is not None and self.session_sums is not None
+        assert self.dims is not None and self.session_sums is not None
         for dim, name in names:
             if name:
-                key = (provider_id, account_id, bucket, dim, name)
-                sums = dims.get(key)
-                if sums is None:
-                    dims[key] = list(delta)
-                else:
-                    for i, v in enumerate(delta):
-                        sums[i] += v
+                _sum_into(self.dims, (provider_id, account_id, bucket, dim, name), delta)
         session_id = names[3][1]
         if session_id:
-            key = (provider_id, account_id, session_id)
-            sums = self.session_sums.get(key)
-            if sums is None:
-                self.session_sums[key] = list(delta)
-            else:
-                for i, v in enumerate(delta):
-                    sums[i] += v
+            _sum_into(self.session_sums, (provider_id, account_id, session_id), delta)
 
     def build(self) -> Optional[CountedBatch]:
         """The batch, or None when two events shared a key (or there were none)."""
@@ -234,3 +221,12 @@ class BatchBuilder:
             return None
         return CountedBatch(self.source, self.rows, [Place(*p) for p in self.place_ix], list(self.kind_ix),
                             self.quarters, self.sessions, self.event_rows, self.dims, self.session_sums)
+
+
+def _sum_into(table: Dict[tuple, List[float]], key: tuple, delta: Tuple[float, ...]) -> None:
+    sums = table.get(key)
+    if sums is None:
+        table[key] = list(delta)
+    else:
+        for i, v in enumerate(delta):
+            sums[i] += v
