@@ -129,8 +129,8 @@ class Collector:
         tool calls seen in two sessions (a resumed session repeats its history) count once here too.
         """
         order = [f.path for f, _ in changed]
-        tasks = _session_groups(changed, files, self.account_id, self.home, self.now, self.keep_raw,
-                                ("rows" if self.event_rows else "keys") if self.batches else "")
+        tasks = _session_groups(changed, files, self.account_id, self.home, self.now, self.keep_raw, self.batches,
+                                self.event_rows)
         # Batches are small (sums and one row a message): more may travel at once and wait for the parent.
         results = workers.in_order(_read_group, tasks, workers.worker_count(),
                                    **({"ahead": 4, "chunk": 8} if self.batches else {}))
@@ -325,28 +325,28 @@ def _admit(line: AssistantLine, first_req: Dict[str, str], parent_req: Dict[str,
 # --- reading on worker processes ----------------------------------------------------------------
 
 def _session_groups(changed: List[Tuple[TranscriptFile, Dict]], files: Dict[str, Any], account_id: str,
-                    home: str, now: float, keep_raw: bool = True, batches: str = "") -> List[tuple]:
+                    home: str, now: float, keep_raw: bool = True, batches: bool = False, event_rows: bool = False
+                    ) -> List[tuple]:
     """Tasks of one session file and its subagent files each, in file order."""
     groups: Dict[Tuple[str, str], List[tuple]] = {}
     for f, cursor in changed:
         parent_cursor = files.get(f.parent_path) if f.parent_path else None
         groups.setdefault((f.project_dir, f.session_id), []).append((f, cursor, parent_cursor))
-    return [(account_id, home, now, keep_raw, batches, group) for group in groups.values()]
+    return [(account_id, home, now, keep_raw, batches, event_rows, group) for group in groups.values()]
 
 
 def _read_group(task: tuple) -> List[tuple]:
     """Worker: read the files of one session; (path, cursor, events as tuples, counters, error, batch) each.
 
-    With `batches` ("keys", or "rows" for one with its event rows), a file's events keyed by an id come
-    back as one CountedBatch (store/batch.py)."""
-    account_id, home, now, keep_raw, batches, group = task
+    With `batches`, a file's events keyed by an id come back as one CountedBatch (store/batch.py), with
+    their event rows when `event_rows`."""
+    account_id, home, now, keep_raw, batches, event_rows, group = task
     files: Dict[str, Any] = {}
     out = []
     for f, cursor, parent_cursor in group:
         if f.parent_path and f.parent_path not in files and parent_cursor is not None:
             files[f.parent_path] = parent_cursor  # the parent was read in an earlier poll
-        collector = Collector(account_id, {"files": files}, home, now, keep_raw=keep_raw,
-                              event_rows=batches == "rows")
+        collector = Collector(account_id, {"files": files}, home, now, keep_raw=keep_raw, event_rows=event_rows)
         batch = None
         try:
             if batches:
