@@ -90,3 +90,23 @@ def usage(events):
 
 def tools(events):
     return [e for e in events if e.event_type == "tool_usage"]
+
+
+SHOWCASE = os.path.join(os.path.dirname(__file__), "fixtures", "claude_code", "transcripts", "claude-code-log",
+                        "minimal_showcase")
+
+
+def claude_catch_up_dir(root, seed, now):
+    """A Claude Code dir a catch-up reads on workers: 1.5 MB generated (bench/gen_claude.py), the showcase
+    fixture (a subagent file, MCP tools), and a resumed session repeating the first file's messages and
+    tool calls. Returns that first file."""
+    import shutil
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "bench"))
+    import gen_claude
+
+    gen_claude.generate(str(root), 1.5, seed=seed, now=now)
+    shutil.copytree(SHOWCASE, root / "projects" / "showcase")
+    first = sorted((root / "projects").rglob("*.jsonl"))[0]
+    (root / "projects" / "showcase" / "resumed.jsonl").write_bytes(first.read_bytes())
+    return first

@@ -4,9 +4,9 @@ import json
 import os
 import shutil
 import sqlite3
-import sys
 
 import pytest
+from support import claude_catch_up_dir
 
 from openusage import config
 from openusage.agents import workers as agent_workers
@@ -14,8 +14,6 @@ from openusage.core.events import UsageEvent
 from openusage.reports import source
 from openusage.store.batch import CountedBatch
 
-HERE = os.path.dirname(__file__)
-SHOWCASE = os.path.join(HERE, "..", "fixtures", "claude_code", "transcripts", "claude-code-log", "minimal_showcase")
 NOW = 1_795_000_000.0
 
 
@@ -52,15 +50,9 @@ def _append(path, *lines):
 
 
 def test_a_scan_on_workers_fills_the_cache_as_a_scan_in_process(tmp_path, monkeypatch):
-    sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
-    import gen_claude
-
     root = tmp_path / "claude"
-    gen_claude.generate(str(root), 1.5, seed=5, now=NOW)
-    shutil.copytree(SHOWCASE, root / "projects" / "showcase")  # a subagent file, MCP tools
     # A resumed session repeats another file's messages and tool calls: counted once either way.
-    first = sorted((root / "projects").rglob("*.jsonl"))[0]
-    (root / "projects" / "showcase" / "resumed.jsonl").write_bytes(first.read_bytes())
+    first = claude_catch_up_dir(root, 5, NOW)
     # A message without an id (its key is a fingerprint): its file goes to the cache as events.
     idless = json.loads(_line("x", 3, "2026-11-19T08:00:00.000Z", session="s8"))
     del idless["requestId"], idless["message"]["id"]

@@ -4,8 +4,9 @@ import json
 import os
 import shutil
 import sqlite3
-import sys
 import time
+
+from support import claude_catch_up_dir
 
 from openusage.agents import workers as agent_workers
 from openusage.agents.claude_code import ClaudeCodeProvider
@@ -13,8 +14,6 @@ from openusage.providers.base import AccountConfig, make_context
 from openusage.store.ingest import EVENT_BATCH, write_events
 from openusage.store.writer import Writer
 
-HERE = os.path.dirname(__file__)
-SHOWCASE = os.path.join(HERE, "..", "fixtures", "claude_code", "transcripts", "claude-code-log", "minimal_showcase")
 NOW = 1_795_000_000.0
 CLAUDE = ClaudeCodeProvider()
 
@@ -62,14 +61,8 @@ def _poll(root, state, db_path, batches):
 
 
 def test_a_catch_up_on_workers_fills_the_daemons_store_as_a_read_in_process(tmp_path, monkeypatch):
-    sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
-    import gen_claude
-
     root = tmp_path / "claude"
-    gen_claude.generate(str(root), 1.5, seed=6, now=NOW)
-    shutil.copytree(SHOWCASE, root / "projects" / "showcase")  # a subagent file, MCP tools
-    first = sorted((root / "projects").rglob("*.jsonl"))[0]
-    (root / "projects" / "showcase" / "resumed.jsonl").write_bytes(first.read_bytes())  # repeats keys
+    first = claude_catch_up_dir(root, 6, NOW)  # its resumed copy repeats keys
     idless = json.loads(_line("x", 3, "2026-11-19T08:00:00.000Z", session="s8"))
     del idless["requestId"], idless["message"]["id"]
     (root / "projects" / "-home-u-app").mkdir(parents=True)
