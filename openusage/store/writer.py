@@ -89,11 +89,11 @@ class Writer(Settling, threading.Thread):
         self.healthy = True
         # Workers' batches go into one transaction for up to hold_counted seconds (a keys-only store's
         # scan: all of it), committed then, with the next write of another kind (the collector's state,
-        # a hook) or at stop. Each commit rewrote the pages of the counted table and of the events' key
-        # index the write touched (their keys are hashes, spread over the whole table): a catch-up's
-        # 80 commits wrote those tables 80 times. A write answered while held is lost with the
-        # transaction if it fails later: so are the collector's state and every write up to it (_lost),
-        # and the files are read again. Held writes are only ever workers' batches, never a hook's.
+        # a hook) or at stop. Each commit rewrote the pages of the counted table the write touched (its
+        # keys are hashes, spread over the whole table): a catch-up's 80 commits wrote it 80 times. A
+        # write answered while held is lost with the transaction if it fails later: so are the
+        # collector's state and every write up to it (_lost), and the files are read again. Held
+        # writes are only ever workers' batches, never a hook's.
         self.hold_counted = float("inf") if keys_only else HOLD_SECONDS
         self._open: Optional[Tuple[rollups.Aggregate, Dict[str, int]]] = None  # held: its sums, counters before
         self._opened_at = 0.0  # monotonic time the held transaction began
@@ -193,10 +193,7 @@ class Writer(Settling, threading.Thread):
             raise
         finally:
             if self._open is not None:
-                try:
-                    self._finish(*self._open)
-                except sqlite3.Error as exc:
-                    log.error("store write failed: %s", exc)
+                self._close_held()
             self._fail_pending()
             try:
                 self.conn.execute("PRAGMA optimize")
