@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from openusage.store.counted import key_hash
+from openusage.store.counted import Place, key_hash
 
 EVENT_COLS = (
     "key", "place", "source", "event_type", "occurred_at", "turn_id", "message_id", "tool_call_id",
@@ -20,7 +20,7 @@ PLACE = 1  # the place column's index in an event row
 INSERT_EVENT = (
     f"INSERT INTO events({', '.join(EVENT_COLS)}) VALUES({', '.join('?' * len(EVENT_COLS))})"
 )
-_PLACE_COLS = ("provider_id", "account_id", "model", "project", "session_id", "tool_name", "mcp_server")
+_PLACE_COLS = Place._fields  # counted_place's columns
 _PLACED = ", ".join(f"NULLIF(p.{c}, '') AS {c}" if c not in ("provider_id", "account_id") else f"p.{c}"
                     for c in _PLACE_COLS)
 # Each event row with its place's strings (NULL for none, as an event has them), the old columns' names.
