@@ -2,12 +2,14 @@
 
 python bench/parse.py [--mb 500] [--dir DIR] [--ccusage PATH] [--floor PATH] [--runs N] [--tool-results]
 
-Measures `openusage daily --source direct` (cold: empty cache; warm: nothing new) by wall time and
-peak RSS of the process tree, beside `ccusage claude daily --offline` and the floor script (a bare
+Measures `openusage daily --source direct` (cold: empty cache; warm: nothing new) by wall time, CPU
+time and peak RSS of the process tree, beside `ccusage claude daily --offline` and the floor script (a bare
 stdlib scan: walk, byte filter, json.loads, a key set, per-day sums on two processes; not project
 code, found at ../shared/bench/floor_scan.py beside the checkout or given with --floor) on the same
 dir. The three take turns, `--runs` rounds (default 3); each figure is the median over the rounds
 (the machine may be shared), and `cold_wall_vs_*_paired` the median of each round's own ratio.
+`cpu_budget_at_ccusage_wall_s` is the CPU time this machine's cores give in ccusage's wall, and
+`floor_cpu_share_of_budget` how much of it the floor's bare decode already spends.
 Goals: cold <= 1.0x ccusage's wall and <= 0.5x its RSS; warm <= 0.1x ccusage's wall.
 """
 from __future__ import annotations
@@ -33,7 +35,8 @@ FLOOR_PLACES = (os.path.join(HERE, "..", "..", "shared", "bench", "floor_scan.py
 
 
 def measure(cmd, env) -> dict:
-    """Wall seconds and peak RSS (MiB) of one process (its largest, children included)."""
+    """Wall seconds, CPU seconds (user and system, of the process and the children it waited for) and
+    peak RSS (MiB) of one process (its largest, children included)."""
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -42,11 +45,13 @@ def measure(cmd, env) -> dict:
     proc.stderr.close()
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{cmd[0]} failed: {err[-500:]}")
-    return {"wall_s": round(wall, 3), "peak_rss_mib": round(usage.ru_maxrss / 1024, 1)}
+    return {"wall_s": round(wall, 3), "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
+            "peak_rss_mib": round(usage.ru_maxrss / 1024, 1)}
 
 
 def median(runs: list) -> dict:
     return {"wall_s": round(statistics.median(r["wall_s"] for r in runs), 3),
+            "cpu_s": round(statistics.median(r["cpu_s"] for r in runs), 3),
             "peak_rss_mib": round(statistics.median(r["peak_rss_mib"] for r in runs), 1),
             "walls": [r["wall_s"] for r in runs]}
 
@@ -69,7 +74,7 @@ def main() -> int:
         print(json.dumps(gen_claude.generate(claude_dir, args.mb, seed=3, tool_results=args.tool_results)),
               file=sys.stderr)
     size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(claude_dir) for f in fs)
-    results: dict = {"data_mib": round(size / 2**20, 1), "runs": args.runs}
+    results: dict = {"data_mib": round(size / 2**20, 1), "runs": args.runs, "cores": os.cpu_count()}
     # As installed for real: byte code written once (PYTHONDONTWRITEBYTECODE would recompile every
     # changed module on every run and measure that instead).
     subprocess.run([sys.executable, "-m", "compileall", "-q", os.path.join(HERE, "..", "openusage")], check=True,
@@ -105,6 +110,13 @@ def main() -> int:
             # The same round's runs share the machine's load: their ratio moves less than the medians'.
             results[f"cold_wall_vs_{base}_paired"] = round(statistics.median(
                 a["wall_s"] / b["wall_s"] for a, b in zip(runs["openusage_cold"], runs[base])), 3)
+    if "ccusage" in results and "floor" in results:
+        # The CPU a scan may spend to finish in ccusage's wall on these cores, and how much of it the
+        # floor's bare decode already takes: the rest is all the rules and the cache may cost.
+        budget = (os.cpu_count() or 1) * results["ccusage"]["wall_s"]
+        results["cpu_budget_at_ccusage_wall_s"] = round(budget, 3)
+        results["floor_cpu_share_of_budget"] = round(results["floor"]["cpu_s"] / budget, 3)
+        results["cold_cpu_vs_budget"] = round(cold["cpu_s"] / budget, 3)
     if "ccusage" in results:
         results["goals_met"] = (results["cold_wall_vs_ccusage"] <= 1.0 and results["cold_rss_vs_ccusage"] <= 0.5
                                 and results["warm_wall_vs_ccusage"] <= 0.1)
