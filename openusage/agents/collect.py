@@ -17,12 +17,15 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
-from openusage.agents import records, sqlite, tail, workers
+from openusage.agents import records, saved, sqlite, tail, workers
 from openusage.agents.files import Found, find
 from openusage.agents.records import Skip, ToolCall, Usage
 from openusage.agents.sources import JsonlSource, JsonSource, Source, SqliteSource
 from openusage.core.events import UsageEvent
 from openusage.core.snapshot import UsageSnapshot
+
+# The form of the state this collector keeps (agents/saved.py); a newer form is read again from the start.
+STATE_VERSION = 1
 
 Merge = Callable[[Usage, Usage], Usage]
 
@@ -127,6 +130,7 @@ class Collector:
 
     def __init__(self, agent: Any, account_id: str, state: Dict[str, Any], log: Optional[logging.Logger] = None,
                  keep_raw: bool = True):
+        saved.upgrade(state, STATE_VERSION, {})
         self.agent = agent
         self.state = state
         self.log = log or logging.getLogger(__name__)

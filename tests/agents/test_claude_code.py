@@ -584,6 +584,22 @@ def test_store_keeps_one_row_per_message_and_tool_call(tmp_path, store):
                     ("tool_usage", None, "toolu_b", 0)]
 
 
+def test_state_saved_by_a_newer_openusage_is_read_again_and_counted_once(tmp_path, store):
+    """A downgrade: cursors of a form this openusage does not know (agents/saved.py) are not trusted."""
+    writer, reader = store
+    path = session_file(tmp_path / ".claude")
+    write(path, [assistant("m1", "r1", out=7, content=[tool_use("toolu_a", "Bash")]), assistant("m2", "r2", out=5)])
+    poller = Poller(tmp_path)
+    writer.submit_events(list(poller.fetch().events)).wait(10)
+    assert poller.state["version"] == 1 and list(poller.fetch().events) == []
+    poller.state["version"] = 4
+    again = list(poller.fetch().events)
+    assert sorted(e.message_id or e.tool_call_id for e in again) == ["m1:r1", "m2:r2", "toolu_a"]
+    assert poller.state["version"] == 1
+    writer.submit_events(again).wait(10)
+    assert reader().execute("SELECT COUNT(*), SUM(output_tokens) FROM event_detail").fetchone() == (3, 12)
+
+
 # --- large reads on worker processes ---------------------------------------------------------------
 
 

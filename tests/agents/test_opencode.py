@@ -376,6 +376,24 @@ def test_incremental_polls_read_only_new_rows(tmp_path):
     store.close()
 
 
+def test_state_saved_by_a_newer_openusage_is_read_again_and_counted_once(tmp_path, store):
+    """A downgrade: cursors of a form this openusage does not know (agents/saved.py) are not trusted."""
+    writer, reader = store
+    db = OpenCodeDB(tmp_path / "oc" / "opencode.db")
+    db.message(assistant("msg_1"))
+    db.message(assistant("msg_2", created=1_764_000_010_000, completed=1_764_000_011_000))
+    poller = Poller(tmp_path, env_for(tmp_path / "oc"))
+    writer.submit_events(poller.poll()[0]).wait(10)
+    assert poller.state["version"] == 1 and poller.poll()[0] == []
+    poller.state["version"] = 3
+    again, snap = poller.poll()
+    assert sorted(e.message_id for e in again) == ["msg_1", "msg_2"] and snap.extras["rows_read"] == 2
+    assert poller.state["version"] == 1
+    writer.submit_events(again).wait(10)
+    assert reader().execute("SELECT COUNT(*) FROM event_detail").fetchone() == (2,)
+    db.close()
+
+
 def test_rows_sharing_the_cursor_millisecond_are_each_read_once(tmp_path):
     store = OpenCodeDB(tmp_path / "oc" / "opencode.db")
     store.message(assistant("msg_1"), updated=500)
@@ -537,7 +555,7 @@ def test_abandoned_poll_does_not_advance_the_cursor(tmp_path):
     stream = poller.fetch().events
     next(stream)
     stream.close()
-    assert poller.state == {}
+    assert poller.state == {"version": 1}  # its form only: no cursor moved
     assert len(poller.poll()[0]) == 2
     store.close()
 

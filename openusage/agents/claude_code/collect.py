@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
-from openusage.agents import records, tail, workers
+from openusage.agents import records, saved, tail, workers
 from openusage.agents.claude_code.files import TranscriptFile, iter_files, project_from_dir
 from openusage.agents.claude_code.parse import (
     PROVIDER_ID,
@@ -26,6 +26,8 @@ from openusage.core.snapshot import UsageSnapshot
 
 # A file untouched this long drops its per-message carry-over from the state (the state is
 # persisted after every poll); should it ever grow again it is read again from the start.
+# The form of the state this collector keeps (agents/saved.py); a newer form is read again from the start.
+STATE_VERSION = 1
 COLD_AFTER_SECONDS = 2 * 86400
 
 
@@ -51,6 +53,7 @@ class Collector:
     def __init__(self, account_id: str, state: Dict[str, Any], home: str, now: float,
                  log: Optional[logging.Logger] = None, keep_raw: bool = True, batches: bool = False,
                  event_rows: bool = False):
+        saved.upgrade(state, STATE_VERSION, {})
         self.account_id = account_id
         self.log = log or logging.getLogger(__name__)
         self.state = state

@@ -7,8 +7,8 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
+from openusage.agents import saved, tail
 from openusage.agents import sqlite as agent_sqlite
-from openusage.agents import tail
 from openusage.agents.opencode.files import (
     database_files,
     db_session_dir,
@@ -32,6 +32,8 @@ from openusage.core.snapshot import UsageSnapshot
 
 BATCH = agent_sqlite.BATCH  # rows per fetch, and ids per IN (...) query (below SQLite's 999 variables)
 MAX_PENDING = 2000  # unfinished messages remembered between polls; the oldest go first
+# The form of the state this collector keeps (agents/saved.py); a newer form is read again from the start.
+STATE_VERSION = 1
 
 
 
@@ -63,6 +65,7 @@ class Collector:
     """One poll over every data dir: yields events; the new cursors replace `state` at the end."""
 
     def __init__(self, account_id: str, state: Dict[str, Any], log: Optional[logging.Logger] = None):
+        saved.upgrade(state, STATE_VERSION, {})
         self.account_id = account_id
         self.state = state
         self.log = log or logging.getLogger(__name__)
@@ -352,7 +355,8 @@ class Collector:
             pending = {k: pending[k] for k in newest}
         self.pending = pending
         self.state.clear()
-        self.state.update(dbs=self.new_dbs, files=self.new_files, pending=pending)
+        self.state.update({saved.VERSION_KEY: STATE_VERSION, "dbs": self.new_dbs, "files": self.new_files,
+                           "pending": pending})
 
     def _finish(self, snapshot: UsageSnapshot) -> None:
         c = self.counters
