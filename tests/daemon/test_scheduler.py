@@ -150,7 +150,9 @@ def test_a_poll_that_fails_half_way_reads_again_from_the_stored_cursor(inprocess
     p = Cursor("fake_cursor")
     monkeypatch.setitem(REGISTRY, p.id, p)
     d = inprocess_daemon(settings_for(p.id))
-    assert wait_for(lambda: snapshot_of(d, p.id).get("status") not in (None, "OK"))  # the failure's tile
+    # The failure's tile (not the UNKNOWN one the daemon shows before the first poll has run: a refresh
+    # then would be taken by that first poll).
+    assert wait_for(lambda: snapshot_of(d, p.id).get("status") == "ERR" and len(p.seen) == 1)
     client.call_json(d.socket_path, "POST", "/v1/refresh", {"provider": p.id})
     assert wait_for(lambda: snapshot_of(d, p.id).get("status") == "OK")
     # Not the cursor the failed read had moved on: the stored one, so the second line is read after all.
