@@ -69,6 +69,7 @@ AGENTS: Tuple[AgentRow, ...] = (
     AgentRow("openclaw", "OpenClawProvider"),
     AgentRow("hermes", "HermesProvider", env_prefixes=("HERMES_",)),
     AgentRow("zed", "ZedProvider"),
+    AgentRow("codebuff", "CodebuffProvider", env_prefixes=("CODEBUFF_",)),
 )
 
 

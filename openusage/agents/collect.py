@@ -100,14 +100,23 @@ class Reader:
         return self.events(list(self.parsed(lambda: source.parse(doc, f))))
 
     def parsed(self, parse: Callable[[], Any]) -> List[Any]:
+        """The records a parser gives; a Skip it returns among them (one record of a document) is counted."""
         try:
-            return list(parse() or ())
+            found = list(parse() or ())
         except Skip as exc:
             self.counters.skip(exc.reason)
+            return []
         except Exception as exc:  # a record of an unknown future shape must not stop the poll
             self.counters.skip("bad_record")
             self.log.debug("%s: unreadable record: %s", self.agent_id, exc)
-        return []
+            return []
+        kept = []
+        for rec in found:
+            if isinstance(rec, Skip):
+                self.counters.skip(rec.reason)
+            else:
+                kept.append(rec)
+        return kept
 
     def events(self, found: Sequence[Any]) -> List[UsageEvent]:
         """Tool calls in record order, then the merged copy of each keyed request (in first-seen order)."""

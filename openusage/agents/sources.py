@@ -1,8 +1,9 @@
 """The three kinds of data an agent may keep, each declared with its pattern and its pure parser.
 
 A parser returns (or yields) Usage and ToolCall records; it raises records.Skip(reason) for a record
-that looks like usage but cannot be used. Any other exception a parser raises on a record of an
-unknown shape is counted as "bad_record" and the poll goes on.
+that looks like usage but cannot be used, or returns a Skip among its records for each one it leaves out
+(a document's parser reads many records in one call: the others are kept). Any other exception a
+parser raises on a record of an unknown shape is counted as "bad_record" and the poll goes on.
 """
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, Optional, Set, Tuple, Union
 
 from openusage.agents.files import Found
-from openusage.agents.records import ToolCall, Usage
+from openusage.agents.records import Skip, ToolCall, Usage
 
-Record = Union[Usage, ToolCall]
+Record = Union[Usage, ToolCall, Skip]  # a Skip: one record left out, counted by its reason
 # (decoded line, the file's carry-over, the file) -> records. The carry-over is a JSON-able dict kept
 # in the file's cursor between polls (a session header's id, the model of the last turn); it starts
 # empty whenever the file is read from its start again (new, replaced or truncated).
