@@ -5,12 +5,15 @@ import shutil
 
 import pytest
 from agentcase import event_totals, install, poller, store_events, totals
-from support import tools, usage
+from support import tools, usage, wait_for
+from test_agents_e2e import Screen, read_model, report
 
 from openusage.agents import codebuff
 from openusage.agents.records import Skip
 from openusage.cli.main import main
 from openusage.providers import REGISTRY
+from openusage.tui import widgets
+from openusage.tui.source import DaemonSource
 
 SHOP = "2026-11-30T09-15-00.000Z"
 SANDBOX = "2026-11-30T23-50-00.000Z"
@@ -274,3 +277,38 @@ def test_daily_json_from_a_direct_scan(isolated_home, capsys):
     assert days["2026-11-30"]["cost_usd"] == pytest.approx(0.048345 + 0.0085 + 0.002875)
     assert main(argv) == 0  # a repeat run reads nothing new and reports the same
     assert {d["date"]: d for d in json.loads(capsys.readouterr().out)["daily"]} == days
+
+
+def test_the_daemon_its_reports_and_the_dashboard_agree(isolated_home, daemon_factory, capsys):
+    install("codebuff", isolated_home)
+    d = daemon_factory().start()
+
+    def polled():
+        snap = read_model(d)["snapshots"].get("codebuff")
+        return snap is not None and snap["status"] == "OK"
+
+    assert wait_for(polled, 20)
+    snap = read_model(d)["snapshots"]["codebuff"]
+    tokens = sum(t for t, _ in EXPECTED.values())
+    cost = sum(c for _, c in EXPECTED.values() if c is not None)
+    assert snap["display_name"] == "Codebuff" and snap["tokens"]["total"] == tokens
+    assert snap["spend"]["total"] == pytest.approx(cost, abs=1e-6) and snap["tool_calls"] == 2
+    assert {m["model"] for m in snap["models"]} == {model for _, model in EXPECTED}
+    assert len(snap["sessions"]) == 2
+    daemon = report(capsys, "daily", "--source", "daemon", "--provider", "codebuff", "--socket-path", d.socket_path,
+                    "--timezone", "UTC")
+    scan = report(capsys, "daily", "--source", "direct", "--provider", "codebuff", "--timezone", "UTC")
+    assert daemon["daily"] == scan["daily"] and [day["date"] for day in scan["daily"]] == ["2026-11-30", "2026-12-01"]
+
+    source = DaemonSource(d.socket_path, autostart=False)
+    ui = Screen(source, 140, 60)
+    try:
+        ui.app.start()
+        assert ui.app.poll_results(wait=10)
+        text = ui.draw()
+        assert "─ Codebuff " in text or "▶ Codebuff " in text, text
+        assert f"{widgets.money(snap['spend']['total'])} · {widgets.compact(tokens)} tok" in text
+    finally:
+        ui.app.stop()
+        ui.app.fetcher.join(5)
+        source.close()
