@@ -12,9 +12,10 @@ each time the chat is saved.
 
 Usage of an assistant message (`variant` "ai"/"agent" or `role` "assistant") is the first of these
 that counts tokens, taken whole (two shapes are never mixed): `metadata.usage`,
-`metadata.codebuff.usage`, the last assistant entry of
+`metadata.codebuff.usage`, the last assistant entry of the turn (after its last user entry) in
 `metadata.runState.sessionState.mainAgentState.messageHistory` with `providerOptions.usage` or
-`providerOptions.codebuff.usage`. Field names come camelCase and snake_case. Input: Anthropic-named
+`providerOptions.codebuff.usage` (the same request seen again in a later message's run state is
+not counted again). Field names come camelCase and snake_case. Input: Anthropic-named
 `inputTokens`/`input_tokens` is fresh input (cache reads `cacheReadInputTokens` and writes
 `cacheCreationInputTokens` are apart, as both other readers add them); OpenAI/OpenRouter-named
 `promptTokens`/`prompt_tokens` is the whole prompt, its cached part in
@@ -27,8 +28,8 @@ A message's time is its own `timestamp`/`createdAt`/`metadata.timestamp` when th
 epoch ms); the CLI writes a clock time ("10:42 AM") there, so next comes the epoch ms its ids carry
 (`ai-<ms>-<hex>`, cli/src/utils/send-message-helpers.ts), then the chatId's time. Keys are
 "<chatId>:<message id>", so a rewritten chat grows its messages and never counts one twice; a message
-without an id is keyed by the store's fingerprint of its time and counts (raw). Tool blocks
-{toolCallId, toolName} (nested in agent blocks too) are the chat's tool calls.
+without an id (the CLI always writes one) is keyed by the store's fingerprint of its time and counts.
+Tool blocks {toolCallId, toolName} (nested in agent blocks too) are the chat's tool calls.
 """
 from __future__ import annotations
 
@@ -96,6 +97,8 @@ def _usage_of(metadata: Dict[str, Any]) -> Optional[Tuple[str, Tokens, Optional[
     for key in ("sessionState", "mainAgentState", "messageHistory"):
         run = run.get(key) if isinstance(run, dict) else None
     for entry in reversed(run) if isinstance(run, list) else ():
+        if isinstance(entry, dict) and entry.get("role") == "user":
+            break  # the turn's start: an earlier turn's request is an earlier message's
         options = entry.get("providerOptions") if isinstance(entry, dict) and entry.get("role") == "assistant" else None
         if not isinstance(options, dict):
             continue
@@ -145,6 +148,7 @@ def parse_chat(doc: Any, chat: str, project: Optional[str], channel: Optional[st
         return []
     started = chat_started(chat)
     out: List[Any] = []
+    from_runs = set()  # (the run's model, tokens) taken from a run state: another message's copy is not counted
     for message in doc:
         if not isinstance(message, dict) or (message.get("variant") or message.get("role")) not in ASSISTANT:
             continue
@@ -165,12 +169,19 @@ def parse_chat(doc: Any, chat: str, project: Optional[str], channel: Optional[st
             out.append(ToolCall(at, f"{chat}:{call_id}", name, session_id=chat, model=model, project=project))
         if counted is None:
             continue
-        where, (fresh, output, cache_read, cache_write), _named = counted
+        where, found, named = counted
+        if where == "runState":
+            if (named, found) in from_runs:
+                continue
+            from_runs.add((named, found))
+        fresh, output, cache_read, cache_write = found
         out.append(Usage(
             at, f"{chat}:{mid}" if mid else None, model, input_tokens=fresh, output_tokens=output,
             cache_read_tokens=cache_read, cache_write_tokens=cache_write, session_id=chat, project=project,
             raw={"chat": chat, "id": mid, "channel": channel, "model": model, "usage_from": where,
-                 "tokens": [fresh, output, cache_read, cache_write], "credits": number(message.get("credits"))},
+                 "tokens": [fresh, output, cache_read, cache_write],
+                 # credits come once a message completes: an id-less message's raw (its key) leaves them out
+                 "credits": number(message.get("credits")) if mid else None},
         ))
     return out
 

@@ -89,6 +89,10 @@ def test_the_first_place_that_counts_tokens_is_taken_whole():
            ai("a-4", {"runState": {"sessionState": {"mainAgentState": {"messageHistory": history[:1]}}}}),
            {"id": "u-1", "variant": "user", "metadata": {"usage": {"inputTokens": 50}}},
            {"id": "e-1", "variant": "error", "metadata": {"usage": {"inputTokens": 50}}}]
+    later = history[:3] + [{"role": "user"}, {"role": "assistant"}]
+    turn = {"sessionState": {"mainAgentState": {"messageHistory": later}}}
+    doc += [ai("a-5", {"runState": turn}),  # this turn's request has no usage: no earlier turn's is taken for it
+            ai("a-6", {"runState": run}, variant="agent")]  # the same stored request again: not counted twice
     got = {u.key: u for u in codebuff.parse_chat(doc, SHOP, "shop")}
     assert [(k, u.model, u.input_tokens, u.output_tokens, u.raw["usage_from"]) for k, u in got.items()] == [
         (f"{SHOP}:a-1", "m", 10, 0, "metadata.usage"),
