@@ -70,6 +70,7 @@ AGENTS: Tuple[AgentRow, ...] = (
     AgentRow("hermes", "HermesProvider", env_prefixes=("HERMES_",)),
     AgentRow("zed", "ZedProvider"),
     AgentRow("codebuff", "CodebuffProvider", env_prefixes=("CODEBUFF_",)),
+    AgentRow("mux", "MuxProvider", env_prefixes=("MUX_",)),
 )
 
 
