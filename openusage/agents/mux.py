@@ -11,21 +11,24 @@ chat.jsonl when a compaction boundary lands; full history = archive + chat), `me
 make no chat row: title/status generation, memory sweeps, dropped aborted turns) and
 `subagent-transcripts/<child id>/` (a finished sub-agent's session dir, archived into its parent's).
 
-What is counted: every assistant message {id, role, metadata {model "<provider>:<model>",
-timestamp (epoch ms), usage, providerMetadata, toolModelUsages, costsIncluded}} under the key
-"<workspace>:<message id>" (the same key in chat.jsonl, in the archive after a rotation and in a
-parent's subagent-transcripts copy: one message, counted once), each of its toolModelUsages (models a
-tool called) under "<workspace>:<message id>:tool<n>", and each headless-usage.jsonl line {timestamp,
-source, model, usage, providerMetadata} under "<workspace>:headless:<timestamp>:<source>". Mux keeps
-these disjoint: a turn's usage is on exactly one of its chat row and a sidecar line.
+What is counted: every assistant message {id, role, metadata {model "<provider>:<model>", timestamp
+(epoch ms), usage, providerMetadata, toolModelUsages, costsIncluded}} under its message id (Mux's stream
+manager makes it once per stream from the time and a random part). The key names no workspace on
+purpose: one message is found in chat.jsonl, in the archive after a rotation, in a parent's
+subagent-transcripts copy, and in every fork of its workspace (Mux copies the chat files into a fork
+verbatim and resets only the fork's ledger), and it is counted once. Each of its toolModelUsages (models
+a tool called) is "<message id>:tool<n>", and each headless-usage.jsonl line {timestamp, source, model,
+usage, providerMetadata} "headless:<timestamp>:<source>:<model>". Mux keeps the two disjoint: a turn's
+usage is on exactly one of its chat row and a sidecar line. The session is the workspace the copy was
+first read in.
 
 Not read: session-usage.json. It is Mux's cumulative ledger per workspace and model (byModel, dated
 only by lastRequest.timestamp) and sums the very messages above, so reading it too would count them
-twice; and when a sub-agent workspace is deleted its totals are added to its parent's ledger, so a
-ledger-per-workspace count would count the child a second time. The chat files carry each request
-with its own time, model and id. What only the ledger knows is left out, by design: usage from
-before Mux kept chat-archive.jsonl whose messages a compaction removed (a legacy compaction
-summary's `historicalUsage`), and sub-agents deleted before openusage first read them.
+twice; when a sub-agent workspace is deleted its totals are added to its parent's ledger (a
+ledger-per-workspace count would count the child a second time), and a fork's ledger starts empty
+while its chat holds the copied history. The chat files carry each request with its own time, model
+and id. What only the ledger knows is left out, by design: usage of messages a compaction removed
+before Mux kept chat-archive.jsonl (a legacy compaction summary's `historicalUsage`).
 
 Token meanings (`usage` is the AI SDK's flat V2 shape, as Mux persists it): fresh input =
 inputTokens - cachedInputTokens - providerMetadata.anthropic.cacheCreationInputTokens, floored at 0
@@ -139,11 +142,11 @@ def parse_message(obj: Dict[str, Any], ctx: Dict[str, Any], found: Found) -> Lis
         raise Skip("bad_timestamp")
     sid, where = workspace(found), project(found, ctx)
     included = _included(metadata, metadata.get("providerMetadata"))
-    out = [_usage(at, f"{sid}:{mid}", metadata.get("model"), metadata.get("usage"), metadata.get("providerMetadata"),
+    out = [_usage(at, mid, metadata.get("model"), metadata.get("usage"), metadata.get("providerMetadata"),
                   included, sid, where, {"id": mid})]
     for n, tool in enumerate(tools if isinstance(tools, list) else ()):
         if isinstance(tool, dict):
-            out.append(_usage(at, f"{sid}:{mid}:tool{n}", tool.get("model"), tool.get("usage"),
+            out.append(_usage(at, f"{mid}:tool{n}", tool.get("model"), tool.get("usage"),
                               tool.get("providerMetadata"), included, sid, where, {"id": mid, "tool_usage": n}))
     return [u for u in out if u is not None]
 
@@ -156,7 +159,8 @@ def parse_headless(obj: Dict[str, Any], ctx: Dict[str, Any], found: Found) -> Li
     if stamp is None or stamp <= 0:
         raise Skip("bad_timestamp")
     sid, source = workspace(found), text(obj.get("source")) or "headless"
-    record = _usage(stamp / 1000.0, f"{sid}:headless:{int(stamp)}:{source}", obj.get("model"), obj["usage"],
+    key = f"headless:{int(stamp)}:{source}:{text(obj.get('model')) or ''}"
+    record = _usage(stamp / 1000.0, key, obj.get("model"), obj["usage"],
                     obj.get("providerMetadata"), _included(obj, obj.get("providerMetadata")), sid,
                     project(found, ctx), {"source": source})
     return [record] if record is not None else []

@@ -71,8 +71,8 @@ def test_chat_lines_become_usage_keyed_by_workspace_and_message(tmp_path):
     line = assistant("m1", 1796083190000, "anthropic:claude-sonnet-4-5", {"inputTokens": 10, "outputTokens": 2},
                      toolModelUsages=[tool, "junk"])
     own, called = mux.parse_message(line, ctx, FOUND)
-    assert (own.key, own.model, own.session_id, own.occurred_at) == (f"{A}:m1", "claude-sonnet-4-5", A, 1796083190.0)
-    assert (called.key, called.model, called.total_tokens()) == (f"{A}:m1:tool0", "gpt-5-mini", 33)
+    assert (own.key, own.model, own.session_id, own.occurred_at) == ("m1", "claude-sonnet-4-5", A, 1796083190.0)
+    assert (called.key, called.model, called.total_tokens()) == ("m1:tool0", "gpt-5-mini", 33)
     assert own.cost_logged is None and ctx == {"project": ""}  # no metadata.json beside /h: no project
     (paid,) = mux.parse_message(dict(line, metadata=dict(line["metadata"], costsIncluded=True, toolModelUsages=[])),
                                 {}, FOUND)
@@ -86,8 +86,8 @@ def test_chat_lines_become_usage_keyed_by_workspace_and_message(tmp_path):
     head = {"timestamp": 1796083212000, "source": "workspace-title", "model": "anthropic:claude-haiku-4-5",
             "usage": {"inputTokens": 900, "outputTokens": 20}, "providerMetadata": {"mux": {"costsIncluded": True}}}
     (title,) = mux.parse_headless(head, {}, FOUND)
-    assert (title.key, title.model, title.cost_logged) == (f"{A}:headless:1796083212000:workspace-title",
-                                                           "claude-haiku-4-5", 0.0)
+    assert title.key == "headless:1796083212000:workspace-title:anthropic:claude-haiku-4-5"
+    assert (title.model, title.cost_logged) == ("claude-haiku-4-5", 0.0)
     with pytest.raises(Skip):
         mux.parse_headless(dict(head, timestamp=0), {}, FOUND)
 
@@ -106,8 +106,8 @@ def test_fixture_totals_per_day_and_model_through_the_store(isolated_home, store
     assert snap.extras["skipped_reasons"] == {"bad_json": 1, "bad_timestamp": 1}
     assert snap.extras["sessions_new"] == 3 and snap.extras["projects_new"] == 2
     by_key = {e.message_id: e for e in usage(events)}
-    assert by_key[f"{A}:assistant-1796083500000-g4rb4g"].total_tokens() == 7  # -50 and "12" clamped to 0
-    assert (by_key[f"{B}:assistant-1796050830000-bb22cc"].project, by_key[f"{A}:assistant-1796083210000-v4b5n6"]
+    assert by_key["assistant-1796083500000-g4rb4g"].total_tokens() == 7  # -50 and "12" clamped to 0
+    assert (by_key["assistant-1796050830000-bb22cc"].project, by_key["assistant-1796083210000-v4b5n6"]
             .project) == ("api-server", "webapp")
     assert p.poll()[0] == []  # nothing new, nothing read again
 
@@ -151,7 +151,7 @@ def test_a_growing_chat_rewritten_and_rotated_counts_each_message_once(isolated_
     with open(chat, "a", encoding="utf-8") as fh:
         fh.write(REST + "\n")
     events, _ = p.poll()
-    assert [e.message_id for e in usage(events)] == [f"{A}:assistant-1796083800000-l4st01"]
+    assert [e.message_id for e in usage(events)] == ["assistant-1796083800000-l4st01"]
     store_events(writer, events)
     grown = dict(EXPECTED)
     grown[("2026-12-01", "claude-sonnet-4-5")] = (21307 + 990, pytest.approx(0.0135021 + 0.00405))
@@ -174,7 +174,7 @@ def test_a_growing_chat_rewritten_and_rotated_counts_each_message_once(isolated_
     with open(sessions(home, A, "chat-archive.jsonl"), "a", encoding="utf-8") as fh:
         fh.write(json.dumps(moved, separators=(",", ":")) + "\n")
     events, _ = p.poll()
-    assert [e.message_id for e in usage(events)] == [f"{A}:assistant-1796083210000-v4b5n6"]
+    assert [e.message_id for e in usage(events)] == ["assistant-1796083210000-v4b5n6"]
     store_events(writer, events)
     grown[("2026-12-01", "claude-sonnet-4-5")] = (21307 + 990 + 300, pytest.approx(0.0135021 + 0.00405 + 0.0045))
     assert totals(reader(), "mux") == grown
@@ -184,12 +184,33 @@ def test_an_archived_sub_agent_is_its_own_session_counted_once(isolated_home):
     home = install("mux", isolated_home)
     p = poller("mux", home)
     child = [e for e in usage(p.poll()[0]) if e.session_id == CHILD]
-    assert [(e.message_id, e.project) for e in child] == [(f"{CHILD}:assistant-1796040000000-ch1ld1", "webapp")]
+    assert [(e.message_id, e.project) for e in child] == [("assistant-1796040000000-ch1ld1", "webapp")]
     shutil.rmtree(sessions(home, CHILD))  # Mux deletes the finished child; its copy stays in the parent
     assert p.poll()[0] == []
     archived = poller("mux", home)  # a first read after the deletion finds it once, with the parent's project
     child = [e for e in usage(archived.poll()[0]) if e.session_id == CHILD]
-    assert [(e.message_id, e.project) for e in child] == [(f"{CHILD}:assistant-1796040000000-ch1ld1", "webapp")]
+    assert [(e.message_id, e.project) for e in child] == [("assistant-1796040000000-ch1ld1", "webapp")]
+
+
+def test_a_fork_copies_its_parents_history_and_adds_only_its_own(isolated_home, store):
+    writer, reader = store
+    home = install("mux", isolated_home)
+    p = poller("mux", home)
+    store_events(writer, p.poll()[0])
+    fork = sessions(home, "77aa88bb99")
+    os.makedirs(fork)
+    for name in ("chat.jsonl", "chat-archive.jsonl", "headless-usage.jsonl"):  # as Mux's fork copies them
+        shutil.copy2(sessions(home, A, name), os.path.join(fork, name))
+    with open(os.path.join(fork, "session-usage.json"), "w", encoding="utf-8") as fh:
+        json.dump({"byModel": {}, "version": 1}, fh)  # Mux resets only the fork's ledger
+    store_events(writer, p.poll()[0])
+    assert totals(reader(), "mux") == EXPECTED
+    own = assistant("assistant-1796120000000-f0rk01", 1796120000000, "anthropic:claude-sonnet-4-5",
+                    {"inputTokens": 100, "outputTokens": 10})
+    with open(os.path.join(fork, "chat.jsonl"), "a", encoding="utf-8") as fh:
+        fh.write("\n" + json.dumps(own) + "\n")  # the cut line copied from the parent stays a bad line
+    events = [e for e in usage(p.poll()[0]) if e.session_id == "77aa88bb99"]
+    assert [(e.message_id, e.total_tokens()) for e in events] == [("assistant-1796120000000-f0rk01", 110)]
 
 
 def test_a_replaced_or_unreadable_file_is_counted_once_and_the_poll_goes_on(isolated_home, store):
