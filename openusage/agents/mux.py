@@ -35,8 +35,10 @@ inputTokens - cachedInputTokens - providerMetadata.anthropic.cacheCreationInputT
 (Mux's own createDisplayUsage: since AI SDK 6 inputTokens includes the cache for every provider);
 cache read = cachedInputTokens; cache write = that cacheCreationInputTokens; outputTokens includes
 reasoningTokens (Mux shows output minus reasoning beside reasoning). The chat rows carry no cost:
-the price table prices them, except a request whose costs a subscription includes
-(metadata.costsIncluded, providerMetadata.mux.costsIncluded), which Mux prices at $0 and so do we.
+the price table prices them. A request a subscription covers (metadata.costsIncluded,
+providerMetadata.mux.costsIncluded), which Mux shows at $0, is priced from the table too, as every
+agent's subscription use is (the API price of what was used; a $0 would read as a missing price);
+its raw record says `costs_included`.
 The model is the key after its first ":" (the provider is routing, not the model's name).
 """
 from __future__ import annotations
@@ -125,8 +127,10 @@ def _usage(at: float, key: str, raw_model: Any, usage: Any, provider_metadata: A
     if not any(counts.values()):
         return None
     model = model_name(raw_model)
-    return Usage(at, key, model, cost_logged=0.0 if included else None, session_id=sid, project=where,
-                 raw=dict(raw, session=sid, model=text(raw_model)), **counts)
+    if included:
+        raw = dict(raw, costs_included=True)
+    return Usage(at, key, model, session_id=sid, project=where, raw=dict(raw, session=sid, model=text(raw_model)),
+                 **counts)
 
 
 def parse_message(obj: Dict[str, Any], ctx: Dict[str, Any], found: Found) -> List[Any]:

@@ -27,7 +27,7 @@ EXPECTED = {
     ("2026-11-30", "qwen3:30b-a3b"): (2620, None),
     ("2026-12-01", "claude-sonnet-4-5"): (21300 + 7, 0.0135021),
     ("2026-12-01", "claude-haiku-4-5"): (920, 0.001),
-    ("2026-12-01", "gpt-5-codex"): (10900, 0.0),
+    ("2026-12-01", "gpt-5-codex"): (10900, 0.01475),
 }
 
 
@@ -76,7 +76,7 @@ def test_chat_lines_become_usage_keyed_by_workspace_and_message(tmp_path):
     assert own.cost_logged is None and ctx == {"project": ""}  # no metadata.json beside /h: no project
     (paid,) = mux.parse_message(dict(line, metadata=dict(line["metadata"], costsIncluded=True, toolModelUsages=[])),
                                 {}, FOUND)
-    assert paid.cost_logged == 0.0  # a subscription covers it: Mux shows $0, so do we
+    assert paid.cost_logged is None and paid.raw["costs_included"]  # Mux shows $0: priced from the table
     dated = dict(line, createdAt="2026-11-30T10:00:00.000Z", metadata=dict(line["metadata"], timestamp=None))
     assert mux.parse_message(dated, {}, FOUND)[0].occurred_at == 1796032800.0
     with pytest.raises(Skip):
@@ -87,7 +87,7 @@ def test_chat_lines_become_usage_keyed_by_workspace_and_message(tmp_path):
             "usage": {"inputTokens": 900, "outputTokens": 20}, "providerMetadata": {"mux": {"costsIncluded": True}}}
     (title,) = mux.parse_headless(head, {}, FOUND)
     assert title.key == "headless:1796083212000:workspace-title:anthropic:claude-haiku-4-5"
-    assert (title.model, title.cost_logged) == ("claude-haiku-4-5", 0.0)
+    assert (title.model, title.cost_logged, title.raw["costs_included"]) == ("claude-haiku-4-5", None, True)
     with pytest.raises(Skip):
         mux.parse_headless(dict(head, timestamp=0), {}, FOUND)
 
@@ -260,6 +260,6 @@ def test_daily_report_from_a_direct_scan(isolated_home, capsys):
     assert days["2026-11-30"]["total_tokens"] == 44800 + 3500 + 4250 + 2620
     assert days["2026-12-01"]["total_tokens"] == 21307 + 920 + 10900
     assert days["2026-11-30"]["cost_usd"] == pytest.approx(0.1149 + 0.001525 + 0.00525, abs=1e-6)
-    assert days["2026-12-01"]["cost_usd"] == pytest.approx(0.0135021 + 0.001, abs=1e-6)
+    assert days["2026-12-01"]["cost_usd"] == pytest.approx(0.0135021 + 0.001 + 0.01475, abs=1e-6)
     assert main(argv) == 0  # a second run reads nothing new and reports the same
     assert {d["date"]: d for d in json.loads(capsys.readouterr().out)["daily"]} == days
