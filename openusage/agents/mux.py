@@ -1,14 +1,15 @@
 """Mux (coder/mux, the coding agent multiplexer): usage read from each workspace's chat history.
 
 Format facts (coder/mux: src/common/constants/paths.ts, src/node/services/historyService.ts,
-sessionUsageService.ts, analytics/etl.ts, src/common/types/message.ts, common/utils/tokens/*): the
-root is $MUX_ROOT, else `~/.mux` (Mux moves a pre-rebrand `~/.cmux` there at start; `~/.cmux` itself
-is not read, another tool, manaflow's cmux terminal, goes by that name). Each workspace has
-`sessions/<workspace id>/`, holding `chat.jsonl` (the active epoch: one message
-per line, rewritten whole at every stream end), `chat-archive.jsonl` (older epochs moved out of
-chat.jsonl when a compaction boundary lands; full history = archive + chat), `metadata.json`
-({projectPath, projectName, name, parentWorkspaceId}), `headless-usage.jsonl` (usage of calls that
-make no chat row: title/status generation, memory sweeps, dropped aborted turns) and
+sessionUsageService.ts, analytics/etl.ts, src/common/types/message.ts, common/utils/tokens/*): the root
+is $MUX_ROOT, else `~/.mux` (Mux moves a pre-rebrand `~/.cmux` there at start; `~/.cmux` itself is not
+read, another tool, manaflow's cmux terminal, goes by that name). Each workspace has
+`sessions/<workspace id>/` (config.json's {"projects": [[project path, {"workspaces": [{id, name,
+path}]}]]} says whose project it is), holding `chat.jsonl` (the active epoch: one message per line,
+rewritten whole at every stream end), `chat-archive.jsonl` (older epochs moved out of chat.jsonl when a
+compaction boundary lands; full history = archive + chat), `metadata.json` ({projectPath, projectName,
+name, parentWorkspaceId}: older workspaces and archived sub-agents), `headless-usage.jsonl` (usage of
+calls that make no chat row: title/status generation, memory sweeps, dropped aborted turns) and
 `subagent-transcripts/<child id>/` (a finished sub-agent's session dir, archived into its parent's).
 
 What is counted: every assistant message {id, role, metadata {model "<provider>:<model>", timestamp
@@ -55,7 +56,7 @@ from openusage.agents.sources import JsonlSource
 from openusage.core.timeutil import parse_rfc3339
 
 PROVIDER_ID = "mux"
-_METADATA_MAX = 1024 * 1024
+_JSON_MAX = 4 * 1024 * 1024
 _ARCHIVED = "subagent-transcripts"
 
 
@@ -86,22 +87,48 @@ def workspace(found: Found) -> str:
 
 
 def project(found: Found, ctx: Dict[str, Any]) -> Optional[str]:
-    """The workspace's project from its metadata.json (an archived sub-agent's: else its parent's)."""
+    """The workspace's project: config.json's, else its metadata.json's; an archived sub-agent's, else its
+    parent's (read once per file and kept in its carry-over)."""
     if "project" not in ctx:
         folder = os.path.dirname(found.path)
-        name = _project_of(folder)
-        if name is None and len(found.parts) >= 2 and found.parts[-2] == _ARCHIVED:
-            name = _project_of(os.path.dirname(os.path.dirname(folder)))
+        owners = [(workspace(found), folder)]
+        if len(found.parts) >= 4 and found.parts[-2] == _ARCHIVED:
+            owners.append((found.parts[-3], os.path.dirname(os.path.dirname(folder))))
+        listed = _config_projects(found.root)
+        name = None
+        for wid, where in owners:
+            name = listed.get(wid) or _metadata_project(where)
+            if name:
+                break
         ctx["project"] = name or ""
     return ctx["project"] or None
 
 
-def _project_of(folder: str) -> Optional[str]:
+def _read_json(path: str) -> Any:
     try:
-        with open(os.path.join(folder, "metadata.json"), encoding="utf-8") as fh:
-            meta = json.loads(fh.read(_METADATA_MAX))
+        with open(path, encoding="utf-8") as fh:
+            return json.loads(fh.read(_JSON_MAX))
     except (OSError, ValueError):
         return None
+
+
+def _config_projects(root: str) -> Dict[str, str]:
+    """Workspace id -> project name, from config.json {"projects": [[path, {"workspaces": [{id}]}]]}."""
+    config = _read_json(os.path.join(root, "config.json"))
+    out: Dict[str, str] = {}
+    for entry in (config.get("projects") or ()) if isinstance(config, dict) else ():
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], dict)):
+            continue
+        name = project_name(entry[0])
+        for ws in entry[1].get("workspaces") or ():
+            wid = text(ws.get("id")) if isinstance(ws, dict) else None
+            if wid and name:
+                out[wid] = name
+    return out
+
+
+def _metadata_project(folder: str) -> Optional[str]:
+    meta = _read_json(os.path.join(folder, "metadata.json"))
     if not isinstance(meta, dict):
         return None
     return text(meta.get("projectName")) or project_name(meta.get("projectPath"))

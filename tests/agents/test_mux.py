@@ -92,6 +92,27 @@ def test_chat_lines_become_usage_keyed_by_workspace_and_message(tmp_path):
         mux.parse_headless(dict(head, timestamp=0), {}, FOUND)
 
 
+def test_the_project_is_config_jsons_else_metadata_jsons_else_the_parents(tmp_path):
+    root = tmp_path / ".mux"
+    for wid in ("w1", "w2", os.path.join("w3", "subagent-transcripts", "c1")):
+        os.makedirs(root / "sessions" / wid)
+    (root / "config.json").write_text(json.dumps({"projects": [
+        ["/src/shop", {"workspaces": [{"id": "w1"}, {"id": "w3"}, "junk"]}], ["bad"], "junk"]}))
+    (root / "sessions" / "w1" / "metadata.json").write_text('{"projectPath": "/src/ignored"}')
+    (root / "sessions" / "w2" / "metadata.json").write_text('{"projectPath": "C:\\\\src\\\\legacy-app"}')
+
+    def found(*parts):
+        return Found(os.path.join(str(root), *parts, "chat.jsonl"), str(root), parts, "chat.jsonl")
+
+    assert mux.project(found("sessions", "w1"), {}) == "shop"
+    assert mux.project(found("sessions", "w2"), {}) == "legacy-app"
+    assert mux.project(found("sessions", "w3", "subagent-transcripts", "c1"), {}) == "shop"
+    ctx = {}
+    assert mux.project(found("sessions", "w9"), ctx) is None and ctx == {"project": ""}  # looked up once
+    (root / "config.json").write_text("{not json")
+    assert mux.project(found("sessions", "w1"), {}) == "ignored"
+
+
 def test_fixture_totals_per_day_and_model_through_the_store(isolated_home, store):
     writer, reader = store
     home = install("mux", isolated_home)
@@ -186,8 +207,15 @@ def test_an_archived_sub_agent_is_its_own_session_counted_once(isolated_home):
     child = [e for e in usage(p.poll()[0]) if e.session_id == CHILD]
     assert [(e.message_id, e.project) for e in child] == [("assistant-1796040000000-ch1ld1", "webapp")]
     shutil.rmtree(sessions(home, CHILD))  # Mux deletes the finished child; its copy stays in the parent
+    config = os.path.join(home, ".mux", "config.json")
+    with open(config, encoding="utf-8") as fh:
+        doc = json.load(fh)
+    workspaces = doc["projects"][0][1]["workspaces"]
+    workspaces[:] = [w for w in workspaces if w["id"] != CHILD]  # ...and from config.json
+    with open(config, "w", encoding="utf-8") as fh:
+        json.dump(doc, fh)
     assert p.poll()[0] == []
-    archived = poller("mux", home)  # a first read after the deletion finds it once, with the parent's project
+    archived = poller("mux", home)  # a first read after the deletion finds it once, in the parent's project
     child = [e for e in usage(archived.poll()[0]) if e.session_id == CHILD]
     assert [(e.message_id, e.project) for e in child] == [("assistant-1796040000000-ch1ld1", "webapp")]
 
