@@ -2,6 +2,8 @@
 import json
 import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 from agentcase import FIXTURES, event_totals, install, poller, store_events, totals
@@ -10,10 +12,10 @@ from support import usage
 from openusage.agents import mux
 from openusage.agents.files import Found
 from openusage.agents.records import Skip
-from openusage.cli.main import main
 from openusage.providers import REGISTRY
 
 A, B, CHILD = "a1b2c3d4e5", "9f8e7d6c5b", "f0e1d2c3b4"
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FOUND = Found(f"/h/.mux/sessions/{A}/chat.jsonl", "/h/.mux", ("sessions", A), "chat.jsonl")
 # The fixture per UTC day and model: (tokens, cost in USD; None = unpriced), worked out by hand from the
 # chat lines (PROVENANCE.md lists them); session-usage.json adds nothing.
@@ -279,15 +281,25 @@ def test_detection_and_the_mux_root_variable(isolated_home, tmp_path):
     assert provider.env_vars == ("MUX_ROOT",)
 
 
-def test_daily_report_from_a_direct_scan(isolated_home, capsys):
+def test_daily_report_from_a_direct_scan_in_a_fresh_process(isolated_home):
     install("mux", isolated_home)
-    argv = ["daily", "--json", "--source", "direct", "--provider", "mux", "--timezone", "UTC"]
-    assert main(argv) == 0
-    days = {d["date"]: d for d in json.loads(capsys.readouterr().out)["daily"]}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENUSAGE_", "XDG_", "MUX_"))}
+    env.update(HOME=str(isolated_home), XDG_STATE_HOME=str(isolated_home / ".local" / "state"),
+               XDG_CONFIG_HOME=str(isolated_home / ".config"), XDG_CACHE_HOME=str(isolated_home / ".cache"),
+               PYTHONPATH=REPO)
+    argv = [sys.executable, "-m", "openusage", "daily", "--json", "--source", "direct", "--provider", "mux",
+            "--timezone", "UTC"]
+
+    def run():
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        assert proc.returncode == 0, proc.stderr
+        return {d["date"]: d for d in json.loads(proc.stdout)["daily"]}
+
+    days = run()
     assert sorted(days) == ["2026-11-30", "2026-12-01"]
     assert days["2026-11-30"]["total_tokens"] == 44800 + 3500 + 4250 + 2620
     assert days["2026-12-01"]["total_tokens"] == 21307 + 920 + 10900
     assert days["2026-11-30"]["cost_usd"] == pytest.approx(0.1149 + 0.001525 + 0.00525, abs=1e-6)
     assert days["2026-12-01"]["cost_usd"] == pytest.approx(0.0135021 + 0.001 + 0.01475, abs=1e-6)
-    assert main(argv) == 0  # a second run reads nothing new and reports the same
-    assert {d["date"]: d for d in json.loads(capsys.readouterr().out)["daily"]} == days
+    assert run() == days  # a second run reads nothing new and reports the same
+    assert os.listdir(str(isolated_home / ".local" / "state"))  # its cache lived in the tmp home
