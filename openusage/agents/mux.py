@@ -58,6 +58,7 @@ from openusage.core.timeutil import parse_rfc3339
 PROVIDER_ID = "mux"
 _JSON_MAX = 4 * 1024 * 1024
 _ARCHIVED = "subagent-transcripts"
+_CONFIG: Dict[str, Any] = {}  # config.json path -> ((inode, size, mtime), its workspace projects)
 
 
 def model_name(key: Any) -> Optional[str]:
@@ -113,8 +114,24 @@ def _read_json(path: str) -> Any:
 
 
 def _config_projects(root: str) -> Dict[str, str]:
-    """Workspace id -> project name, from config.json {"projects": [[path, {"workspaces": [{id}]}]]}."""
-    config = _read_json(os.path.join(root, "config.json"))
+    """Workspace id -> project name, from config.json {"projects": [[path, {"workspaces": [{id}]}]]}.
+
+    Parsed once while the file stays the same (a first read meets it once per session file)."""
+    path = os.path.join(root, "config.json")
+    try:
+        st = os.stat(path)
+    except OSError:
+        return {}
+    stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+    cached = _CONFIG.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    projects = _workspace_projects(_read_json(path))
+    _CONFIG[path] = (stamp, projects)
+    return projects
+
+
+def _workspace_projects(config: Any) -> Dict[str, str]:
     out: Dict[str, str] = {}
     for entry in (config.get("projects") or ()) if isinstance(config, dict) else ():
         if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], dict)):
