@@ -33,7 +33,9 @@ before Mux kept chat-archive.jsonl (a legacy compaction summary's `historicalUsa
 
 Token meanings (`usage` is the AI SDK's flat V2 shape, as Mux persists it): fresh input =
 inputTokens - cachedInputTokens - providerMetadata.anthropic.cacheCreationInputTokens, floored at 0
-(Mux's own createDisplayUsage: since AI SDK 6 inputTokens includes the cache for every provider);
+(Mux's own createDisplayUsage: since AI SDK 6 inputTokens includes the cache for every provider; an
+older Anthropic row, whose input left the cache out, is under-counted by up to its cache tokens, the
+same as in Mux's own Costs tab and analytics);
 cache read = cachedInputTokens; cache write = that cacheCreationInputTokens; outputTokens includes
 reasoningTokens (Mux shows output minus reasoning beside reasoning). The chat rows carry no cost:
 the price table prices them. A request a subscription covers (metadata.costsIncluded,
