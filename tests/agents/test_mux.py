@@ -17,11 +17,12 @@ from openusage.providers import REGISTRY
 A, B, CHILD = "a1b2c3d4e5", "9f8e7d6c5b", "f0e1d2c3b4"
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FOUND = Found(f"/h/.mux/sessions/{A}/chat.jsonl", "/h/.mux", ("sessions", A), "chat.jsonl")
-# The fixture per UTC day and model: (tokens, cost in USD; None = unpriced), worked out by hand from the
-# chat lines (PROVENANCE.md lists them); session-usage.json adds nothing.
 # The rest of the fixture chat's last line, the message Mux was writing when the fixture was taken.
 REST = ('thropic:claude-sonnet-4-5","usage":{"inputTokens":900,"outputTokens":90,"totalTokens":990,'
         '"cachedInputTokens":0},"duration":4210,"mode":"exec","thinkingLevel":"medium"}}')
+# The fixture per UTC day and model: (tokens, cost in USD; None = unpriced), worked out by hand from the
+# chat lines (PROVENANCE.md lists them; costs are the table's list prices of them); session-usage.json
+# adds nothing.
 EXPECTED = {
     ("2026-11-30", "claude-sonnet-4-5"): (12600 + 5400 + 20800 + 4000 + 2000, 0.1149),
     ("2026-11-30", "gpt-5-mini"): (3500, 0.001525),
