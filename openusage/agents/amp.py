@@ -21,21 +21,11 @@ from typing import Any, Dict, List, Optional
 
 from openusage.agents.base import AgentProvider
 from openusage.agents.files import Found
-from openusage.agents.records import ToolCall, Usage, count, number, text
+from openusage.agents.records import ToolCall, Usage, count, moment, number, text
 from openusage.agents.roots import EnvRoot, Roots
 from openusage.agents.sources import JsonSource
-from openusage.core.timeutil import parse_rfc3339
 
 PROVIDER_ID = "amp"
-
-
-def _when(value: Any) -> Optional[float]:
-    if isinstance(value, str):
-        return parse_rfc3339(value)
-    found = number(value)
-    if found is None or found <= 0:
-        return None
-    return found / 1000.0 if found > 1e11 else found  # Amp writes epoch milliseconds
 
 
 def parse_thread(doc: Any, found: Found) -> List[Any]:
@@ -43,14 +33,14 @@ def parse_thread(doc: Any, found: Found) -> List[Any]:
     if not isinstance(doc, dict) or not text(doc.get("id")):
         return []
     thread = doc["id"]
-    created = _when(doc.get("created"))
+    created = moment(doc.get("created"))
     requests: Dict[str, Dict[str, Any]] = {}
     out: List[Any] = []
     for message in doc.get("messages") or ():
         if not isinstance(message, dict) or message.get("role") != "assistant":
             continue
         mid, usage = message.get("messageId"), message.get("usage")
-        at = (_when(usage.get("timestamp")) if isinstance(usage, dict) else None) or created
+        at = (moment(usage.get("timestamp")) if isinstance(usage, dict) else None) or created
         if at is None:
             continue
         if isinstance(usage, dict) and mid is not None:
@@ -67,7 +57,7 @@ def parse_thread(doc: Any, found: Found) -> List[Any]:
     for event in (ledger.get("events") or ()) if isinstance(ledger, dict) else ():
         if not isinstance(event, dict) or event.get("toMessageId") is None:
             continue
-        at = _when(event.get("timestamp")) or created
+        at = moment(event.get("timestamp")) or created
         tokens = event.get("tokens") if isinstance(event.get("tokens"), dict) else {}
         if at is not None:
             _merge_ledger(requests, str(event["toMessageId"]), at, text(event.get("model")),

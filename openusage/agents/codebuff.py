@@ -39,7 +39,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from openusage.agents.base import AgentProvider
 from openusage.agents.files import Found
-from openusage.agents.records import Skip, ToolCall, Usage, count, number, text
+from openusage.agents.records import Skip, ToolCall, Usage, count, moment, number, text
 from openusage.agents.roots import EnvRoot, Roots
 from openusage.agents.sources import JsonSource
 from openusage.core.timeutil import parse_rfc3339
@@ -110,15 +110,6 @@ def _usage_of(metadata: Dict[str, Any]) -> Optional[Tuple[str, Tokens, Optional[
     return None
 
 
-def _when(value: Any) -> Optional[float]:
-    if isinstance(value, str):
-        return parse_rfc3339(value)
-    found = number(value)
-    if found is None or found <= 0:
-        return None
-    return found / 1000.0 if found > 1e11 else found
-
-
 def chat_started(chat_id: str) -> Optional[float]:
     """The time a chatId names ("2026-11-30T09-15-00.000Z": the `:` of the time part are `-`)."""
     match = _CHAT_ID.fullmatch(chat_id)
@@ -129,7 +120,7 @@ def message_time(message: Dict[str, Any], started: Optional[float]) -> Optional[
     """The message's own date, else the epoch ms of its id, else the chat's start."""
     metadata = message.get("metadata") if isinstance(message.get("metadata"), dict) else {}
     for value in (message.get("timestamp"), message.get("createdAt"), metadata.get("timestamp")):
-        found = _when(value)
+        found = moment(value)
         if found is not None:
             return found
     match = _ID_MS.match(message["id"]) if text(message.get("id")) else None

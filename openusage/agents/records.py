@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
 from openusage.core.events import UsageEvent, split_mcp_tool
+from openusage.core.timeutil import parse_rfc3339
 
 _PATH_SEP = re.compile(r"[\\/]")
 
@@ -85,6 +86,17 @@ def number(value: Any) -> Optional[float]:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
     return float(value)
+
+
+def moment(value: Any) -> Optional[float]:
+    """Epoch seconds of an RFC 3339 time, or of a positive epoch number in seconds or milliseconds (a
+    number above 1e11 is milliseconds: 1e11 seconds is the year 5138); None for anything else."""
+    if isinstance(value, str):
+        return parse_rfc3339(value)
+    found = number(value)
+    if found is None or found <= 0:
+        return None
+    return found / 1000.0 if found > 1e11 else found
 
 
 def cost(value: Any) -> Optional[float]:
