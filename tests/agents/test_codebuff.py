@@ -218,21 +218,6 @@ def test_a_chat_rewritten_with_a_longer_history_counts_nothing_twice(isolated_ho
     assert rows == 7  # six messages and the new one: the id-less message is one row by its fingerprint
 
 
-def test_a_replaced_file_is_read_again_and_counted_once(isolated_home, store):
-    writer, reader = store
-    home = install("codebuff", isolated_home)
-    p = poller("codebuff", home)
-    first, _ = p.poll()
-    store_events(writer, first)
-    for path in (shop_path(home), sandbox_path(home)):
-        shutil.copy2(path, path + ".new")
-        os.replace(path + ".new", path)  # another inode, the same content
-    again, _ = p.poll()
-    assert sorted(e.dedup_key() for e in usage(again)) == sorted(e.dedup_key() for e in usage(first))
-    store_events(writer, again)
-    assert totals(reader(), "codebuff") == EXPECTED
-
-
 def test_a_half_written_chat_is_skipped_and_the_poll_goes_on(isolated_home):
     home = install("codebuff", isolated_home)
     with open(shop_path(home), encoding="utf-8") as fh:

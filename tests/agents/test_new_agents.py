@@ -4,6 +4,8 @@ import os
 import shutil
 
 import pytest
+import test_codebuff
+import test_mux
 from agentcase import event_totals, install, poller, store_events, totals
 from support import usage
 
@@ -37,17 +39,9 @@ EXPECTED = {
     "hermes": {("2026-11-30", "anthropic/claude-sonnet-4.5"): (104300, 0.1095),
                ("2026-12-01", "gpt-5-mini"): (2400, 0.0013), ("2026-12-01", "hermes-local-70b"): (1000, None)},
     "zed": {("2026-11-30", "claude-sonnet-4-5"): (28510, 0.041595)},
-    # The same figures as in test_codebuff.py and test_mux.py (worked out in their PROVENANCE.md).
-    "codebuff": {("2026-11-30", "claude-sonnet-4-5-20250929"): (41140, 0.048345),
-                 ("2026-11-30", "openai/gpt-5"): (9400, 0.0085),
-                 ("2026-11-30", "anthropic/claude-haiku-4.5"): (5750, 0.002875),
-                 ("2026-12-01", "acme-coder-large"): (2800, None),
-                 ("2026-12-01", "claude-sonnet-4-5-20250929"): (100, 0.00138)},
-    "mux": {("2026-11-30", "claude-sonnet-4-5"): (44800, 0.1149), ("2026-11-30", "gpt-5-mini"): (3500, 0.001525),
-            ("2026-11-30", "claude-haiku-4-5"): (4250, 0.00525), ("2026-11-30", "qwen3:30b-a3b"): (2620, None),
-            ("2026-12-01", "claude-sonnet-4-5"): (21307, 0.0135021), ("2026-12-01", "claude-haiku-4-5"): (920, 0.001),
-            ("2026-12-01", "gpt-5-codex"): (10900, 0.01475)},
 }
+# Agents whose own tests hold their fixture's figures (worked out in their PROVENANCE.md).
+EXPECTED.update(codebuff=test_codebuff.EXPECTED, mux=test_mux.EXPECTED)
 AGENTS = sorted(EXPECTED)
 
 
